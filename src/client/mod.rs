@@ -1,0 +1,303 @@
+//! The Rust client library: connect, join, send inputs, decode every snapshot
+//! against its baseline, acknowledge, and measure round-trip time.
+//!
+//! A [`Client`] is driven by its owner: `recv` reads and decodes the next
+//! message, so a bot or a game loop selects between `recv` and its own timer
+//! without extra tasks or channels.
+
+use crate::game::Game;
+use crate::protocol::{
+    decode_server, encode_client, ClientMsg, ErrorCode, ProtocolError, ServerMsg, Tick, Welcome,
+    PROTOCOL_VERSION,
+};
+use crate::snapshot::{decode_delta, CodecError, Snapshot};
+use futures_util::{SinkExt, StreamExt};
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// Largest server message a client accepts: full snapshots of big worlds.
+const MAX_SERVER_MESSAGE: usize = 4 << 20;
+
+/// When the client acknowledges snapshots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckMode {
+    /// A separate `Ack` right after each decoded snapshot: smallest deltas.
+    Immediate,
+    /// Only inside the next `Input`: one frame per tick instead of two, for
+    /// clients that send an input every tick.
+    WithInputs,
+    /// Only when the owner calls [`Client::ack`].
+    Manual,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    pub ack: AckMode,
+    /// How long to wait for the HTTP upgrade and `Welcome`.
+    pub connect_timeout: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            ack: AckMode::Immediate,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("WebSocket error: {0}")]
+    WebSocket(#[from] WsError),
+    #[error("the server refused the connection with HTTP {status}: {body}")]
+    Refused { status: u16, body: String },
+    #[error("the server closed the connection ({code}): {reason}")]
+    Closed { code: u16, reason: String },
+    #[error("the server sent an error ({code:?}): {message}")]
+    Server { code: ErrorCode, message: String },
+    #[error("undecodable server message: {0}")]
+    Protocol(#[from] ProtocolError),
+    #[error("undecodable snapshot: {0}")]
+    Snapshot(#[from] CodecError),
+    #[error("snapshot {tick:?} is a delta against {baseline:?}, which this client no longer has")]
+    MissingBaseline { tick: Tick, baseline: Tick },
+    #[error("timed out waiting for the server")]
+    Timeout,
+    #[error("unexpected message from the server: {0}")]
+    Unexpected(&'static str),
+}
+
+/// What `recv` got.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientEvent {
+    /// A snapshot was decoded; `Client::world` now returns it.
+    Snapshot {
+        tick: Tick,
+        baseline: Option<Tick>,
+        /// Size of the WebSocket message payload.
+        bytes: usize,
+    },
+    /// A `Pong` arrived; `rtt` is the round trip of its `Ping`.
+    Pong { rtt: Duration, server_tick: Tick },
+}
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A connected player of game `G`.
+pub struct Client<G: Game> {
+    ws: Ws,
+    welcome: Welcome,
+    options: ClientOptions,
+    /// Decoded snapshots still usable as baselines, oldest first.
+    history: VecDeque<Snapshot<G::Entity>>,
+    next_seq: u32,
+    /// Newest decoded tick not yet acknowledged to the server.
+    unacked: Option<Tick>,
+    epoch: Instant,
+    rtt: Option<Duration>,
+    buf: Vec<u8>,
+}
+
+impl<G: Game> Client<G> {
+    /// Connects to `url` (e.g. `ws://127.0.0.1:7777/ws?match=1`) and joins.
+    pub async fn connect(url: &str, options: ClientOptions) -> Result<Self, ClientError> {
+        let config = WebSocketConfig::default()
+            .read_buffer_size(8 * 1024)
+            .write_buffer_size(0)
+            .max_message_size(Some(MAX_SERVER_MESSAGE))
+            .max_frame_size(Some(MAX_SERVER_MESSAGE));
+        let timeout = options.connect_timeout;
+        let connect = tokio_tungstenite::connect_async_with_config(url, Some(config), true);
+        let (ws, _) = match tokio::time::timeout(timeout, connect).await {
+            Err(_) => return Err(ClientError::Timeout),
+            Ok(Err(WsError::Http(response))) => {
+                let status = response.status().as_u16();
+                let body = response
+                    .body()
+                    .as_ref()
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .unwrap_or_default();
+                return Err(ClientError::Refused { status, body });
+            }
+            Ok(Err(e)) => return Err(e.into()),
+            Ok(Ok(c)) => c,
+        };
+        let mut client = Client {
+            ws,
+            welcome: Welcome {
+                version: 0,
+                match_id: crate::protocol::MatchId(0),
+                player_id: crate::protocol::PlayerId(0),
+                entity_id: crate::protocol::EntityId(0),
+                tick_rate: 0,
+                tick: Tick(0),
+                session_token: crate::protocol::SessionToken([0; 16]),
+            },
+            options,
+            history: VecDeque::with_capacity(4),
+            next_seq: 1,
+            unacked: None,
+            epoch: Instant::now(),
+            rtt: None,
+            buf: Vec::with_capacity(64),
+        };
+        client
+            .send(&ClientMsg::Join {
+                version: PROTOCOL_VERSION,
+                resume: None,
+            })
+            .await?;
+        let welcome = tokio::time::timeout(timeout, client.next_server_msg())
+            .await
+            .map_err(|_| ClientError::Timeout)??;
+        match welcome.0 {
+            ServerMsg::Welcome(w) => client.welcome = w,
+            _ => return Err(ClientError::Unexpected("expected Welcome")),
+        }
+        Ok(client)
+    }
+
+    pub fn welcome(&self) -> &Welcome {
+        &self.welcome
+    }
+
+    /// The newest decoded snapshot.
+    pub fn world(&self) -> Option<&Snapshot<G::Entity>> {
+        self.history.back()
+    }
+
+    /// The newest round-trip time measured by `ping`.
+    pub fn rtt(&self) -> Option<Duration> {
+        self.rtt
+    }
+
+    async fn send(&mut self, msg: &ClientMsg<G::Input>) -> Result<(), ClientError> {
+        self.buf.clear();
+        encode_client(msg, &mut self.buf);
+        self.ws
+            .send(Message::Binary(self.buf.clone().into()))
+            .await?;
+        Ok(())
+    }
+
+    /// Sends an input and returns its sequence number.
+    pub async fn send_input(&mut self, input: G::Input) -> Result<u32, ClientError> {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let ack = if self.options.ack == AckMode::WithInputs {
+            self.unacked.take()
+        } else {
+            None
+        };
+        self.send(&ClientMsg::Input { seq, ack, input }).await?;
+        Ok(seq)
+    }
+
+    /// Acknowledges `tick` (with `AckMode::Manual`; the other modes do it themselves).
+    pub async fn ack(&mut self, tick: Tick) -> Result<(), ClientError> {
+        self.send(&ClientMsg::Ack { tick }).await
+    }
+
+    /// Sends a `Ping`; its `Pong` comes back through `recv`.
+    pub async fn ping(&mut self) -> Result<(), ClientError> {
+        let client_time_us = self.epoch.elapsed().as_micros() as u64;
+        self.send(&ClientMsg::Ping { client_time_us }).await
+    }
+
+    /// Sends a normal close frame.
+    pub async fn close(mut self) -> Result<(), ClientError> {
+        self.ws.close(None).await?;
+        Ok(())
+    }
+
+    async fn next_server_msg(&mut self) -> Result<(ServerMsg, usize), ClientError> {
+        loop {
+            let message = match self.ws.next().await {
+                None => {
+                    return Err(ClientError::Closed {
+                        code: 1006,
+                        reason: "connection closed without a close frame".into(),
+                    })
+                }
+                Some(m) => m?,
+            };
+            match message {
+                Message::Binary(bytes) => {
+                    let msg = decode_server(&bytes, MAX_SERVER_MESSAGE)?;
+                    if let ServerMsg::Error { code, message } = msg {
+                        return Err(ClientError::Server { code, message });
+                    }
+                    return Ok((msg, bytes.len()));
+                }
+                Message::Close(frame) => {
+                    let (code, reason) = frame
+                        .map(|f| (u16::from(f.code), f.reason.to_string()))
+                        .unwrap_or((1005, String::new()));
+                    return Err(ClientError::Closed { code, reason });
+                }
+                Message::Text(_) => return Err(ClientError::Unexpected("text frame")),
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+            }
+        }
+    }
+
+    /// Waits for the next snapshot or pong, decodes it and (per `AckMode`)
+    /// acknowledges it. Cancel-safe while waiting for a frame.
+    pub async fn recv(&mut self) -> Result<ClientEvent, ClientError> {
+        let (msg, bytes) = self.next_server_msg().await?;
+        match msg {
+            ServerMsg::Snapshot {
+                tick,
+                baseline,
+                payload,
+            } => {
+                let base = match baseline {
+                    None => None,
+                    Some(b) => Some(
+                        self.history
+                            .iter()
+                            .find(|s| s.tick == b)
+                            .ok_or(ClientError::MissingBaseline { tick, baseline: b })?,
+                    ),
+                };
+                let snapshot = decode_delta(base, tick, &payload)?;
+                // The server's baselines only move forward: older ones are done.
+                if let Some(b) = baseline {
+                    while self.history.front().is_some_and(|s| s.tick < b) {
+                        self.history.pop_front();
+                    }
+                }
+                if self.history.len() >= 64 {
+                    self.history.pop_front();
+                }
+                self.history.push_back(snapshot);
+                self.unacked = Some(tick);
+                if self.options.ack == AckMode::Immediate {
+                    self.unacked = None;
+                    self.ack(tick).await?;
+                }
+                Ok(ClientEvent::Snapshot {
+                    tick,
+                    baseline,
+                    bytes,
+                })
+            }
+            ServerMsg::Pong {
+                client_time_us,
+                server_tick,
+            } => {
+                let now = self.epoch.elapsed().as_micros() as u64;
+                let rtt = Duration::from_micros(now.saturating_sub(client_time_us));
+                self.rtt = Some(rtt);
+                Ok(ClientEvent::Pong { rtt, server_tick })
+            }
+            ServerMsg::Welcome(_) => Err(ClientError::Unexpected("second Welcome")),
+            ServerMsg::Error { .. } => unreachable!("next_server_msg turns errors into Err"),
+        }
+    }
+}

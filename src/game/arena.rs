@@ -1,0 +1,417 @@
+//! `arena`: the built-in game, exactly the arena-v1 reference scenario.
+//!
+//! A 1000 x 1000 world, 64 NPCs (even indices walk at 50 units/s and turn every
+//! 2 s of simulated time, odd ones stand still) and up to 16 players moving at
+//! 200 units/s. The simulation runs in fixed point, in the same quanta the
+//! snapshot carries (1/64 unit for positions, quanta per tick for velocities),
+//! so the state a client decodes is bit-identical to the server's, and a body
+//! moving in a straight line is exactly predictable from its velocity: the
+//! delta codec then sends nothing for it.
+
+use super::{Game, MatchSettings};
+use crate::protocol::{EntityId, PlayerId, Tick};
+use crate::snapshot::{BitReader, BitWriter, CodecError, NetEntity};
+use bincode::{Decode, Encode};
+use glam::{IVec2, Vec2};
+use std::f32::consts::TAU;
+
+/// Position quanta per world unit.
+pub const POS_SCALE: f32 = 64.0;
+/// The world's side in world units.
+pub const WORLD_SIZE: f32 = 1000.0;
+/// The world's side in position quanta.
+pub const WORLD_QUANTA: i32 = (WORLD_SIZE * POS_SCALE) as i32;
+pub const NPC_COUNT: u32 = 64;
+pub const NPC_SPEED: f32 = 50.0;
+pub const PLAYER_SPEED: f32 = 200.0;
+pub const START_HP: u16 = 100;
+/// Seconds of simulated time between two turns of a walking NPC.
+pub const NPC_TURN_SECONDS: u32 = 2;
+
+pub const KIND_PLAYER: u8 = 0;
+pub const KIND_NPC: u8 = 1;
+
+/// One replicated arena entity, in wire quanta.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArenaEntity {
+    pub id: EntityId,
+    pub kind: u8,
+    /// Position in 1/64 world units.
+    pub pos: IVec2,
+    /// Displacement per tick, in position quanta: what the entity will do next
+    /// absent news, so clients can predict and the codec can skip it.
+    pub vel: IVec2,
+    /// Heading, a full turn in 65536 steps.
+    pub angle: u16,
+    pub hp: u16,
+    /// Players only: the newest input sequence number applied.
+    pub last_input_seq: u32,
+}
+
+impl ArenaEntity {
+    /// Position in world units.
+    pub fn position(&self) -> Vec2 {
+        self.pos.as_vec2() / POS_SCALE
+    }
+
+    /// Heading in radians, in [0, 2π).
+    pub fn angle_radians(&self) -> f32 {
+        f32::from(self.angle) * TAU / 65536.0
+    }
+}
+
+/// Quantizes an angle in radians to 16 bits; non-finite angles give `None`.
+pub fn quantize_angle(radians: f32) -> Option<u16> {
+    if !radians.is_finite() {
+        return None;
+    }
+    let turns = radians.rem_euclid(TAU) / TAU;
+    Some(((turns * 65536.0).round() as u32 & 0xFFFF) as u16)
+}
+
+// Field mask bits of `write_changes`.
+const F_POS: u32 = 1 << 5;
+const F_VEL: u32 = 1 << 4;
+const F_ANGLE: u32 = 1 << 3;
+const F_HP: u32 = 1 << 2;
+const F_SEQ: u32 = 1 << 1;
+const F_KIND: u32 = 1;
+
+fn write_coord(w: &mut BitWriter, v: i32) {
+    // In-world coordinates take 16 bits; anything else still round-trips.
+    if (0..=0xFFFF).contains(&v) {
+        w.write_bit(true);
+        w.write_bits(v as u32, 16);
+    } else {
+        w.write_bit(false);
+        w.write_bits(v as u32, 32);
+    }
+}
+
+fn read_coord(r: &mut BitReader) -> Result<i32, CodecError> {
+    Ok(if r.read_bit()? {
+        r.read_bits(16)? as i32
+    } else {
+        r.read_bits(32)? as i32
+    })
+}
+
+impl NetEntity for ArenaEntity {
+    fn id(&self) -> EntityId {
+        self.id
+    }
+
+    fn predict(&self, ticks: u32) -> Self {
+        let k = ticks as i32;
+        let mut p = *self;
+        p.pos = IVec2::new(
+            self.pos.x.wrapping_add(self.vel.x.wrapping_mul(k)),
+            self.pos.y.wrapping_add(self.vel.y.wrapping_mul(k)),
+        );
+        // A player that sends one input per tick advances its seq by one per tick.
+        if self.kind == KIND_PLAYER && self.last_input_seq != 0 {
+            p.last_input_seq = self.last_input_seq.wrapping_add(ticks);
+        }
+        p
+    }
+
+    fn write_full(&self, w: &mut BitWriter) {
+        w.write_bits(u32::from(self.kind), 8);
+        write_coord(w, self.pos.x);
+        write_coord(w, self.pos.y);
+        w.write_signed(self.vel.x);
+        w.write_signed(self.vel.y);
+        w.write_bits(u32::from(self.angle), 16);
+        w.write_bits(u32::from(self.hp), 16);
+        w.write_gamma(self.last_input_seq);
+    }
+
+    fn read_full(id: EntityId, r: &mut BitReader) -> Result<Self, CodecError> {
+        Ok(ArenaEntity {
+            id,
+            kind: r.read_bits(8)? as u8,
+            pos: IVec2::new(read_coord(r)?, read_coord(r)?),
+            vel: IVec2::new(r.read_signed()?, r.read_signed()?),
+            angle: r.read_bits(16)? as u16,
+            hp: r.read_bits(16)? as u16,
+            last_input_seq: r.read_gamma()?,
+        })
+    }
+
+    fn write_changes(&self, p: &Self, w: &mut BitWriter) {
+        let mut mask = 0;
+        if self.pos != p.pos {
+            mask |= F_POS;
+        }
+        if self.vel != p.vel {
+            mask |= F_VEL;
+        }
+        if self.angle != p.angle {
+            mask |= F_ANGLE;
+        }
+        if self.hp != p.hp {
+            mask |= F_HP;
+        }
+        if self.last_input_seq != p.last_input_seq {
+            mask |= F_SEQ;
+        }
+        if self.kind != p.kind {
+            mask |= F_KIND;
+        }
+        w.write_bits(mask, 6);
+        if mask & F_POS != 0 {
+            w.write_signed(self.pos.x.wrapping_sub(p.pos.x));
+            w.write_signed(self.pos.y.wrapping_sub(p.pos.y));
+        }
+        if mask & F_VEL != 0 {
+            w.write_signed(self.vel.x.wrapping_sub(p.vel.x));
+            w.write_signed(self.vel.y.wrapping_sub(p.vel.y));
+        }
+        if mask & F_ANGLE != 0 {
+            w.write_bits(u32::from(self.angle), 16);
+        }
+        if mask & F_HP != 0 {
+            w.write_signed(i32::from(self.hp) - i32::from(p.hp));
+        }
+        if mask & F_SEQ != 0 {
+            w.write_signed(self.last_input_seq.wrapping_sub(p.last_input_seq) as i32);
+        }
+        if mask & F_KIND != 0 {
+            w.write_bits(u32::from(self.kind), 8);
+        }
+    }
+
+    fn read_changes(p: &Self, r: &mut BitReader) -> Result<Self, CodecError> {
+        let mask = r.read_bits(6)?;
+        if mask == 0 {
+            return Err(CodecError::Invalid("changed entity with an empty field mask"));
+        }
+        let mut e = *p;
+        if mask & F_POS != 0 {
+            e.pos.x = p.pos.x.wrapping_add(r.read_signed()?);
+            e.pos.y = p.pos.y.wrapping_add(r.read_signed()?);
+        }
+        if mask & F_VEL != 0 {
+            e.vel.x = p.vel.x.wrapping_add(r.read_signed()?);
+            e.vel.y = p.vel.y.wrapping_add(r.read_signed()?);
+        }
+        if mask & F_ANGLE != 0 {
+            e.angle = r.read_bits(16)? as u16;
+        }
+        if mask & F_HP != 0 {
+            let hp = i32::from(p.hp) + r.read_signed()?;
+            e.hp = u16::try_from(hp).map_err(|_| CodecError::Invalid("hp out of range"))?;
+        }
+        if mask & F_SEQ != 0 {
+            e.last_input_seq = p.last_input_seq.wrapping_add(r.read_signed()? as u32);
+        }
+        if mask & F_KIND != 0 {
+            e.kind = r.read_bits(8)? as u8;
+        }
+        Ok(e)
+    }
+}
+
+/// One arena-v1 input: `move_x`/`move_y` in -127..=127 map to -1..=1 (-128 is
+/// clamped to -127), `aim` in radians, `buttons` a bit set (unused by arena-v1).
+#[derive(Encode, Decode, Debug, Clone, Copy, PartialEq, Default)]
+pub struct ArenaInput {
+    pub move_x: i8,
+    pub move_y: i8,
+    pub aim: f32,
+    pub buttons: u8,
+}
+
+#[derive(Debug)]
+struct Npc {
+    entity: ArenaEntity,
+    walks: bool,
+    rng: fastrand::Rng,
+    /// Ticks into the turn period at which this NPC turns; spread so that NPCs
+    /// do not all turn on the same tick.
+    turn_phase: u32,
+}
+
+#[derive(Debug)]
+struct Player {
+    id: PlayerId,
+    entity: ArenaEntity,
+    /// Displacement per tick the player asks for, before walls.
+    wish: IVec2,
+}
+
+/// The arena-v1 game.
+#[derive(Debug)]
+pub struct Arena {
+    npcs: Vec<Npc>,
+    players: Vec<Player>,
+    spawn_rng: fastrand::Rng,
+    next_entity: u32,
+    npc_step: i32,
+    player_step: f32,
+    turn_period: u32,
+}
+
+fn heading_velocity(angle: f32, quanta_per_tick: f32) -> IVec2 {
+    (Vec2::from_angle(angle) * quanta_per_tick).round().as_ivec2()
+}
+
+fn velocity_angle(vel: IVec2) -> u16 {
+    quantize_angle(vel.as_vec2().to_angle()).unwrap_or(0)
+}
+
+impl Arena {
+    fn random_position(rng: &mut fastrand::Rng) -> IVec2 {
+        IVec2::new(rng.i32(0..=WORLD_QUANTA), rng.i32(0..=WORLD_QUANTA))
+    }
+
+    /// The entity a player steers, if it is in the match.
+    pub fn player_entity(&self, player: PlayerId) -> Option<&ArenaEntity> {
+        self.players
+            .iter()
+            .find(|p| p.id == player)
+            .map(|p| &p.entity)
+    }
+}
+
+/// Moves `pos` by `vel`, reflecting off the walls; returns the new position and velocity.
+fn bounce(pos: i32, vel: i32) -> (i32, i32) {
+    let next = pos.saturating_add(vel);
+    if next < 0 {
+        ((-next).min(WORLD_QUANTA), -vel)
+    } else if next > WORLD_QUANTA {
+        ((2 * WORLD_QUANTA - next).max(0), -vel)
+    } else {
+        (next, vel)
+    }
+}
+
+/// Moves `pos` by `wish`, stopping at the walls; returns the new position and
+/// the velocity to predict with (zero along an axis blocked by a wall).
+fn clamp_move(pos: i32, wish: i32) -> (i32, i32) {
+    let next = pos.saturating_add(wish).clamp(0, WORLD_QUANTA);
+    let blocked = (next == 0 && wish < 0) || (next == WORLD_QUANTA && wish > 0);
+    (next, if blocked { 0 } else { wish })
+}
+
+impl Game for Arena {
+    type Entity = ArenaEntity;
+    type Input = ArenaInput;
+
+    fn new(settings: &MatchSettings) -> Self {
+        let rate = f32::from(settings.tick_rate.max(1));
+        let npc_speed = NPC_SPEED * POS_SCALE / rate;
+        let turn_period = NPC_TURN_SECONDS * u32::from(settings.tick_rate.max(1));
+        let mut spawn_rng = fastrand::Rng::with_seed(settings.seed);
+        let npcs = (0..NPC_COUNT)
+            .map(|index| {
+                let mut rng = fastrand::Rng::with_seed(
+                    settings.seed ^ u64::from(index + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                );
+                let walks = index % 2 == 0;
+                let heading = rng.f32() * TAU;
+                let vel = if walks {
+                    heading_velocity(heading, npc_speed)
+                } else {
+                    IVec2::ZERO
+                };
+                Npc {
+                    entity: ArenaEntity {
+                        id: EntityId(index + 1),
+                        kind: KIND_NPC,
+                        pos: Self::random_position(&mut spawn_rng),
+                        vel,
+                        angle: quantize_angle(heading).unwrap_or(0),
+                        hp: START_HP,
+                        last_input_seq: 0,
+                    },
+                    walks,
+                    turn_phase: rng.u32(0..turn_period),
+                    rng,
+                }
+            })
+            .collect();
+        Arena {
+            npcs,
+            players: Vec::with_capacity(usize::from(settings.capacity)),
+            spawn_rng,
+            next_entity: NPC_COUNT + 1,
+            npc_step: npc_speed.round() as i32,
+            player_step: PLAYER_SPEED * POS_SCALE / rate,
+            turn_period,
+        }
+    }
+
+    fn join(&mut self, player: PlayerId) -> EntityId {
+        if let Some(p) = self.players.iter().find(|p| p.id == player) {
+            return p.entity.id;
+        }
+        let id = EntityId(self.next_entity);
+        self.next_entity += 1;
+        self.players.push(Player {
+            id: player,
+            entity: ArenaEntity {
+                id,
+                kind: KIND_PLAYER,
+                pos: Self::random_position(&mut self.spawn_rng),
+                vel: IVec2::ZERO,
+                angle: 0,
+                hp: START_HP,
+                last_input_seq: 0,
+            },
+            wish: IVec2::ZERO,
+        });
+        id
+    }
+
+    fn leave(&mut self, player: PlayerId) {
+        self.players.retain(|p| p.id != player);
+    }
+
+    fn apply_input(&mut self, player: PlayerId, seq: u32, input: &ArenaInput) {
+        let Some(p) = self.players.iter_mut().find(|p| p.id == player) else {
+            return;
+        };
+        let dir = Vec2::new(
+            f32::from(input.move_x.max(-127)),
+            f32::from(input.move_y.max(-127)),
+        ) / 127.0;
+        p.wish = (dir.normalize_or_zero() * self.player_step)
+            .round()
+            .as_ivec2();
+        if let Some(angle) = quantize_angle(input.aim) {
+            p.entity.angle = angle;
+        }
+        p.entity.last_input_seq = seq;
+    }
+
+    fn step(&mut self, tick: Tick) {
+        for npc in self.npcs.iter_mut().filter(|n| n.walks) {
+            if tick.0 % self.turn_period == npc.turn_phase {
+                let heading = npc.rng.f32() * TAU;
+                npc.entity.vel = heading_velocity(heading, self.npc_step as f32);
+                npc.entity.angle = velocity_angle(npc.entity.vel);
+            }
+            let e = &mut npc.entity;
+            let (x, vx) = bounce(e.pos.x, e.vel.x);
+            let (y, vy) = bounce(e.pos.y, e.vel.y);
+            let bounced = vx != e.vel.x || vy != e.vel.y;
+            e.pos = IVec2::new(x, y);
+            e.vel = IVec2::new(vx, vy);
+            if bounced {
+                e.angle = velocity_angle(e.vel);
+            }
+        }
+        for p in &mut self.players {
+            let (x, vx) = clamp_move(p.entity.pos.x, p.wish.x);
+            let (y, vy) = clamp_move(p.entity.pos.y, p.wish.y);
+            p.entity.pos = IVec2::new(x, y);
+            p.entity.vel = IVec2::new(vx, vy);
+        }
+    }
+
+    fn freeze(&self, out: &mut Vec<ArenaEntity>) {
+        out.extend(self.npcs.iter().map(|n| n.entity));
+        out.extend(self.players.iter().map(|p| p.entity));
+    }
+}

@@ -1,0 +1,52 @@
+//! The [`Game`] trait a user implements to run their own game on tickwire, and
+//! the built-in [`arena`] game (scenario arena-v1).
+//!
+//! A game is a plain single-threaded state machine: the tick thread that owns
+//! it calls it, and nothing else does, so a game needs no locks. It never sees
+//! sockets, clocks or bytes: inputs arrive already decoded and validated (the
+//! sequence number increased), and it freezes its state into entities that the
+//! snapshot codec replicates.
+
+pub mod arena;
+
+use crate::protocol::{EntityId, PlayerId, Tick};
+use crate::snapshot::NetEntity;
+
+/// What a match is created with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatchSettings {
+    /// Seeds every random choice of the simulation: same seed, same match.
+    pub seed: u64,
+    /// Ticks per second; the game steps `1 / tick_rate` seconds per tick.
+    pub tick_rate: u16,
+    /// Most players at once.
+    pub capacity: u16,
+}
+
+/// A game simulated by tickwire. See `arena::Arena` for a complete example.
+pub trait Game: Send + 'static {
+    /// The replicated entity, with its hand-written delta encoding.
+    type Entity: NetEntity;
+    /// One input from a player, as the client sends it (bincode 2, standard config).
+    type Input: bincode::Encode + bincode::Decode<()> + Clone + std::fmt::Debug + Send + 'static;
+
+    /// A new match.
+    fn new(settings: &MatchSettings) -> Self;
+
+    /// Adds a player and returns the entity it steers.
+    fn join(&mut self, player: PlayerId) -> EntityId;
+
+    /// Removes a player and its entity.
+    fn leave(&mut self, player: PlayerId);
+
+    /// Applies one input of `player`; `seq` is greater than any seq applied
+    /// before for this player. Out-of-range values must be clamped here: this is
+    /// the only place that knows what "in range" means.
+    fn apply_input(&mut self, player: PlayerId, seq: u32, input: &Self::Input);
+
+    /// Advances the simulation by one tick, which becomes `tick`.
+    fn step(&mut self, tick: Tick);
+
+    /// Appends every replicated entity to `out` (any order; the caller sorts).
+    fn freeze(&self, out: &mut Vec<Self::Entity>);
+}

@@ -1,0 +1,177 @@
+//! The accept loop, HTTP routes, and the WebSocket upgrade.
+
+use super::{connection, App};
+use crate::game::Game;
+use crate::lobby::LobbyError;
+use crate::protocol::MatchId;
+use axum::body::Body;
+use axum::extract::{Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
+use tower::ServiceExt;
+
+/// An HTTP error with a JSON body: `{"error": {"code": ..., "message": ...}}`.
+pub(crate) fn json_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    let body = serde_json::json!({ "error": { "code": code, "message": message.into() } });
+    (status, Json(body)).into_response()
+}
+
+pub(crate) async fn accept_loop<G: Game>(listener: TcpListener, app: Arc<App<G>>) {
+    let router = routes(app.clone());
+    loop {
+        let accepted = tokio::select! {
+            _ = app.shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        // Snapshots are small and latency-bound: never wait to coalesce them.
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let timeout = app.config.handshake_timeout;
+        let shutdown = app.shutdown.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(peer);
+                router.clone().oneshot(req.map(Body::new))
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(timeout)
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            tokio::select! {
+                _ = conn => {}
+                // Upgraded connections are tasks of their own and close themselves.
+                _ = shutdown.cancelled() => {}
+            }
+        });
+    }
+}
+
+fn routes<G: Game>(app: Arc<App<G>>) -> Router {
+    Router::new()
+        .route("/ws", get(ws_upgrade::<G>))
+        .fallback(|| async { json_error(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .with_state(app)
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct WsQuery {
+    #[serde(rename = "match")]
+    match_id: Option<u64>,
+}
+
+fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
+    let has_token = |name: header::HeaderName, token: &str| {
+        headers.get_all(name).iter().any(|v| {
+            v.to_str()
+                .map(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+                .unwrap_or(false)
+        })
+    };
+    has_token(header::CONNECTION, "upgrade") && has_token(header::UPGRADE, "websocket")
+}
+
+fn lobby_refusal(e: &LobbyError) -> Response {
+    match e {
+        LobbyError::NotFound(_) => json_error(StatusCode::NOT_FOUND, "match_not_found", e.to_string()),
+        LobbyError::Full(_) => json_error(StatusCode::CONFLICT, "match_full", e.to_string()),
+        LobbyError::Ended(_) => json_error(StatusCode::GONE, "match_ended", e.to_string()),
+        LobbyError::BadCapacity { .. } => {
+            json_error(StatusCode::BAD_REQUEST, "bad_capacity", e.to_string())
+        }
+    }
+}
+
+/// `GET /ws[?match=ID]`: places the player, then upgrades. Every refusal is an
+/// HTTP error before the upgrade, so a refused client never holds a socket.
+async fn ws_upgrade<G: Game>(
+    State(app): State<Arc<App<G>>>,
+    query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
+    mut req: Request,
+) -> Response {
+    let Ok(Query(query)) = query else {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+            "query parameter `match` must be a match id (an unsigned integer)",
+        );
+    };
+    if app.shutdown.is_cancelled() {
+        return json_error(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "the server is shutting down");
+    }
+    let headers = req.headers();
+    if !is_websocket_upgrade(headers) {
+        return json_error(
+            StatusCode::UPGRADE_REQUIRED,
+            "websocket_required",
+            "this route only speaks WebSocket",
+        );
+    }
+    if headers.get(header::SEC_WEBSOCKET_VERSION).map(|v| v.as_bytes()) != Some(b"13") {
+        return json_error(StatusCode::BAD_REQUEST, "bad_websocket_version", "Sec-WebSocket-Version must be 13");
+    }
+    let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY) else {
+        return json_error(StatusCode::BAD_REQUEST, "missing_websocket_key", "Sec-WebSocket-Key is missing");
+    };
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let peer = req.extensions().get::<SocketAddr>().copied();
+    let Some(on_upgrade) = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
+        return json_error(StatusCode::INTERNAL_SERVER_ERROR, "no_upgrade", "connection cannot be upgraded");
+    };
+    let seat = match app.lobby.reserve(query.match_id.map(MatchId)) {
+        Ok(seat) => seat,
+        Err(e) => return lobby_refusal(&e),
+    };
+
+    let ws_config = websocket_config(app.config.max_message_bytes);
+    app.connections.clone().spawn(async move {
+        let upgraded = match on_upgrade.await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::debug!(error = %e, "upgrade failed");
+                return;
+            }
+        };
+        let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config)).await;
+        connection::run(ws, seat, app, peer).await;
+    });
+
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = response.headers_mut();
+    h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    if let Ok(v) = HeaderValue::from_str(&accept) {
+        h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+    }
+    response
+}
+
+/// tungstenite's buffers sized for tiny client messages: its default 128 KiB
+/// read buffer would cost ~128 KiB of memory per connection, and its default
+/// message limits would let a client make the server buffer 64 MiB.
+fn websocket_config(max_message: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_write_buffer_size(256 * 1024)
+        .max_message_size(Some(max_message))
+        .max_frame_size(Some(max_message))
+}

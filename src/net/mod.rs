@@ -1,0 +1,106 @@
+//! The network shell: HTTP routes, the WebSocket upgrade, and one reader and
+//! one writer task per connection, on the tokio runtime.
+//!
+//! This is the only module that knows about sockets. It turns frames into
+//! validated messages for `lobby` and `tick`, and turns each tick's shared
+//! snapshot into one frame per player (encoded here, on the tokio workers, so
+//! that encoding spreads over every core and never runs on a tick thread).
+
+mod connection;
+mod http;
+
+use crate::config::Config;
+use crate::game::Game;
+use crate::lobby::{Lobby, LobbySettings};
+use crate::tick::{TickObserver, TickPool};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// What every connection and route shares.
+pub(crate) struct App<G: Game> {
+    pub config: Config,
+    pub lobby: Lobby<G>,
+    pub shutdown: CancellationToken,
+    /// Every upgraded connection, so shutdown can wait for their close frames.
+    pub connections: TaskTracker,
+}
+
+/// A running server. Dropping the handle does not stop it; call `shutdown`.
+pub struct ServerHandle<G: Game> {
+    local_addr: SocketAddr,
+    app: Arc<App<G>>,
+    accept: JoinHandle<()>,
+}
+
+impl<G: Game> ServerHandle<G> {
+    /// The address the server listens on (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// `ws://` URL of the WebSocket route.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.local_addr)
+    }
+
+    pub fn lobby(&self) -> &Lobby<G> {
+        &self.app.lobby
+    }
+
+    /// Resolves once shutdown has been requested.
+    pub async fn stopping(&self) {
+        self.app.shutdown.cancelled().await
+    }
+
+    /// Stops accepting, closes every connection with 1001 and waits (at most
+    /// 5 s) for the close frames to go out.
+    pub async fn shutdown(self) {
+        self.app.shutdown.cancel();
+        let _ = self.accept.await;
+        self.app.connections.close();
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.app.connections.wait()).await;
+    }
+}
+
+/// Binds `config.bind` and serves game `G` until `shutdown` is called.
+pub async fn start<G: Game>(config: Config) -> std::io::Result<ServerHandle<G>> {
+    start_with_tick_observer(config, None).await
+}
+
+/// As [`start`], calling `on_tick` with every tick's duration (for metrics).
+pub async fn start_with_tick_observer<G: Game>(
+    config: Config,
+    on_tick: Option<TickObserver>,
+) -> std::io::Result<ServerHandle<G>> {
+    let listener = TcpListener::bind(config.bind).await?;
+    let local_addr = listener.local_addr()?;
+    let pool = TickPool::new(config.tick_threads)?;
+    let lobby = Lobby::new(
+        LobbySettings {
+            tick_rate: config.tick_rate,
+            players_per_match: config.players_per_match,
+            input_queue_per_player: config.input_queue_per_player,
+            empty_match_grace: config.empty_match_grace,
+        },
+        pool,
+        on_tick,
+    );
+    let app = Arc::new(App {
+        config,
+        lobby,
+        shutdown: CancellationToken::new(),
+        connections: TaskTracker::new(),
+    });
+    let accept = tokio::spawn(http::accept_loop(listener, app.clone()));
+    tracing::info!(%local_addr, "tickwire listening");
+    Ok(ServerHandle {
+        local_addr,
+        app,
+        accept,
+    })
+}

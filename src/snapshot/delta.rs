@@ -1,0 +1,170 @@
+//! Delta encoding of one snapshot against a baseline.
+//!
+//! Payload layout (bit-packed, MSB first, zero-padded to a byte):
+//! 1. removed entities: for each, a 1 bit then gamma(id gap); then a 0 bit.
+//! 2. written entities: for each, a 1 bit, gamma(id gap), then the entity:
+//!    `write_changes` against the baseline's prediction when the id is in the
+//!    baseline, `write_full` otherwise; then a 0 bit.
+//!
+//! An id gap is `id - previous id - 1` within its list, with previous starting
+//! at -1, so consecutive ids cost one bit. Baseline entities that are neither
+//! removed nor written become their prediction.
+
+use super::{BitReader, BitWriter, CodecError, NetEntity, Snapshot};
+use crate::protocol::{EntityId, Tick};
+
+/// Reusable encoder state: keeps its buffer between snapshots so steady-state
+/// encoding allocates nothing.
+#[derive(Debug, Default)]
+pub struct DeltaEncoder {
+    bits: BitWriter,
+}
+
+impl DeltaEncoder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Encodes `current` against `baseline` (a full snapshot when `None`) and
+    /// returns the payload, valid until the next call.
+    pub fn encode<E: NetEntity>(
+        &mut self,
+        baseline: Option<&Snapshot<E>>,
+        current: &Snapshot<E>,
+    ) -> &[u8] {
+        self.bits.clear();
+        let w = &mut self.bits;
+        let empty: &[E] = &[];
+        let (base, ticks) = match baseline {
+            Some(b) => (b.entities.as_slice(), current.tick.since(b.tick)),
+            None => (empty, 0),
+        };
+        let cur = current.entities.as_slice();
+
+        // Removed: in the baseline, not in the current snapshot.
+        let mut prev: i64 = -1;
+        let mut j = 0;
+        for b in base {
+            while j < cur.len() && cur[j].id() < b.id() {
+                j += 1;
+            }
+            if j >= cur.len() || cur[j].id() != b.id() {
+                write_id(w, &mut prev, b.id());
+            }
+        }
+        w.write_bit(false);
+
+        // Written: new, or different from the baseline's prediction.
+        let mut prev: i64 = -1;
+        let mut i = 0;
+        for c in cur {
+            while i < base.len() && base[i].id() < c.id() {
+                i += 1;
+            }
+            if i < base.len() && base[i].id() == c.id() {
+                let predicted = base[i].predict(ticks);
+                if *c != predicted {
+                    write_id(w, &mut prev, c.id());
+                    c.write_changes(&predicted, w);
+                }
+            } else {
+                write_id(w, &mut prev, c.id());
+                c.write_full(w);
+            }
+        }
+        w.write_bit(false);
+        w.finish()
+    }
+}
+
+fn write_id(w: &mut BitWriter, prev: &mut i64, id: EntityId) {
+    w.write_bit(true);
+    w.write_gamma((i64::from(id.0) - *prev - 1) as u32);
+    *prev = i64::from(id.0);
+}
+
+fn read_id(r: &mut BitReader, prev: &mut i64) -> Result<Option<EntityId>, CodecError> {
+    if !r.read_bit()? {
+        return Ok(None);
+    }
+    let id = *prev + 1 + i64::from(r.read_gamma()?);
+    let id = u32::try_from(id).map_err(|_| CodecError::Invalid("entity id exceeds 32 bits"))?;
+    *prev = i64::from(id);
+    Ok(Some(EntityId(id)))
+}
+
+/// Encodes `current` against `baseline` into a new vector (see [`DeltaEncoder`]
+/// to reuse the buffer).
+pub fn encode_delta<E: NetEntity>(baseline: Option<&Snapshot<E>>, current: &Snapshot<E>) -> Vec<u8> {
+    DeltaEncoder::new().encode(baseline, current).to_vec()
+}
+
+/// Decodes the snapshot at `tick` from `payload`, against `baseline`.
+pub fn decode_delta<E: NetEntity>(
+    baseline: Option<&Snapshot<E>>,
+    tick: Tick,
+    payload: &[u8],
+) -> Result<Snapshot<E>, CodecError> {
+    let mut r = BitReader::new(payload);
+    let empty: &[E] = &[];
+    let (base, ticks) = match baseline {
+        Some(b) if b.tick < tick => (b.entities.as_slice(), tick.since(b.tick)),
+        Some(b) => {
+            return Err(CodecError::BaselineNotBefore {
+                baseline: b.tick.0,
+                tick: tick.0,
+            })
+        }
+        None => (empty, 0),
+    };
+
+    // Removed ids, ascending; each must exist in the baseline.
+    let mut removed: Vec<EntityId> = Vec::new();
+    let mut prev = -1;
+    while let Some(id) = read_id(&mut r, &mut prev)? {
+        if base.binary_search_by_key(&id, |e| e.id()).is_err() {
+            return Err(CodecError::Invalid("removed entity is not in the baseline"));
+        }
+        removed.push(id);
+    }
+
+    // Merge the baseline (minus removed) with written entities, both ascending.
+    let mut out: Vec<E> = Vec::with_capacity(base.len());
+    let mut bi = 0;
+    let mut ri = 0;
+    let carry = |out: &mut Vec<E>, upto: Option<EntityId>, bi: &mut usize, ri: &mut usize| {
+        while *bi < base.len() && upto.is_none_or(|u| base[*bi].id() < u) {
+            let b = &base[*bi];
+            if *ri < removed.len() && removed[*ri] == b.id() {
+                *ri += 1;
+            } else {
+                out.push(b.predict(ticks));
+            }
+            *bi += 1;
+        }
+    };
+    let mut prev = -1;
+    while let Some(id) = read_id(&mut r, &mut prev)? {
+        carry(&mut out, Some(id), &mut bi, &mut ri);
+        let entity = if bi < base.len() && base[bi].id() == id {
+            if ri < removed.len() && removed[ri] == id {
+                return Err(CodecError::Invalid("entity is both removed and changed"));
+            }
+            let e = E::read_changes(&base[bi].predict(ticks), &mut r)?;
+            bi += 1;
+            e
+        } else {
+            E::read_full(id, &mut r)?
+        };
+        if entity.id() != id {
+            return Err(CodecError::Invalid("entity decoded with another id"));
+        }
+        out.push(entity);
+    }
+    carry(&mut out, None, &mut bi, &mut ri);
+    r.expect_end()?;
+    Ok(Snapshot {
+        tick,
+        entities: out,
+    })
+}

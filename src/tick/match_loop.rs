@@ -1,0 +1,242 @@
+//! One match's loop: drain inputs, step the game, freeze, publish.
+
+use super::{Joined, MatchCommand, OutboundSlot, PlayerInput, Published, SlotClosed, TickTask};
+use crate::game::{Game, MatchSettings};
+use crate::protocol::{EntityId, MatchId, PlayerId, Tick};
+use crate::snapshot::Snapshot;
+use crossbeam::queue::{ArrayQueue, SegQueue};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Counters a match publishes for the lobby, the match API and metrics.
+#[derive(Debug, Default)]
+pub struct MatchStats {
+    /// The newest tick stepped.
+    pub tick: AtomicU32,
+    /// Players with an entity in the game.
+    pub players: AtomicU32,
+    /// Deadlines missed because a tick (or the thread) ran late; each is skipped.
+    pub overruns: AtomicU64,
+    /// Inputs dropped because their seq did not increase or the sender had left.
+    pub inputs_rejected: AtomicU64,
+    /// How long the newest tick took, in nanoseconds.
+    pub last_tick_nanos: AtomicU64,
+}
+
+/// Called with each tick's duration, from the tick thread (histograms, metrics).
+pub type TickObserver = Arc<dyn Fn(Duration) + Send + Sync>;
+
+/// Asked by an empty match whether it may end (`false`: someone is joining),
+/// and told (with `true`) when the match failed and is ending regardless.
+pub type EndRequest = Box<dyn FnMut(bool) -> bool + Send>;
+
+struct PlayerEntry<E> {
+    player: PlayerId,
+    #[allow(dead_code)] // kept for diagnostics in Debug output and future targeting
+    entity: EntityId,
+    slot: Arc<OutboundSlot<E>>,
+    last_seq: u32,
+}
+
+/// The tick-thread side of a match: owns the world; nothing else touches it.
+pub struct MatchLoop<G: Game> {
+    id: MatchId,
+    game: G,
+    tick: Tick,
+    start: Instant,
+    dt: Duration,
+    /// Index of the next deadline: the next tick runs at `start + next_slot * dt`.
+    next_slot: u32,
+    inputs: Arc<ArrayQueue<PlayerInput<G::Input>>>,
+    commands: Arc<SegQueue<MatchCommand<G>>>,
+    players: Vec<PlayerEntry<G::Entity>>,
+    observers: Vec<Arc<OutboundSlot<G::Entity>>>,
+    stats: Arc<MatchStats>,
+    empty_since: Option<Instant>,
+    empty_grace: Duration,
+    request_end: EndRequest,
+    on_tick: Option<TickObserver>,
+    /// Entities in the previous snapshot: each tick's vector is allocated once, at that size.
+    last_len: usize,
+}
+
+/// Everything a match loop is built from.
+pub struct MatchParts<G: Game> {
+    pub id: MatchId,
+    pub settings: MatchSettings,
+    pub inputs: Arc<ArrayQueue<PlayerInput<G::Input>>>,
+    pub commands: Arc<SegQueue<MatchCommand<G>>>,
+    pub stats: Arc<MatchStats>,
+    pub empty_grace: Duration,
+    pub request_end: EndRequest,
+    pub on_tick: Option<TickObserver>,
+}
+
+impl<G: Game> MatchLoop<G> {
+    pub fn new(parts: MatchParts<G>) -> Self {
+        let rate = parts.settings.tick_rate.max(1);
+        MatchLoop {
+            id: parts.id,
+            game: G::new(&parts.settings),
+            tick: Tick(0),
+            start: Instant::now(),
+            dt: Duration::from_secs(1) / u32::from(rate),
+            next_slot: 1,
+            inputs: parts.inputs,
+            commands: parts.commands,
+            players: Vec::with_capacity(usize::from(parts.settings.capacity)),
+            observers: Vec::new(),
+            stats: parts.stats,
+            empty_since: None,
+            empty_grace: parts.empty_grace,
+            request_end: parts.request_end,
+            on_tick: parts.on_tick,
+            last_len: 0,
+        }
+    }
+
+    fn apply_commands(&mut self) {
+        while let Some(command) = self.commands.pop() {
+            match command {
+                MatchCommand::Join {
+                    player,
+                    slot,
+                    reply,
+                } => {
+                    let entity = self.game.join(player);
+                    self.players.retain(|p| p.player != player);
+                    self.players.push(PlayerEntry {
+                        player,
+                        entity,
+                        slot,
+                        last_seq: 0,
+                    });
+                    // The joiner may have gone away meanwhile; its Leave follows.
+                    let _ = reply.send(Joined {
+                        entity_id: entity,
+                        tick: self.tick,
+                    });
+                }
+                MatchCommand::Leave { player } => {
+                    self.game.leave(player);
+                    self.players.retain(|p| p.player != player);
+                }
+                MatchCommand::Observe { slot } => self.observers.push(slot),
+            }
+        }
+        self.stats
+            .players
+            .store(self.players.len() as u32, Ordering::Relaxed);
+    }
+
+    fn apply_inputs(&mut self) {
+        // Bounded by the queue's capacity, so producers cannot keep a tick busy.
+        for _ in 0..self.inputs.capacity() {
+            let Some(input) = self.inputs.pop() else {
+                break;
+            };
+            let Some(entry) = self.players.iter_mut().find(|p| p.player == input.player) else {
+                self.stats.inputs_rejected.fetch_add(1, Ordering::Relaxed);
+                continue;
+            };
+            if input.seq <= entry.last_seq {
+                self.stats.inputs_rejected.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            entry.last_seq = input.seq;
+            self.game.apply_input(input.player, input.seq, &input.input);
+        }
+    }
+
+    fn step_and_publish(&mut self) {
+        self.apply_commands();
+        self.apply_inputs();
+        self.tick = Tick(self.tick.0 + 1);
+        self.game.step(self.tick);
+        // One allocation per match per tick: the snapshot is immutable and shared.
+        let mut entities = Vec::with_capacity(self.last_len);
+        self.game.freeze(&mut entities);
+        self.last_len = entities.len();
+        let snapshot = Snapshot::new(self.tick, entities);
+        let published = Arc::new(Published::new(snapshot));
+        for p in &self.players {
+            p.slot.push(published.clone());
+        }
+        self.observers.retain(|o| Arc::strong_count(o) > 1);
+        for o in &self.observers {
+            o.push(published.clone());
+        }
+        self.stats.tick.store(self.tick.0, Ordering::Relaxed);
+    }
+
+    /// Whether an empty match has been empty for its grace period and the lobby
+    /// agreed to end it.
+    fn should_end(&mut self, now: Instant) -> bool {
+        if !self.players.is_empty() || !self.commands.is_empty() {
+            self.empty_since = None;
+            return false;
+        }
+        let since = *self.empty_since.get_or_insert(now);
+        now.duration_since(since) >= self.empty_grace && (self.request_end)(false)
+    }
+
+    fn close_all(&mut self, why: SlotClosed) {
+        for p in self.players.drain(..) {
+            p.slot.close(why);
+        }
+        for o in self.observers.drain(..) {
+            o.close(why);
+        }
+    }
+}
+
+impl<G: Game> TickTask for MatchLoop<G> {
+    fn deadline(&self) -> Instant {
+        self.start + self.dt * self.next_slot
+    }
+
+    fn run(&mut self, now: Instant) -> bool {
+        // Late by a whole slot or more: count the missed deadlines and skip them,
+        // so a slow tick never snowballs into a burst of catch-up ticks.
+        let due = self.deadline();
+        if now >= due + self.dt {
+            let behind = ((now - due).as_nanos() / self.dt.as_nanos()) as u32;
+            self.stats
+                .overruns
+                .fetch_add(u64::from(behind), Ordering::Relaxed);
+            self.next_slot += behind;
+        }
+        self.next_slot += 1;
+
+        let started = Instant::now();
+        let stepped = std::panic::catch_unwind(AssertUnwindSafe(|| self.step_and_publish()));
+        if stepped.is_err() {
+            tracing::error!(match_id = %self.id, tick = self.tick.0, "game code panicked; ending the match");
+            (self.request_end)(true);
+            self.close_all(SlotClosed::MatchFailed);
+            return false;
+        }
+        let took = started.elapsed();
+        self.stats
+            .last_tick_nanos
+            .store(took.as_nanos() as u64, Ordering::Relaxed);
+        if let Some(observe) = &self.on_tick {
+            observe(took);
+        }
+        if self.should_end(now) {
+            tracing::info!(match_id = %self.id, ticks = self.tick.0, "match ended");
+            self.close_all(SlotClosed::MatchEnded);
+            return false;
+        }
+        true
+    }
+}
+
+impl<G: Game> Drop for MatchLoop<G> {
+    fn drop(&mut self) {
+        // Server stopping: writers learn that no more snapshots will come.
+        self.close_all(SlotClosed::MatchEnded);
+    }
+}

@@ -1,0 +1,19 @@
+//! Tick threads: the fixed-tick scheduler, the per-match loop, and the
+//! lock-free queues between them and the network tasks.
+//!
+//! This is the only module that knows about tick threads. A match's world is
+//! owned by exactly one tick thread and touched by nothing else: inputs and
+//! join/leave commands reach it through crossbeam queues, and what leaves it is
+//! an immutable `Arc<Published>` per tick, handed to every player's
+//! [`OutboundSlot`]. The tick thread never encodes per client and never blocks
+//! on a socket.
+
+mod match_loop;
+mod pool;
+mod published;
+mod queues;
+
+pub use match_loop::{EndRequest, MatchLoop, MatchParts, MatchStats, TickObserver};
+pub use pool::{TickPool, TickTask};
+pub use published::{Published, FRAME_CACHE};
+pub use queues::{Joined, MatchCommand, OutboundSlot, PlayerInput, SlotClosed};

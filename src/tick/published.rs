@@ -1,0 +1,70 @@
+//! The immutable per-tick snapshot shared by every player of a match, with its
+//! encoded frames cached so that players acknowledging the same baseline share
+//! one encoding.
+
+use crate::protocol::{encode_server, ServerMsg};
+use crate::snapshot::{DeltaEncoder, NetEntity, Snapshot};
+use bytes::Bytes;
+use std::cell::RefCell;
+use std::sync::OnceLock;
+
+/// How many frames one snapshot caches: the full one, and deltas against the
+/// `FRAME_CACHE - 1` ticks before it. Baselines older than that are encoded
+/// without caching.
+pub const FRAME_CACHE: usize = 33;
+
+thread_local! {
+    // One encoder per worker thread: its buffer is reused for every frame.
+    static ENCODER: RefCell<DeltaEncoder> = RefCell::new(DeltaEncoder::new());
+}
+
+/// One tick of one match, frozen.
+#[derive(Debug)]
+pub struct Published<E> {
+    pub snapshot: Snapshot<E>,
+    frames: [OnceLock<Bytes>; FRAME_CACHE],
+}
+
+impl<E: NetEntity> Published<E> {
+    pub fn new(snapshot: Snapshot<E>) -> Self {
+        Published {
+            snapshot,
+            frames: std::array::from_fn(|_| OnceLock::new()),
+        }
+    }
+
+    /// The complete `ServerMsg::Snapshot` frame for a client holding `baseline`
+    /// (none: a full snapshot). `baseline` must be an earlier snapshot of the
+    /// same match; the result is shared by every client that asks for it.
+    pub fn frame(&self, baseline: Option<&Published<E>>) -> Bytes {
+        let index = match baseline {
+            None => 0,
+            Some(b) => self.snapshot.tick.since(b.snapshot.tick) as usize,
+        };
+        if (index == 0 && baseline.is_some()) || index >= FRAME_CACHE {
+            return self.encode(baseline);
+        }
+        self.frames[index].get_or_init(|| self.encode(baseline)).clone()
+    }
+
+    /// Whether the frame for this baseline distance is already encoded.
+    pub fn is_cached(&self, ticks_since_baseline: usize) -> bool {
+        self.frames
+            .get(ticks_since_baseline)
+            .is_some_and(|f| f.get().is_some())
+    }
+
+    fn encode(&self, baseline: Option<&Published<E>>) -> Bytes {
+        ENCODER.with_borrow_mut(|encoder| {
+            let payload = encoder.encode(baseline.map(|b| &b.snapshot), &self.snapshot);
+            let msg = ServerMsg::Snapshot {
+                tick: self.snapshot.tick,
+                baseline: baseline.map(|b| b.snapshot.tick),
+                payload: payload.to_vec(),
+            };
+            let mut out = Vec::with_capacity(payload.len() + 16);
+            encode_server(&msg, &mut out);
+            Bytes::from(out)
+        })
+    }
+}
