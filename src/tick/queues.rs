@@ -91,6 +91,11 @@ impl<E> OutboundSlot<E> {
         Some(newest)
     }
 
+    /// The oldest queued snapshot (observers that want every tick use this).
+    pub fn pop(&self) -> Option<Arc<Published<E>>> {
+        self.queue.pop()
+    }
+
     /// Waits until something was pushed or the slot was closed.
     pub async fn wait(&self) {
         self.notify.notified().await

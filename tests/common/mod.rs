@@ -1,0 +1,94 @@
+//! Shared setup for integration tests: a real server on 127.0.0.1 port 0.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tickwire::client::{Client, ClientEvent, ClientOptions};
+use tickwire::game::arena::ArenaEntity;
+use tickwire::net::ServerHandle;
+use tickwire::protocol::{MatchId, Tick};
+use tickwire::snapshot::Snapshot;
+use tickwire::{Arena, Config};
+
+pub fn test_config() -> Config {
+    Config {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        tick_threads: 1,
+        ..Config::default()
+    }
+}
+
+pub async fn start(config: Config) -> ServerHandle<Arena> {
+    tickwire::net::start::<Arena>(config).await.expect("server starts")
+}
+
+/// Every bounded wait in the tests.
+pub async fn within<T>(what: &str, secs: u64, fut: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(secs), fut)
+        .await
+        .unwrap_or_else(|_| panic!("timed out after {secs}s: {what}"))
+}
+
+pub async fn connect(server: &ServerHandle<Arena>, match_id: Option<MatchId>, options: ClientOptions) -> Client<Arena> {
+    let url = match match_id {
+        Some(id) => format!("{}?match={}", server.ws_url(), id.0),
+        None => server.ws_url(),
+    };
+    within("connect", 10, Client::<Arena>::connect(&url, options))
+        .await
+        .expect("client connects")
+}
+
+/// Receives until the next snapshot; returns its tick.
+pub async fn next_snapshot(client: &mut Client<Arena>) -> Tick {
+    loop {
+        match within("next snapshot", 5, client.recv()).await.expect("recv") {
+            ClientEvent::Snapshot { tick, .. } => return tick,
+            ClientEvent::Pong { .. } => continue,
+        }
+    }
+}
+
+/// Records every snapshot a match publishes, by tick: the server's own state.
+#[derive(Clone)]
+pub struct ServerRecord {
+    pub snapshots: Arc<Mutex<HashMap<Tick, Arc<tickwire::tick::Published<ArenaEntity>>>>>,
+}
+
+impl ServerRecord {
+    pub fn start(server: &ServerHandle<Arena>, id: MatchId) -> Self {
+        let handle = server.lobby().get(id).expect("match exists");
+        let slot = handle.observe(1024);
+        let snapshots = Arc::new(Mutex::new(HashMap::new()));
+        let record = snapshots.clone();
+        tokio::spawn(async move {
+            loop {
+                while let Some(p) = slot.pop() {
+                    record.lock().unwrap().insert(p.snapshot.tick, p);
+                }
+                if slot.closed().is_some() {
+                    break;
+                }
+                slot.wait().await;
+            }
+        });
+        ServerRecord { snapshots }
+    }
+
+    /// The server's snapshot at `tick`, waiting briefly for the observer to catch up.
+    pub async fn at(&self, tick: Tick) -> Snapshot<ArenaEntity> {
+        for _ in 0..200 {
+            if let Some(p) = self.snapshots.lock().unwrap().get(&tick) {
+                return p.snapshot.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("server never recorded tick {tick:?}");
+    }
+
+    pub fn published(&self, tick: Tick) -> Option<Arc<tickwire::tick::Published<ArenaEntity>>> {
+        self.snapshots.lock().unwrap().get(&tick).cloned()
+    }
+}
