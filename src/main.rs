@@ -7,7 +7,11 @@ use std::net::SocketAddr;
 use tickwire::{Arena, Config};
 
 #[derive(Parser, Debug)]
-#[command(name = "tickwire", version, about = "Authoritative game-state sync server over WebSocket")]
+#[command(
+    name = "tickwire",
+    version,
+    about = "Authoritative game-state sync server over WebSocket"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -70,7 +74,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let server = tickwire::net::start::<Arena>(config)
             .await
             .with_context(|| format!("binding {}", args.bind))?;
-        println!("tickwire listening on ws://{}/ws (arena-v1, Ctrl-C to stop)", server.local_addr());
+        println!(
+            "tickwire listening on ws://{}/ws (arena-v1, Ctrl-C to stop)",
+            server.local_addr()
+        );
         shutdown_signal().await;
         tracing::info!("shutting down");
         server.shutdown().await;

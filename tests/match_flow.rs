@@ -15,11 +15,23 @@ async fn each_client_decodes_exactly_its_own_matchs_server_state() {
     let b = server.lobby().create_match(Some(2), None).unwrap().id;
     let rec_a = ServerRecord::start(&server, a);
     let rec_b = ServerRecord::start(&server, b);
-    let mut clients = vec![
-        (connect(&server, Some(a), ClientOptions::default()).await, &rec_a),
-        (connect(&server, Some(a), ClientOptions::default()).await, &rec_a),
-        (connect(&server, Some(b), ClientOptions::default()).await, &rec_b),
-        (connect(&server, Some(b), ClientOptions::default()).await, &rec_b),
+    let mut clients = [
+        (
+            connect(&server, Some(a), ClientOptions::default()).await,
+            &rec_a,
+        ),
+        (
+            connect(&server, Some(a), ClientOptions::default()).await,
+            &rec_a,
+        ),
+        (
+            connect(&server, Some(b), ClientOptions::default()).await,
+            &rec_b,
+        ),
+        (
+            connect(&server, Some(b), ClientOptions::default()).await,
+            &rec_b,
+        ),
     ];
     for (client, _) in &clients[..2] {
         assert_eq!(client.welcome().match_id, a);
@@ -38,8 +50,15 @@ async fn each_client_decodes_exactly_its_own_matchs_server_state() {
             let tick = next_snapshot(client).await;
             let server_state = record.at(tick).await;
             let decoded = client.world().unwrap();
-            assert_eq!(decoded, &server_state, "client state differs from the server's at {tick:?}");
-            let players = decoded.entities.iter().filter(|e| e.kind == KIND_PLAYER).count();
+            assert_eq!(
+                decoded, &server_state,
+                "client state differs from the server's at {tick:?}"
+            );
+            let players = decoded
+                .entities
+                .iter()
+                .filter(|e| e.kind == KIND_PLAYER)
+                .count();
             assert_eq!(players, 2, "each match has exactly its own two players");
             assert_eq!(decoded.entities.len(), NPC_COUNT as usize + 2);
         }
@@ -47,8 +66,16 @@ async fn each_client_decodes_exactly_its_own_matchs_server_state() {
     // Different seeds: the two matches' worlds are not the same world.
     let wa = clients[0].0.world().unwrap().entities.clone();
     let wb = clients[2].0.world().unwrap().entities.clone();
-    let npcs_a: Vec<_> = wa.iter().filter(|e| e.kind == KIND_NPC).map(|e| e.pos).collect();
-    let npcs_b: Vec<_> = wb.iter().filter(|e| e.kind == KIND_NPC).map(|e| e.pos).collect();
+    let npcs_a: Vec<_> = wa
+        .iter()
+        .filter(|e| e.kind == KIND_NPC)
+        .map(|e| e.pos)
+        .collect();
+    let npcs_b: Vec<_> = wb
+        .iter()
+        .filter(|e| e.kind == KIND_NPC)
+        .map(|e| e.pos)
+        .collect();
     assert_ne!(npcs_a, npcs_b);
     server.shutdown().await;
 }
@@ -77,11 +104,20 @@ async fn an_input_moves_only_the_senders_entity_and_its_seq_reaches_the_client()
     let before_mover = *start_world.get(mover_entity).unwrap();
     let before_still = *start_world.get(still_entity).unwrap();
     // Walk towards the middle of the world, so no wall stops the move.
-    let dir: i8 = if before_mover.pos.x < tickwire::game::arena::WORLD_QUANTA / 2 { 127 } else { -127 };
+    let dir: i8 = if before_mover.pos.x < tickwire::game::arena::WORLD_QUANTA / 2 {
+        127
+    } else {
+        -127
+    };
     let mut last_seq = 0;
     for _ in 0..10 {
         last_seq = mover
-            .send_input(ArenaInput { move_x: dir, move_y: 0, aim: 1.0, buttons: 0 })
+            .send_input(ArenaInput {
+                move_x: dir,
+                move_y: 0,
+                aim: 1.0,
+                buttons: 0,
+            })
             .await
             .unwrap();
         next_snapshot(&mut mover).await;
@@ -95,19 +131,34 @@ async fn an_input_moves_only_the_senders_entity_and_its_seq_reaches_the_client()
             break;
         }
     }
-    assert!(reached, "last_input_seq {last_seq} never reached the client");
+    assert!(
+        reached,
+        "last_input_seq {last_seq} never reached the client"
+    );
     let world = mover.world().unwrap();
     let after_mover = *world.get(mover_entity).unwrap();
     let after_still = *world.get(still_entity).unwrap();
     let moved = after_mover.pos.x - before_mover.pos.x;
-    assert!(moved.signum() == i32::from(dir).signum() && moved.abs() > 64 * 50, "mover moved {moved} quanta");
+    assert!(
+        moved.signum() == i32::from(dir).signum() && moved.abs() > 64 * 50,
+        "mover moved {moved} quanta"
+    );
     assert_eq!(after_mover.pos.y, before_mover.pos.y);
-    assert_eq!(after_mover.angle, tickwire::game::arena::quantize_angle(1.0).unwrap());
-    assert_eq!(after_still.pos, before_still.pos, "the other player's entity moved");
+    assert_eq!(
+        after_mover.angle,
+        tickwire::game::arena::quantize_angle(1.0).unwrap()
+    );
+    assert_eq!(
+        after_still.pos, before_still.pos,
+        "the other player's entity moved"
+    );
     assert_eq!(after_still.last_input_seq, 0);
     // The still player, who sent nothing, sees the same.
     next_snapshot(&mut still).await;
-    assert_eq!(still.world().unwrap().get(still_entity).unwrap().pos, before_still.pos);
+    assert_eq!(
+        still.world().unwrap().get(still_entity).unwrap().pos,
+        before_still.pos
+    );
     server.shutdown().await;
 }
 
@@ -116,13 +167,20 @@ async fn a_client_that_acks_late_still_decodes_every_snapshot() {
     let server = start(test_config()).await;
     let id = server.lobby().create_match(Some(3), None).unwrap().id;
     let record = ServerRecord::start(&server, id);
-    let options = ClientOptions { ack: AckMode::Manual, ..ClientOptions::default() };
+    let options = ClientOptions {
+        ack: AckMode::Manual,
+        ..ClientOptions::default()
+    };
     let mut client = connect(&server, Some(id), options).await;
     let mut old_baselines = 0;
     let mut previous = Tick(0);
     for i in 0..90u32 {
-        let event = within("snapshot", 5, client.recv()).await.expect("every snapshot decodes");
-        let ClientEvent::Snapshot { tick, baseline, .. } = event else { continue };
+        let event = within("snapshot", 5, client.recv())
+            .await
+            .expect("every snapshot decodes");
+        let ClientEvent::Snapshot { tick, baseline, .. } = event else {
+            continue;
+        };
         assert!(tick > previous);
         previous = tick;
         if baseline.is_some_and(|b| tick.since(b) >= 5) {
@@ -133,7 +191,10 @@ async fn a_client_that_acks_late_still_decodes_every_snapshot() {
             client.ack(tick).await.unwrap();
         }
     }
-    assert!(old_baselines >= 30, "only {old_baselines} deltas used an old baseline");
+    assert!(
+        old_baselines >= 30,
+        "only {old_baselines} deltas used an old baseline"
+    );
     server.shutdown().await;
 }
 
@@ -163,7 +224,11 @@ async fn a_disconnect_removes_the_player_from_the_others_snapshots() {
         }
     }
     assert!(removed, "the player who left is still in the snapshots");
-    assert!(stays.world().unwrap().get(stays.welcome().entity_id).is_some());
+    assert!(stays
+        .world()
+        .unwrap()
+        .get(stays.welcome().entity_id)
+        .is_some());
     server.shutdown().await;
 }
 
@@ -174,7 +239,17 @@ async fn steady_state_deltas_are_far_smaller_than_full_snapshots() {
     let record = ServerRecord::start(&server, id);
     let mut clients = Vec::new();
     for _ in 0..4 {
-        clients.push(connect(&server, Some(id), ClientOptions { ack: AckMode::WithInputs, ..ClientOptions::default() }).await);
+        clients.push(
+            connect(
+                &server,
+                Some(id),
+                ClientOptions {
+                    ack: AckMode::WithInputs,
+                    ..ClientOptions::default()
+                },
+            )
+            .await,
+        );
     }
     let mut rng = fastrand::Rng::with_seed(5);
     let mut inputs: Vec<ArenaInput> = vec![ArenaInput::default(); clients.len()];
@@ -182,11 +257,23 @@ async fn steady_state_deltas_are_far_smaller_than_full_snapshots() {
     for step in 0..150u32 {
         for (i, client) in clients.iter_mut().enumerate() {
             if step % 30 == 0 {
-                inputs[i] = ArenaInput { move_x: rng.i8(-127..=127), move_y: rng.i8(-127..=127), aim: rng.f32() * 6.28, buttons: 0 };
+                inputs[i] = ArenaInput {
+                    move_x: rng.i8(-127..=127),
+                    move_y: rng.i8(-127..=127),
+                    aim: rng.f32() * std::f32::consts::TAU,
+                    buttons: 0,
+                };
             }
             client.send_input(inputs[i]).await.unwrap();
             let event = within("snapshot", 5, client.recv()).await.unwrap();
-            let ClientEvent::Snapshot { tick, baseline, bytes } = event else { continue };
+            let ClientEvent::Snapshot {
+                tick,
+                baseline,
+                bytes,
+            } = event
+            else {
+                continue;
+            };
             if step >= 60 && i == 0 {
                 assert!(baseline.is_some(), "steady state must be deltas");
                 let full = record.published(tick).map(|p| p.frame(None).len());
@@ -200,15 +287,26 @@ async fn steady_state_deltas_are_far_smaller_than_full_snapshots() {
     }
     assert!(deltas >= 60, "too few measured snapshots: {deltas}");
     let ratio = delta_bytes as f64 / full_bytes as f64;
-    assert!(ratio < 0.25, "deltas are {:.1}% of full snapshots", ratio * 100.0);
-    println!("delta/full = {:.2}% ({delta_bytes} / {full_bytes} bytes over {deltas} snapshots)", ratio * 100.0);
+    assert!(
+        ratio < 0.25,
+        "deltas are {:.1}% of full snapshots",
+        ratio * 100.0
+    );
+    println!(
+        "delta/full = {:.2}% ({delta_bytes} / {full_bytes} bytes over {deltas} snapshots)",
+        ratio * 100.0
+    );
     server.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quick_join_fills_the_fullest_open_match_before_opening_another() {
     let config = common::test_config();
-    let server = start(tickwire::Config { players_per_match: 2, ..config }).await;
+    let server = start(tickwire::Config {
+        players_per_match: 2,
+        ..config
+    })
+    .await;
     let mut clients = Vec::new();
     for _ in 0..5 {
         clients.push(connect(&server, None, ClientOptions::default()).await);

@@ -184,7 +184,9 @@ impl NetEntity for ArenaEntity {
     fn read_changes(p: &Self, r: &mut BitReader) -> Result<Self, CodecError> {
         let mask = r.read_bits(6)?;
         if mask == 0 {
-            return Err(CodecError::Invalid("changed entity with an empty field mask"));
+            return Err(CodecError::Invalid(
+                "changed entity with an empty field mask",
+            ));
         }
         let mut e = *p;
         if mask & F_POS != 0 {
@@ -253,7 +255,9 @@ pub struct Arena {
 }
 
 fn heading_velocity(angle: f32, quanta_per_tick: f32) -> IVec2 {
-    (Vec2::from_angle(angle) * quanta_per_tick).round().as_ivec2()
+    (Vec2::from_angle(angle) * quanta_per_tick)
+        .round()
+        .as_ivec2()
 }
 
 fn velocity_angle(vel: IVec2) -> u16 {
@@ -413,5 +417,287 @@ impl Game for Arena {
     fn freeze(&self, out: &mut Vec<ArenaEntity>) {
         out.extend(self.npcs.iter().map(|n| n.entity));
         out.extend(self.players.iter().map(|p| p.entity));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::{decode_delta, encode_delta, Snapshot};
+    use proptest::prelude::*;
+
+    fn settings(seed: u64) -> MatchSettings {
+        MatchSettings {
+            seed,
+            tick_rate: 30,
+            capacity: 16,
+        }
+    }
+
+    fn frozen(game: &Arena, tick: u32) -> Snapshot<ArenaEntity> {
+        let mut out = Vec::new();
+        game.freeze(&mut out);
+        Snapshot::new(Tick(tick), out)
+    }
+
+    fn run(game: &mut Arena, ticks: std::ops::RangeInclusive<u32>) {
+        for t in ticks {
+            game.step(Tick(t));
+        }
+    }
+
+    #[test]
+    fn the_same_seed_plays_the_same_match() {
+        let (mut a, mut b, mut c) = (
+            Arena::new(&settings(9)),
+            Arena::new(&settings(9)),
+            Arena::new(&settings(10)),
+        );
+        for g in [&mut a, &mut b, &mut c] {
+            run(g, 1..=300);
+        }
+        assert_eq!(frozen(&a, 300), frozen(&b, 300));
+        assert_ne!(frozen(&a, 300), frozen(&c, 300));
+    }
+
+    #[test]
+    fn even_npcs_walk_at_50_units_per_second_and_odd_ones_stand_still() {
+        let mut game = Arena::new(&settings(1));
+        let before = frozen(&game, 0);
+        game.step(Tick(1));
+        let after = frozen(&game, 1);
+        for (index, (b, a)) in before
+            .entities
+            .iter()
+            .zip(&after.entities)
+            .enumerate()
+            .take(NPC_COUNT as usize)
+        {
+            if index % 2 == 1 {
+                assert_eq!(a.pos, b.pos, "odd NPC {index} moved");
+                assert_eq!(a.vel, IVec2::ZERO);
+            } else {
+                let speed = a.vel.as_vec2().length() / POS_SCALE * 30.0;
+                assert!(
+                    (speed - NPC_SPEED).abs() < 0.5,
+                    "NPC {index} walks at {speed}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_entity_stays_inside_the_walls() {
+        let mut game = Arena::new(&settings(4));
+        let p = game.join(PlayerId(1));
+        game.apply_input(
+            PlayerId(1),
+            1,
+            &ArenaInput {
+                move_x: 127,
+                move_y: 127,
+                aim: 0.0,
+                buttons: 0,
+            },
+        );
+        run(&mut game, 1..=3000);
+        let snap = frozen(&game, 3000);
+        for e in &snap.entities {
+            assert!(
+                (0..=WORLD_QUANTA).contains(&e.pos.x) && (0..=WORLD_QUANTA).contains(&e.pos.y),
+                "{e:?}"
+            );
+        }
+        // The player pushed into the corner and stopped there, predicting no motion.
+        let player = snap.get(p).unwrap();
+        assert_eq!(player.pos, IVec2::splat(WORLD_QUANTA));
+        assert_eq!(player.vel, IVec2::ZERO);
+    }
+
+    #[test]
+    fn inputs_are_clamped_and_move_at_player_speed() {
+        let mut game = Arena::new(&settings(2));
+        game.join(PlayerId(1));
+        game.apply_input(
+            PlayerId(1),
+            1,
+            &ArenaInput {
+                move_x: -128,
+                move_y: 0,
+                aim: f32::NAN,
+                buttons: 0,
+            },
+        );
+        game.step(Tick(1));
+        let e = *game.player_entity(PlayerId(1)).unwrap();
+        let speed = e.vel.as_vec2().length() / POS_SCALE * 30.0;
+        assert!((speed - PLAYER_SPEED).abs() < 0.5, "player speed {speed}");
+        assert!(e.vel.x < 0 && e.vel.y == 0);
+        assert_eq!(e.angle, 0, "a NaN aim is ignored");
+        assert_eq!(e.last_input_seq, 1);
+        // A diagonal is normalized: no faster than a straight line.
+        game.apply_input(
+            PlayerId(1),
+            2,
+            &ArenaInput {
+                move_x: 127,
+                move_y: 127,
+                aim: 7.0,
+                buttons: 0,
+            },
+        );
+        game.step(Tick(2));
+        let e = *game.player_entity(PlayerId(1)).unwrap();
+        let speed = e.vel.as_vec2().length() / POS_SCALE * 30.0;
+        assert!((speed - PLAYER_SPEED).abs() < 0.5, "diagonal speed {speed}");
+        assert_eq!(e.angle, quantize_angle(7.0 - TAU).unwrap());
+    }
+
+    #[test]
+    fn a_leaving_player_loses_its_entity() {
+        let mut game = Arena::new(&settings(2));
+        let a = game.join(PlayerId(1));
+        let b = game.join(PlayerId(2));
+        assert_ne!(a, b);
+        game.leave(PlayerId(1));
+        let snap = frozen(&game, 1);
+        assert!(snap.get(a).is_none());
+        assert!(snap.get(b).is_some());
+    }
+
+    #[test]
+    fn straight_line_motion_costs_nothing_in_a_delta() {
+        let mut game = Arena::new(&settings(3));
+        run(&mut game, 1..=5);
+        let base = frozen(&game, 5);
+        // Tick 6 is not a turn tick for any NPC whose phase differs; count changes.
+        run(&mut game, 6..=6);
+        let next = frozen(&game, 6);
+        let payload = encode_delta(Some(&base), &next);
+        let turned = next
+            .entities
+            .iter()
+            .zip(&base.entities)
+            .filter(|(n, b)| **n != b.predict(1))
+            .count();
+        assert!(
+            payload.len() <= 1 + turned * 12,
+            "{} bytes for {turned} changed entities",
+            payload.len()
+        );
+        let full = encode_delta(None, &next);
+        assert!(full.len() > 10 * payload.len().max(1));
+        assert_eq!(decode_delta(Some(&base), Tick(6), &payload).unwrap(), next);
+    }
+
+    #[test]
+    fn a_removed_entity_costs_about_its_id() {
+        let mut game = Arena::new(&settings(3));
+        game.join(PlayerId(1));
+        let base = frozen(&game, 1);
+        let mut current = base.clone();
+        current.tick = Tick(2);
+        current.entities = base.entities.iter().map(|e| e.predict(1)).collect();
+        let unchanged = encode_delta(Some(&base), &current);
+        assert_eq!(unchanged.len(), 1, "an unchanged world is one byte");
+        current.entities.pop();
+        let removed = encode_delta(Some(&base), &current);
+        assert!(
+            removed.len() <= 3,
+            "{} bytes to remove one entity",
+            removed.len()
+        );
+        assert_eq!(
+            decode_delta(Some(&base), Tick(2), &removed).unwrap(),
+            current
+        );
+    }
+
+    fn entity_strategy() -> impl Strategy<Value = ArenaEntity> {
+        (
+            0u32..200,
+            prop_oneof![Just(KIND_PLAYER), Just(KIND_NPC), any::<u8>()],
+            prop_oneof![
+                (0..=WORLD_QUANTA, 0..=WORLD_QUANTA).prop_map(|(x, y)| IVec2::new(x, y)),
+                any::<(i32, i32)>().prop_map(|(x, y)| IVec2::new(x, y))
+            ],
+            prop_oneof![
+                (-500i32..500, -500i32..500).prop_map(|(x, y)| IVec2::new(x, y)),
+                any::<(i32, i32)>().prop_map(|(x, y)| IVec2::new(x, y))
+            ],
+            any::<u16>(),
+            any::<u16>(),
+            prop_oneof![0u32..1000, any::<u32>()],
+        )
+            .prop_map(
+                |(id, kind, pos, vel, angle, hp, last_input_seq)| ArenaEntity {
+                    id: EntityId(id),
+                    kind,
+                    pos,
+                    vel,
+                    angle,
+                    hp,
+                    last_input_seq,
+                },
+            )
+    }
+
+    fn snapshot_strategy(tick: u32) -> impl Strategy<Value = Snapshot<ArenaEntity>> {
+        proptest::collection::vec(entity_strategy(), 0..90)
+            .prop_map(move |e| Snapshot::new(Tick(tick), e))
+    }
+
+    /// A current snapshot derived from a baseline: most entities predicted,
+    /// some changed, some removed, some added — the realistic mix.
+    fn evolved(
+        base: &Snapshot<ArenaEntity>,
+        ticks: u32,
+        changes: &[(u8, ArenaEntity)],
+    ) -> Snapshot<ArenaEntity> {
+        let mut out: Vec<ArenaEntity> = base.entities.iter().map(|e| e.predict(ticks)).collect();
+        for (op, e) in changes {
+            match op % 3 {
+                0 if !out.is_empty() => {
+                    let i = e.id.0 as usize % out.len();
+                    out.remove(i);
+                }
+                1 if !out.is_empty() => {
+                    let i = e.id.0 as usize % out.len();
+                    out[i] = ArenaEntity {
+                        id: out[i].id,
+                        ..*e
+                    };
+                }
+                _ => out.push(*e),
+            }
+        }
+        Snapshot::new(Tick(base.tick.0 + ticks), out)
+    }
+
+    proptest! {
+        #[test]
+        fn delta_round_trips_against_any_baseline(base in snapshot_strategy(10), current in snapshot_strategy(13)) {
+            let payload = encode_delta(Some(&base), &current);
+            prop_assert_eq!(decode_delta(Some(&base), current.tick, &payload).unwrap(), current);
+        }
+
+        #[test]
+        fn full_snapshots_round_trip(current in snapshot_strategy(1)) {
+            let payload = encode_delta(None, &current);
+            prop_assert_eq!(decode_delta(None, current.tick, &payload).unwrap(), current);
+        }
+
+        #[test]
+        fn evolved_states_round_trip(base in snapshot_strategy(100), ticks in 1u32..40, changes in proptest::collection::vec((any::<u8>(), entity_strategy()), 0..20)) {
+            let current = evolved(&base, ticks, &changes);
+            let payload = encode_delta(Some(&base), &current);
+            prop_assert_eq!(decode_delta(Some(&base), current.tick, &payload).unwrap(), current);
+        }
+
+        #[test]
+        fn decoding_garbage_is_an_error_not_a_panic(base in snapshot_strategy(5), bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = decode_delta(Some(&base), Tick(6), &bytes);
+            let _ = decode_delta::<ArenaEntity>(None, Tick(6), &bytes);
+        }
     }
 }

@@ -66,7 +66,8 @@ impl<G: Game> MatchHandle<G> {
     /// Receives every snapshot of this match from now on, without playing.
     pub fn observe(&self, queue: usize) -> Arc<OutboundSlot<G::Entity>> {
         let slot = Arc::new(OutboundSlot::new(queue));
-        self.commands.push(MatchCommand::Observe { slot: slot.clone() });
+        self.commands
+            .push(MatchCommand::Observe { slot: slot.clone() });
         slot
     }
 }

@@ -5,8 +5,7 @@ use super::App;
 use crate::game::Game;
 use crate::lobby::Seat;
 use crate::protocol::{
-    decode_client, encode_server, ClientMsg, ErrorCode, ServerMsg, Tick, Welcome,
-    PROTOCOL_VERSION,
+    decode_client, encode_server, ClientMsg, ErrorCode, ServerMsg, Tick, Welcome, PROTOCOL_VERSION,
 };
 use crate::tick::{OutboundSlot, Published, SlotClosed, FRAME_CACHE};
 use bytes::Bytes;
@@ -50,9 +49,9 @@ impl Shared {
     }
 
     fn silent_for(&self) -> Duration {
-        self.epoch
-            .elapsed()
-            .saturating_sub(Duration::from_millis(self.last_heard_ms.load(Ordering::Relaxed)))
+        self.epoch.elapsed().saturating_sub(Duration::from_millis(
+            self.last_heard_ms.load(Ordering::Relaxed),
+        ))
     }
 }
 
@@ -100,42 +99,95 @@ pub(crate) async fn run<G, S>(
     // 1. The first message must be Join, within the handshake timeout.
     let first = tokio::time::timeout(config.handshake_timeout, ws.next()).await;
     let join = match first {
-        Ok(Some(Ok(Message::Binary(bytes)))) => decode_client::<G::Input>(&bytes, config.max_message_bytes),
+        Ok(Some(Ok(Message::Binary(bytes)))) => {
+            decode_client::<G::Input>(&bytes, config.max_message_bytes)
+        }
         Ok(Some(Ok(Message::Text(_)))) => {
-            return refuse(&mut ws, CloseCode::Unsupported, ErrorCode::ExpectedJoin, "text frames are not accepted; send binary frames").await;
+            return refuse(
+                &mut ws,
+                CloseCode::Unsupported,
+                ErrorCode::ExpectedJoin,
+                "text frames are not accepted; send binary frames",
+            )
+            .await;
         }
         Ok(Some(Ok(_))) => {
-            return refuse(&mut ws, CloseCode::Policy, ErrorCode::ExpectedJoin, "the first message must be Join").await;
+            return refuse(
+                &mut ws,
+                CloseCode::Policy,
+                ErrorCode::ExpectedJoin,
+                "the first message must be Join",
+            )
+            .await;
         }
         Ok(Some(Err(e))) => {
             return refuse_ws_error(&mut ws, &e).await;
         }
         Ok(None) => return,
         Err(_) => {
-            return refuse(&mut ws, CloseCode::Policy, ErrorCode::ExpectedJoin, "no Join within the handshake timeout").await;
+            return refuse(
+                &mut ws,
+                CloseCode::Policy,
+                ErrorCode::ExpectedJoin,
+                "no Join within the handshake timeout",
+            )
+            .await;
         }
     };
     match join {
         Ok(ClientMsg::Join { resume: None, .. }) => {}
-        Ok(ClientMsg::Join { resume: Some(_), .. }) => {
-            return refuse(&mut ws, CloseCode::Policy, ErrorCode::InvalidSession, "unknown or expired session token").await;
+        Ok(ClientMsg::Join {
+            resume: Some(_), ..
+        }) => {
+            return refuse(
+                &mut ws,
+                CloseCode::Policy,
+                ErrorCode::InvalidSession,
+                "unknown or expired session token",
+            )
+            .await;
         }
         Ok(_) => {
-            return refuse(&mut ws, CloseCode::Policy, ErrorCode::ExpectedJoin, "the first message must be Join").await;
+            return refuse(
+                &mut ws,
+                CloseCode::Policy,
+                ErrorCode::ExpectedJoin,
+                "the first message must be Join",
+            )
+            .await;
         }
         Err(crate::protocol::ProtocolError::UnsupportedVersion { got, supported }) => {
-            let reason = format!("protocol version {got} is not supported (this server speaks {supported})");
-            return refuse(&mut ws, CloseCode::Protocol, ErrorCode::UnsupportedVersion, &reason).await;
+            let reason =
+                format!("protocol version {got} is not supported (this server speaks {supported})");
+            return refuse(
+                &mut ws,
+                CloseCode::Protocol,
+                ErrorCode::UnsupportedVersion,
+                &reason,
+            )
+            .await;
         }
         Err(e) => {
-            return refuse(&mut ws, CloseCode::Invalid, ErrorCode::ExpectedJoin, &e.to_string()).await;
+            return refuse(
+                &mut ws,
+                CloseCode::Invalid,
+                ErrorCode::ExpectedJoin,
+                &e.to_string(),
+            )
+            .await;
         }
     }
 
     // 2. Take an entity in the match, then welcome the player.
     let slot = Arc::new(OutboundSlot::new(config.outbound_queue));
     let Some(joined) = seat.join(slot.clone()).await else {
-        return refuse(&mut ws, CloseCode::Again, ErrorCode::MatchUnavailable, "the match ended").await;
+        return refuse(
+            &mut ws,
+            CloseCode::Again,
+            ErrorCode::MatchUnavailable,
+            "the match ended",
+        )
+        .await;
     };
     let welcome = ServerMsg::Welcome(Welcome {
         version: PROTOCOL_VERSION,
@@ -180,7 +232,9 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     if let WsError::Capacity(_) = e {
-        let _ = ws.send(close_message(CloseCode::Size, "message too large")).await;
+        let _ = ws
+            .send(close_message(CloseCode::Size, "message too large"))
+            .await;
     }
 }
 
@@ -215,7 +269,10 @@ where
                 return close(CloseCode::Size, format!("message too large: {e}"))
             }
             Some(Err(WsError::Protocol(e))) => {
-                return close(CloseCode::Protocol, format!("WebSocket protocol error: {e}"))
+                return close(
+                    CloseCode::Protocol,
+                    format!("WebSocket protocol error: {e}"),
+                )
             }
             Some(Err(e)) => return format!("connection error: {e}"),
             Some(Ok(m)) => m,

@@ -46,10 +46,12 @@ pub(crate) async fn accept_loop<G: Game>(listener: TcpListener, app: Arc<App<G>>
         let timeout = app.config.handshake_timeout;
         let shutdown = app.shutdown.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(peer);
-                router.clone().oneshot(req.map(Body::new))
-            });
+            let service = hyper::service::service_fn(
+                move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(peer);
+                    router.clone().oneshot(req.map(Body::new))
+                },
+            );
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(timeout)
@@ -90,7 +92,9 @@ fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
 
 fn lobby_refusal(e: &LobbyError) -> Response {
     match e {
-        LobbyError::NotFound(_) => json_error(StatusCode::NOT_FOUND, "match_not_found", e.to_string()),
+        LobbyError::NotFound(_) => {
+            json_error(StatusCode::NOT_FOUND, "match_not_found", e.to_string())
+        }
         LobbyError::Full(_) => json_error(StatusCode::CONFLICT, "match_full", e.to_string()),
         LobbyError::Ended(_) => json_error(StatusCode::GONE, "match_ended", e.to_string()),
         LobbyError::BadCapacity { .. } => {
@@ -114,7 +118,11 @@ async fn ws_upgrade<G: Game>(
         );
     };
     if app.shutdown.is_cancelled() {
-        return json_error(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "the server is shutting down");
+        return json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the server is shutting down",
+        );
     }
     let headers = req.headers();
     if !is_websocket_upgrade(headers) {
@@ -124,16 +132,32 @@ async fn ws_upgrade<G: Game>(
             "this route only speaks WebSocket",
         );
     }
-    if headers.get(header::SEC_WEBSOCKET_VERSION).map(|v| v.as_bytes()) != Some(b"13") {
-        return json_error(StatusCode::BAD_REQUEST, "bad_websocket_version", "Sec-WebSocket-Version must be 13");
+    if headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .map(|v| v.as_bytes())
+        != Some(b"13")
+    {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "bad_websocket_version",
+            "Sec-WebSocket-Version must be 13",
+        );
     }
     let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY) else {
-        return json_error(StatusCode::BAD_REQUEST, "missing_websocket_key", "Sec-WebSocket-Key is missing");
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "missing_websocket_key",
+            "Sec-WebSocket-Key is missing",
+        );
     };
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
     let peer = req.extensions().get::<SocketAddr>().copied();
     let Some(on_upgrade) = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
-        return json_error(StatusCode::INTERNAL_SERVER_ERROR, "no_upgrade", "connection cannot be upgraded");
+        return json_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "no_upgrade",
+            "connection cannot be upgraded",
+        );
     };
     let seat = match app.lobby.reserve(query.match_id.map(MatchId)) {
         Ok(seat) => seat,
@@ -149,7 +173,9 @@ async fn ws_upgrade<G: Game>(
                 return;
             }
         };
-        let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config)).await;
+        let ws =
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config))
+                .await;
         connection::run(ws, seat, app, peer).await;
     });
 

@@ -48,9 +48,15 @@ pub enum ServerMsg {
         baseline: Option<Tick>,
         payload: Vec<u8>,
     },
-    Pong { client_time_us: u64, server_tick: Tick },
+    Pong {
+        client_time_us: u64,
+        server_tick: Tick,
+    },
     /// A refusal; the server closes the connection after it when it is fatal.
-    Error { code: ErrorCode, message: String },
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
 }
 
 /// Machine-readable reasons carried by `ServerMsg::Error`.

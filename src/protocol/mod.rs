@@ -65,3 +65,184 @@ impl std::fmt::Debug for SessionToken {
         f.write_str("SessionToken(..)")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The byte-level test vectors of docs/PROTOCOL.md.
+    use super::*;
+    use crate::game::arena::ArenaInput;
+    use proptest::prelude::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        s.split_whitespace()
+            .map(|b| u8::from_str_radix(b, 16).unwrap())
+            .collect()
+    }
+
+    fn client_vector(msg: ClientMsg<ArenaInput>, bytes: &str) {
+        let mut out = Vec::new();
+        encode_client(&msg, &mut out);
+        assert_eq!(out, hex(bytes), "encoding of {msg:?}");
+        assert_eq!(decode_client::<ArenaInput>(&out, 1024).unwrap(), msg);
+    }
+
+    fn server_vector(msg: ServerMsg, bytes: &str) {
+        let mut out = Vec::new();
+        encode_server(&msg, &mut out);
+        assert_eq!(out, hex(bytes), "encoding of {msg:?}");
+        assert_eq!(decode_server(&out, 1024).unwrap(), msg);
+    }
+
+    #[test]
+    fn client_messages_match_the_documented_vectors() {
+        client_vector(
+            ClientMsg::Join {
+                version: 1,
+                resume: None,
+            },
+            "00 01 00",
+        );
+        client_vector(
+            ClientMsg::Join {
+                version: 1,
+                resume: Some(SessionToken([0xAB; 16])),
+            },
+            "00 01 01 ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab",
+        );
+        client_vector(
+            ClientMsg::Input {
+                seq: 300,
+                ack: Some(Tick(1000)),
+                input: ArenaInput {
+                    move_x: 127,
+                    move_y: -127,
+                    aim: 1.5,
+                    buttons: 1,
+                },
+            },
+            "01 fb 2c 01 01 fb e8 03 7f 81 00 00 c0 3f 01",
+        );
+        client_vector(
+            ClientMsg::Input {
+                seq: 5,
+                ack: None,
+                input: ArenaInput::default(),
+            },
+            "01 05 00 00 00 00 00 00 00 00",
+        );
+        client_vector(ClientMsg::Ack { tick: Tick(70000) }, "02 fc 70 11 01 00");
+        client_vector(
+            ClientMsg::Ping {
+                client_time_us: 123456,
+            },
+            "03 fc 40 e2 01 00",
+        );
+    }
+
+    #[test]
+    fn server_messages_match_the_documented_vectors() {
+        server_vector(
+            ServerMsg::Welcome(Welcome {
+                version: 1,
+                match_id: MatchId(3),
+                player_id: PlayerId(42),
+                entity_id: EntityId(65),
+                tick_rate: 30,
+                tick: Tick(250),
+                session_token: SessionToken([0x11; 16]),
+            }),
+            "00 01 03 2a 41 1e fa 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11",
+        );
+        server_vector(
+            ServerMsg::Snapshot {
+                tick: Tick(251),
+                baseline: Some(Tick(250)),
+                payload: vec![0x40, 0x80],
+            },
+            "01 fb fb 00 01 fa 02 40 80",
+        );
+        server_vector(
+            ServerMsg::Snapshot {
+                tick: Tick(5),
+                baseline: None,
+                payload: vec![1, 2, 3],
+            },
+            "01 05 00 03 01 02 03",
+        );
+        server_vector(
+            ServerMsg::Pong {
+                client_time_us: 123456,
+                server_tick: Tick(252),
+            },
+            "02 fc 40 e2 01 00 fb fc 00",
+        );
+        server_vector(
+            ServerMsg::Error {
+                code: ErrorCode::MatchUnavailable,
+                message: "full".into(),
+            },
+            "03 02 04 66 75 6c 6c",
+        );
+    }
+
+    #[test]
+    fn another_protocol_version_is_refused() {
+        let mut out = Vec::new();
+        encode_client::<ArenaInput>(
+            &ClientMsg::Join {
+                version: 9,
+                resume: None,
+            },
+            &mut out,
+        );
+        assert_eq!(
+            decode_client::<ArenaInput>(&out, 1024),
+            Err(ProtocolError::UnsupportedVersion {
+                got: 9,
+                supported: PROTOCOL_VERSION
+            })
+        );
+    }
+
+    #[test]
+    fn oversized_truncated_and_trailing_frames_are_errors() {
+        let big = vec![0u8; 2000];
+        assert_eq!(
+            decode_client::<ArenaInput>(&big, 1024),
+            Err(ProtocolError::TooLarge {
+                len: 2000,
+                max: 1024
+            })
+        );
+        assert!(matches!(
+            decode_client::<ArenaInput>(&hex("01 fb 2c"), 1024),
+            Err(ProtocolError::Malformed(_))
+        ));
+        assert_eq!(
+            decode_client::<ArenaInput>(&hex("02 05 00"), 1024),
+            Err(ProtocolError::TrailingBytes(1))
+        );
+        assert!(matches!(
+            decode_client::<ArenaInput>(&hex("09"), 1024),
+            Err(ProtocolError::Malformed(_))
+        ));
+        // A length prefix claiming 4 GiB must not allocate it.
+        assert!(decode_server(&hex("03 00 fc ff ff ff ff"), 1024).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = decode_client::<ArenaInput>(&bytes, 1024);
+            let _ = decode_server(&bytes, 1024);
+        }
+
+        #[test]
+        fn inputs_round_trip(seq in any::<u32>(), ack in proptest::option::of(any::<u32>()), mx in any::<i8>(), my in any::<i8>(), aim in -10.0f32..10.0, buttons in any::<u8>()) {
+            let msg = ClientMsg::Input { seq, ack: ack.map(Tick), input: ArenaInput { move_x: mx, move_y: my, aim, buttons } };
+            let mut out = Vec::new();
+            encode_client(&msg, &mut out);
+            prop_assert_eq!(decode_client::<ArenaInput>(&out, 1024).unwrap(), msg);
+        }
+    }
+}

@@ -95,7 +95,10 @@ fn read_id(r: &mut BitReader, prev: &mut i64) -> Result<Option<EntityId>, CodecE
 
 /// Encodes `current` against `baseline` into a new vector (see [`DeltaEncoder`]
 /// to reuse the buffer).
-pub fn encode_delta<E: NetEntity>(baseline: Option<&Snapshot<E>>, current: &Snapshot<E>) -> Vec<u8> {
+pub fn encode_delta<E: NetEntity>(
+    baseline: Option<&Snapshot<E>>,
+    current: &Snapshot<E>,
+) -> Vec<u8> {
     DeltaEncoder::new().encode(baseline, current).to_vec()
 }
 

@@ -44,7 +44,9 @@ impl<E: NetEntity> Published<E> {
         if (index == 0 && baseline.is_some()) || index >= FRAME_CACHE {
             return self.encode(baseline);
         }
-        self.frames[index].get_or_init(|| self.encode(baseline)).clone()
+        self.frames[index]
+            .get_or_init(|| self.encode(baseline))
+            .clone()
     }
 
     /// Whether the frame for this baseline distance is already encoded.

@@ -21,7 +21,9 @@ pub fn test_config() -> Config {
 }
 
 pub async fn start(config: Config) -> ServerHandle<Arena> {
-    tickwire::net::start::<Arena>(config).await.expect("server starts")
+    tickwire::net::start::<Arena>(config)
+        .await
+        .expect("server starts")
 }
 
 /// Every bounded wait in the tests.
@@ -31,7 +33,11 @@ pub async fn within<T>(what: &str, secs: u64, fut: impl Future<Output = T>) -> T
         .unwrap_or_else(|_| panic!("timed out after {secs}s: {what}"))
 }
 
-pub async fn connect(server: &ServerHandle<Arena>, match_id: Option<MatchId>, options: ClientOptions) -> Client<Arena> {
+pub async fn connect(
+    server: &ServerHandle<Arena>,
+    match_id: Option<MatchId>,
+    options: ClientOptions,
+) -> Client<Arena> {
     let url = match match_id {
         Some(id) => format!("{}?match={}", server.ws_url(), id.0),
         None => server.ws_url(),
@@ -44,7 +50,10 @@ pub async fn connect(server: &ServerHandle<Arena>, match_id: Option<MatchId>, op
 /// Receives until the next snapshot; returns its tick.
 pub async fn next_snapshot(client: &mut Client<Arena>) -> Tick {
     loop {
-        match within("next snapshot", 5, client.recv()).await.expect("recv") {
+        match within("next snapshot", 5, client.recv())
+            .await
+            .expect("recv")
+        {
             ClientEvent::Snapshot { tick, .. } => return tick,
             ClientEvent::Pong { .. } => continue,
         }
