@@ -613,6 +613,26 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_documented_payload_example_decodes() {
+        let at_rest = |id| ArenaEntity {
+            id: EntityId(id),
+            kind: KIND_NPC,
+            pos: IVec2::new(100, 200),
+            vel: IVec2::ZERO,
+            angle: 0,
+            hp: START_HP,
+            last_input_seq: 0,
+        };
+        let base = Snapshot::new(Tick(1), vec![at_rest(1), at_rest(2)]);
+        let current = Snapshot::new(Tick(2), vec![at_rest(1)]);
+        assert_eq!(encode_delta(Some(&base), &current), vec![0xb0]);
+        assert_eq!(
+            decode_delta(Some(&base), Tick(2), &[0xb0]).unwrap(),
+            current
+        );
+    }
+
     fn entity_strategy() -> impl Strategy<Value = ArenaEntity> {
         (
             0u32..200,
