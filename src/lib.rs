@@ -9,6 +9,7 @@ pub mod client;
 pub mod config;
 pub mod game;
 pub mod lobby;
+pub mod metrics;
 pub mod net;
 pub mod protocol;
 pub mod snapshot;

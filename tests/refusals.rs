@@ -7,24 +7,7 @@ use futures_util::{SinkExt, StreamExt};
 use tickwire::client::{Client, ClientError, ClientOptions};
 use tickwire::protocol::{decode_server, encode_client, ClientMsg, ErrorCode, ServerMsg};
 use tickwire::{game::arena::ArenaInput, Arena};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
-
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, serde_json::Value) {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = String::new();
-    within("http response", 5, s.read_to_string(&mut out))
-        .await
-        .unwrap();
-    let status = out[9..12].parse().unwrap();
-    let body = out.split("\r\n\r\n").nth(1).unwrap_or("");
-    (
-        status,
-        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
-    )
-}
 
 async fn raw_ws(
     url: &str,
@@ -65,13 +48,13 @@ fn join_bytes(version: u16) -> Vec<u8> {
 async fn refusals_before_the_upgrade_are_http_errors_with_json_bodies() {
     let server = start(test_config()).await;
     let addr = server.local_addr();
-    let (status, body) = http_get(addr, "/ws").await;
+    let (status, body) = http_json("GET", format!("http://{addr}/ws"), None).await;
     assert_eq!(status, 426);
     assert_eq!(body["error"]["code"], "websocket_required");
-    let (status, body) = http_get(addr, "/ws?match=abc").await;
+    let (status, body) = http_json("GET", format!("http://{addr}/ws?match=abc"), None).await;
     assert_eq!(status, 400);
     assert_eq!(body["error"]["code"], "bad_query");
-    let (status, body) = http_get(addr, "/nope").await;
+    let (status, body) = http_json("GET", format!("http://{addr}/nope"), None).await;
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "not_found");
 

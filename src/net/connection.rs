@@ -27,6 +27,39 @@ use tokio_util::sync::CancellationToken;
 /// cache so that every delta it encodes can be shared.
 const SENT_RING: usize = FRAME_CACHE - 1;
 
+/// Metric handles resolved once per connection, so that the per-frame cost is
+/// an atomic add rather than a registry lookup.
+struct ConnMetrics {
+    bytes_in: metrics::Counter,
+    bytes_out: metrics::Counter,
+    inputs: metrics::Counter,
+    inputs_dropped: metrics::Counter,
+    full: metrics::Counter,
+    delta: metrics::Counter,
+    stale: metrics::Counter,
+    payload: metrics::Histogram,
+}
+
+impl ConnMetrics {
+    fn new() -> Self {
+        ConnMetrics {
+            bytes_in: metrics::counter!("tickwire_bytes_in_total"),
+            bytes_out: metrics::counter!("tickwire_bytes_out_total"),
+            inputs: metrics::counter!("tickwire_inputs_received_total"),
+            inputs_dropped: metrics::counter!("tickwire_inputs_dropped_total", "reason" => "queue_full"),
+            full: metrics::counter!("tickwire_snapshots_sent_total", "kind" => "full"),
+            delta: metrics::counter!("tickwire_snapshots_sent_total", "kind" => "delta"),
+            stale: metrics::counter!("tickwire_snapshots_stale_total"),
+            payload: metrics::histogram!("tickwire_snapshot_payload_bytes"),
+        }
+    }
+}
+
+/// Counts a closed connection under a short, fixed reason label.
+pub(crate) fn count_close(reason: &'static str) {
+    metrics::counter!("tickwire_connection_closes_total", "reason" => reason).increment(1);
+}
+
 /// What the reader asks the writer (the sink's only owner) to send.
 enum Control {
     Frame(Bytes),
@@ -61,6 +94,21 @@ fn encode(msg: &ServerMsg) -> Bytes {
     Bytes::from(out)
 }
 
+/// The metric label of a close code.
+fn close_label(code: CloseCode) -> &'static str {
+    match code {
+        CloseCode::Away => "going_away",
+        CloseCode::Protocol => "protocol_error",
+        CloseCode::Unsupported => "text_frame",
+        CloseCode::Invalid => "undecodable",
+        CloseCode::Policy => "policy",
+        CloseCode::Size => "too_large",
+        CloseCode::Error => "server_error",
+        CloseCode::Again => "try_again",
+        _ => "other",
+    }
+}
+
 fn close_message(code: CloseCode, reason: &str) -> Message {
     Message::Close(Some(CloseFrame {
         code,
@@ -73,6 +121,7 @@ async fn refuse<S>(ws: &mut WebSocketStream<S>, code: CloseCode, error: ErrorCod
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    count_close(close_label(code));
     let msg = encode(&ServerMsg::Error {
         code: error,
         message: reason.to_string(),
@@ -210,6 +259,7 @@ pub(crate) async fn run<G, S>(
         acked: AtomicU32::new(0),
         last_heard_ms: AtomicU64::new(0),
     });
+    let metrics = Arc::new(ConnMetrics::new());
     let done = app.shutdown.child_token();
     let (control_tx, control_rx) = mpsc::channel(8);
     let writer = tokio::spawn(write_loop(
@@ -219,8 +269,9 @@ pub(crate) async fn run<G, S>(
         control_rx,
         done.clone(),
         app.clone(),
+        metrics.clone(),
     ));
-    let why = read_loop(stream, &seat, &shared, &control_tx, &done, &app).await;
+    let why = read_loop(stream, &seat, &shared, &control_tx, &done, &app, &metrics).await;
     drop(control_tx);
     let _ = writer.await;
     done.cancel();
@@ -246,6 +297,7 @@ async fn read_loop<G, S>(
     control: &mpsc::Sender<Control>,
     done: &CancellationToken,
     app: &App<G>,
+    metrics: &ConnMetrics,
 ) -> String
 where
     G: Game,
@@ -264,7 +316,10 @@ where
             frame = stream.next() => frame,
         };
         let message = match frame {
-            None => return "connection closed".into(),
+            None => {
+                count_close("disconnected");
+                return "connection closed".into();
+            }
             Some(Err(WsError::Capacity(e))) => {
                 return close(CloseCode::Size, format!("message too large: {e}"))
             }
@@ -274,7 +329,10 @@ where
                     format!("WebSocket protocol error: {e}"),
                 )
             }
-            Some(Err(e)) => return format!("connection error: {e}"),
+            Some(Err(e)) => {
+                count_close("connection_error");
+                return format!("connection error: {e}");
+            }
             Some(Ok(m)) => m,
         };
         shared.heard();
@@ -286,16 +344,23 @@ where
                     "text frames are not accepted; send binary frames".into(),
                 )
             }
-            Message::Close(_) => return "client closed".into(),
+            Message::Close(_) => {
+                count_close("client_closed");
+                return "client closed".into();
+            }
             // tungstenite answers pings itself; a pong only proves liveness.
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
         };
+        metrics.bytes_in.increment(bytes.len() as u64);
         match decode_client::<G::Input>(&bytes, max) {
             Ok(ClientMsg::Input { seq, ack, input }) => {
                 if let Some(tick) = ack {
                     shared.acked.fetch_max(tick.0, Ordering::Relaxed);
                 }
-                seat.send_input(seq, input);
+                metrics.inputs.increment(1);
+                if !seat.send_input(seq, input) {
+                    metrics.inputs_dropped.increment(1);
+                }
             }
             Ok(ClientMsg::Ack { tick }) => {
                 shared.acked.fetch_max(tick.0, Ordering::Relaxed);
@@ -324,6 +389,7 @@ async fn write_loop<G, S>(
     mut control: mpsc::Receiver<Control>,
     done: CancellationToken,
     app: Arc<App<G>>,
+    metrics: Arc<ConnMetrics>,
 ) where
     G: Game,
     S: AsyncRead + AsyncWrite + Unpin,
@@ -334,12 +400,18 @@ async fn write_loop<G, S>(
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     heartbeat.tick().await;
     let mut last_acked = 0u32;
+    let mut stale_seen = 0u64;
     let mut ack_advanced = Instant::now();
 
     let (code, reason): (CloseCode, String) = loop {
         tokio::select! {
             _ = slot.wait() => {
                 if let Some(published) = slot.take_newest() {
+                    let stale = slot.stale_dropped();
+                    if stale > stale_seen {
+                        metrics.stale.increment(stale - stale_seen);
+                        stale_seen = stale;
+                    }
                     let acked = shared.acked.load(Ordering::Relaxed);
                     if acked != last_acked {
                         last_acked = acked;
@@ -351,7 +423,10 @@ async fn write_loop<G, S>(
                     let baseline = sent[acked as usize % SENT_RING]
                         .as_deref()
                         .filter(|b| acked != 0 && b.snapshot.tick.0 == acked && b.snapshot.tick < tick);
+                    if baseline.is_some() { metrics.delta.increment(1) } else { metrics.full.increment(1) }
                     let frame = published.frame(baseline);
+                    metrics.bytes_out.increment(frame.len() as u64);
+                    metrics.payload.record(frame.len() as f64);
                     sent[tick.0 as usize % SENT_RING] = Some(published);
                     if sink.send(Message::Binary(frame)).await.is_err() {
                         return;
@@ -387,6 +462,7 @@ async fn write_loop<G, S>(
             }
         }
     };
+    count_close(close_label(code));
     let _ = sink.send(close_message(code, &reason)).await;
     done.cancel();
 }

@@ -19,9 +19,19 @@ use tokio_tungstenite::WebSocketStream;
 use tower::ServiceExt;
 
 /// An HTTP error with a JSON body: `{"error": {"code": ..., "message": ...}}`.
-pub(crate) fn json_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+pub(crate) fn json_error(
+    status: StatusCode,
+    code: &'static str,
+    message: impl Into<String>,
+) -> Response {
     let body = serde_json::json!({ "error": { "code": code, "message": message.into() } });
     (status, Json(body)).into_response()
+}
+
+/// A refused WebSocket handshake: counted by reason, answered in JSON.
+fn refuse(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
+    metrics::counter!("tickwire_handshake_refusals_total", "reason" => code).increment(1);
+    json_error(status, code, message)
 }
 
 pub(crate) async fn accept_loop<G: Game>(listener: TcpListener, app: Arc<App<G>>) {
@@ -69,6 +79,7 @@ pub(crate) async fn accept_loop<G: Game>(listener: TcpListener, app: Arc<App<G>>
 fn routes<G: Game>(app: Arc<App<G>>) -> Router {
     Router::new()
         .route("/ws", get(ws_upgrade::<G>))
+        .merge(super::api::routes::<G>())
         .fallback(|| async { json_error(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .with_state(app)
 }
@@ -92,13 +103,11 @@ fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
 
 fn lobby_refusal(e: &LobbyError) -> Response {
     match e {
-        LobbyError::NotFound(_) => {
-            json_error(StatusCode::NOT_FOUND, "match_not_found", e.to_string())
-        }
-        LobbyError::Full(_) => json_error(StatusCode::CONFLICT, "match_full", e.to_string()),
-        LobbyError::Ended(_) => json_error(StatusCode::GONE, "match_ended", e.to_string()),
+        LobbyError::NotFound(_) => refuse(StatusCode::NOT_FOUND, "match_not_found", e.to_string()),
+        LobbyError::Full(_) => refuse(StatusCode::CONFLICT, "match_full", e.to_string()),
+        LobbyError::Ended(_) => refuse(StatusCode::GONE, "match_ended", e.to_string()),
         LobbyError::BadCapacity { .. } => {
-            json_error(StatusCode::BAD_REQUEST, "bad_capacity", e.to_string())
+            refuse(StatusCode::BAD_REQUEST, "bad_capacity", e.to_string())
         }
     }
 }
@@ -111,14 +120,14 @@ async fn ws_upgrade<G: Game>(
     mut req: Request,
 ) -> Response {
     let Ok(Query(query)) = query else {
-        return json_error(
+        return refuse(
             StatusCode::BAD_REQUEST,
             "bad_query",
             "query parameter `match` must be a match id (an unsigned integer)",
         );
     };
     if app.shutdown.is_cancelled() {
-        return json_error(
+        return refuse(
             StatusCode::SERVICE_UNAVAILABLE,
             "shutting_down",
             "the server is shutting down",
@@ -126,7 +135,7 @@ async fn ws_upgrade<G: Game>(
     }
     let headers = req.headers();
     if !is_websocket_upgrade(headers) {
-        return json_error(
+        return refuse(
             StatusCode::UPGRADE_REQUIRED,
             "websocket_required",
             "this route only speaks WebSocket",
@@ -137,14 +146,14 @@ async fn ws_upgrade<G: Game>(
         .map(|v| v.as_bytes())
         != Some(b"13")
     {
-        return json_error(
+        return refuse(
             StatusCode::BAD_REQUEST,
             "bad_websocket_version",
             "Sec-WebSocket-Version must be 13",
         );
     }
     let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY) else {
-        return json_error(
+        return refuse(
             StatusCode::BAD_REQUEST,
             "missing_websocket_key",
             "Sec-WebSocket-Key is missing",
@@ -153,7 +162,7 @@ async fn ws_upgrade<G: Game>(
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
     let peer = req.extensions().get::<SocketAddr>().copied();
     let Some(on_upgrade) = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
-        return json_error(
+        return refuse(
             StatusCode::INTERNAL_SERVER_ERROR,
             "no_upgrade",
             "connection cannot be upgraded",

@@ -6,13 +6,15 @@
 //! snapshot into one frame per player (encoded here, on the tokio workers, so
 //! that encoding spreads over every core and never runs on a tick thread).
 
+mod api;
 mod connection;
 mod http;
 
 use crate::config::Config;
 use crate::game::Game;
 use crate::lobby::{Lobby, LobbySettings};
-use crate::tick::{TickObserver, TickPool};
+use crate::metrics::ServerStats;
+use crate::tick::TickPool;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +28,7 @@ pub(crate) struct App<G: Game> {
     pub config: Config,
     pub lobby: Lobby<G>,
     pub shutdown: CancellationToken,
+    pub stats: Arc<ServerStats>,
     /// Every upgraded connection, so shutdown can wait for their close frames.
     pub connections: TaskTracker,
 }
@@ -69,17 +72,10 @@ impl<G: Game> ServerHandle<G> {
 
 /// Binds `config.bind` and serves game `G` until `shutdown` is called.
 pub async fn start<G: Game>(config: Config) -> std::io::Result<ServerHandle<G>> {
-    start_with_tick_observer(config, None).await
-}
-
-/// As [`start`], calling `on_tick` with every tick's duration (for metrics).
-pub async fn start_with_tick_observer<G: Game>(
-    config: Config,
-    on_tick: Option<TickObserver>,
-) -> std::io::Result<ServerHandle<G>> {
     let listener = TcpListener::bind(config.bind).await?;
     let local_addr = listener.local_addr()?;
     let pool = TickPool::new(config.tick_threads)?;
+    let stats = Arc::new(ServerStats::default());
     let lobby = Lobby::new(
         LobbySettings {
             tick_rate: config.tick_rate,
@@ -88,19 +84,34 @@ pub async fn start_with_tick_observer<G: Game>(
             empty_match_grace: config.empty_match_grace,
         },
         pool,
-        on_tick,
+        Some(stats.tick_observer()),
     );
     let app = Arc::new(App {
         config,
         lobby,
         shutdown: CancellationToken::new(),
+        stats,
         connections: TaskTracker::new(),
     });
     let accept = tokio::spawn(http::accept_loop(listener, app.clone()));
+    tokio::spawn(metrics_upkeep(app.shutdown.clone()));
     tracing::info!(%local_addr, "tickwire listening");
     Ok(ServerHandle {
         local_addr,
         app,
         accept,
     })
+}
+
+/// Drains the Prometheus recorder's histogram samples into their buckets, so
+/// that memory stays flat between scrapes.
+async fn metrics_upkeep(shutdown: CancellationToken) {
+    let handle = crate::metrics::prometheus();
+    let mut every = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = every.tick() => handle.run_upkeep(),
+        }
+    }
 }

@@ -25,8 +25,17 @@ pub struct MatchStats {
     pub last_tick_nanos: AtomicU64,
 }
 
-/// Called with each tick's duration, from the tick thread (histograms, metrics).
-pub type TickObserver = Arc<dyn Fn(Duration) + Send + Sync>;
+/// What a tick reports to its observer.
+#[derive(Debug, Clone, Copy)]
+pub struct TickReport {
+    /// Time spent applying inputs, stepping, freezing and publishing.
+    pub duration: Duration,
+    /// Deadlines skipped just before this tick because the loop ran late.
+    pub overruns: u32,
+}
+
+/// Called after every tick, on the tick thread (histograms, metrics): keep it cheap.
+pub type TickObserver = Arc<dyn Fn(TickReport) + Send + Sync>;
 
 /// Asked by an empty match whether it may end (`false`: someone is joining),
 /// and told (with `true`) when the match failed and is ending regardless.
@@ -201,8 +210,9 @@ impl<G: Game> TickTask for MatchLoop<G> {
         // Late by a whole slot or more: count the missed deadlines and skip them,
         // so a slow tick never snowballs into a burst of catch-up ticks.
         let due = self.deadline();
+        let mut behind = 0;
         if now >= due + self.dt {
-            let behind = ((now - due).as_nanos() / self.dt.as_nanos()) as u32;
+            behind = ((now - due).as_nanos() / self.dt.as_nanos()) as u32;
             self.stats
                 .overruns
                 .fetch_add(u64::from(behind), Ordering::Relaxed);
@@ -223,7 +233,10 @@ impl<G: Game> TickTask for MatchLoop<G> {
             .last_tick_nanos
             .store(took.as_nanos() as u64, Ordering::Relaxed);
         if let Some(observe) = &self.on_tick {
-            observe(took);
+            observe(TickReport {
+                duration: took,
+                overruns: behind,
+            });
         }
         if self.should_end(now) {
             tracing::info!(match_id = %self.id, ticks = self.tick.0, "match ended");

@@ -13,7 +13,7 @@ mod pool;
 mod published;
 mod queues;
 
-pub use match_loop::{EndRequest, MatchLoop, MatchParts, MatchStats, TickObserver};
+pub use match_loop::{EndRequest, MatchLoop, MatchParts, MatchStats, TickObserver, TickReport};
 pub use pool::{TickPool, TickTask};
 pub use published::{Published, FRAME_CACHE};
 pub use queues::{Joined, MatchCommand, OutboundSlot, PlayerInput, SlotClosed};

@@ -101,3 +101,42 @@ impl ServerRecord {
         self.snapshots.lock().unwrap().get(&tick).cloned()
     }
 }
+
+/// One HTTP request to the server under test; returns the status and the body.
+pub async fn http(method: &str, url: String, body: Option<String>) -> (u16, String) {
+    let method = method.to_string();
+    let call = tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(5)))
+            .build()
+            .into();
+        let response = match (method.as_str(), body) {
+            ("GET", _) => agent.get(&url).call(),
+            ("POST", Some(b)) => agent
+                .post(&url)
+                .header("content-type", "application/json")
+                .send(b),
+            ("POST", None) => agent.post(&url).send_empty(),
+            (m, _) => panic!("unsupported method {m}"),
+        };
+        let mut response = response.expect("HTTP request completes");
+        let status = response.status().as_u16();
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        (status, body)
+    });
+    within("HTTP request", 10, call).await.expect("HTTP task")
+}
+
+/// `http` with a JSON body parsed (Null when the body is not JSON).
+pub async fn http_json(
+    method: &str,
+    url: String,
+    body: Option<String>,
+) -> (u16, serde_json::Value) {
+    let (status, body) = http(method, url, body).await;
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+    )
+}

@@ -1,0 +1,192 @@
+//! Server-wide measurements: Prometheus metrics (the `metrics` facade, exported
+//! at `GET /metrics`) and a tick-duration window for load tests (`/v1/stats`).
+
+use crate::tick::{TickObserver, TickReport};
+use hdrhistogram::Histogram;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// The process's Prometheus recorder, installed on first use. Metrics are
+/// process-wide, as Prometheus expects of one process.
+pub fn prometheus() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Suffix("_seconds".into()),
+                &[
+                    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                ],
+            )
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Suffix("_bytes".into()),
+                    &[
+                        8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 4096.0, 16384.0,
+                    ],
+                )
+            })
+            .expect("bucket lists are not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        // Another recorder may already be installed (an embedding application's);
+        // then ours stays empty and theirs gets the data.
+        let _ = metrics::set_global_recorder(recorder);
+        describe();
+        handle
+    })
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_gauge!("tickwire_players", "Players connected and in a match");
+    describe_gauge!("tickwire_matches", "Live matches");
+    describe_histogram!(
+        "tickwire_tick_duration_seconds",
+        Unit::Seconds,
+        "Time one match tick takes"
+    );
+    describe_counter!(
+        "tickwire_tick_overruns_total",
+        "Tick deadlines missed and skipped"
+    );
+    describe_counter!(
+        "tickwire_inputs_received_total",
+        "Inputs decoded from clients"
+    );
+    describe_counter!("tickwire_inputs_dropped_total", "Inputs dropped, by reason");
+    describe_counter!(
+        "tickwire_snapshots_sent_total",
+        "Snapshots sent, by kind (full or delta)"
+    );
+    describe_counter!(
+        "tickwire_snapshots_stale_total",
+        "Snapshots skipped because a newer one was ready"
+    );
+    describe_counter!(
+        "tickwire_bytes_in_total",
+        Unit::Bytes,
+        "WebSocket message payload bytes received"
+    );
+    describe_counter!(
+        "tickwire_bytes_out_total",
+        Unit::Bytes,
+        "WebSocket message payload bytes sent"
+    );
+    describe_histogram!(
+        "tickwire_snapshot_payload_bytes",
+        Unit::Bytes,
+        "Size of each snapshot message"
+    );
+    describe_counter!(
+        "tickwire_connection_closes_total",
+        "Connections closed, by reason"
+    );
+    describe_counter!(
+        "tickwire_handshake_refusals_total",
+        "Upgrades refused before the WebSocket, by reason"
+    );
+}
+
+/// Tick durations since the window began, and totals since the server started.
+pub struct ServerStats {
+    started: Instant,
+    window: Mutex<Window>,
+    ticks: AtomicU64,
+    overruns: AtomicU64,
+}
+
+struct Window {
+    started: Instant,
+    /// Tick durations in microseconds.
+    ticks: Histogram<u64>,
+    overruns: u64,
+}
+
+impl Window {
+    fn new() -> Self {
+        Window {
+            started: Instant::now(),
+            // 3 significant digits up to 10 s: a few tens of KiB, one per server.
+            ticks: Histogram::new_with_bounds(1, 10_000_000, 3).expect("valid histogram bounds"),
+            overruns: 0,
+        }
+    }
+}
+
+/// Tick figures of one window, in milliseconds.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TickWindow {
+    pub window_s: f64,
+    pub ticks: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub overruns: u64,
+}
+
+impl Default for ServerStats {
+    fn default() -> Self {
+        ServerStats {
+            started: Instant::now(),
+            window: Mutex::new(Window::new()),
+            ticks: AtomicU64::new(0),
+            overruns: AtomicU64::new(0),
+        }
+    }
+}
+
+impl ServerStats {
+    /// The observer the tick threads call after every tick.
+    pub fn tick_observer(self: &Arc<Self>) -> TickObserver {
+        let stats = self.clone();
+        prometheus();
+        Arc::new(move |report: TickReport| stats.record(report))
+    }
+
+    fn record(&self, report: TickReport) {
+        self.ticks.fetch_add(1, Ordering::Relaxed);
+        metrics::histogram!("tickwire_tick_duration_seconds").record(report.duration.as_secs_f64());
+        if report.overruns > 0 {
+            self.overruns
+                .fetch_add(u64::from(report.overruns), Ordering::Relaxed);
+            metrics::counter!("tickwire_tick_overruns_total").increment(u64::from(report.overruns));
+        }
+        let mut w = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        let micros = report.duration.as_micros().clamp(1, 10_000_000) as u64;
+        let _ = w.ticks.record(micros);
+        w.overruns += u64::from(report.overruns);
+    }
+
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    pub fn ticks_total(&self) -> u64 {
+        self.ticks.load(Ordering::Relaxed)
+    }
+
+    pub fn overruns_total(&self) -> u64 {
+        self.overruns.load(Ordering::Relaxed)
+    }
+
+    /// The current window's figures; with `restart`, a new window begins.
+    pub fn window(&self, restart: bool) -> TickWindow {
+        let mut w = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        let ms = |v: u64| v as f64 / 1000.0;
+        let out = TickWindow {
+            window_s: w.started.elapsed().as_secs_f64(),
+            ticks: w.ticks.len(),
+            p50_ms: ms(w.ticks.value_at_quantile(0.5)),
+            p99_ms: ms(w.ticks.value_at_quantile(0.99)),
+            max_ms: ms(w.ticks.max()),
+            overruns: w.overruns,
+        };
+        if restart {
+            *w = Window::new();
+        }
+        out
+    }
+}
