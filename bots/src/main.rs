@@ -1,1 +1,334 @@
-fn main() {}
+//! `tickwire-bots`: a swarm of bot clients that plays arena-v1 against a
+//! tickwire server and reports what the scenario's measurement protocol asks:
+//! server CPU and memory, downstream bytes against full snapshots,
+//! input-to-snapshot latency, tick durations and overruns, errors.
+
+mod server;
+mod swarm;
+
+use anyhow::Context;
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use swarm::{Behavior, Shared};
+
+#[derive(Parser, Debug)]
+#[command(name = "tickwire-bots", version, about = "Load-test a tickwire server with a bot swarm (arena-v1)")]
+struct Args {
+    /// WebSocket URL of the server (ignored with --spawn-server).
+    #[arg(long, default_value = "ws://127.0.0.1:7777/ws")]
+    url: String,
+    /// Number of bots.
+    #[arg(long, default_value_t = 16)]
+    clients: u64,
+    /// Bots connected per second while ramping up.
+    #[arg(long, default_value_t = 500)]
+    ramp: u64,
+    /// Time after the ramp before measuring.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    warmup: Duration,
+    /// Measured time.
+    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// What each bot does.
+    #[arg(long, value_enum, default_value_t = Behavior::Arena)]
+    behavior: Behavior,
+    /// Print one JSON object on stdout instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Start `tickwire serve` on a free loopback port, measure it, stop it.
+    #[arg(long)]
+    spawn_server: bool,
+    /// The server binary for --spawn-server [default: `tickwire` beside this binary].
+    #[arg(long)]
+    server_bin: Option<std::path::PathBuf>,
+    /// The pid of an already running server, to sample its CPU and memory.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Extra flags for the spawned server, after `--`.
+    #[arg(last = true)]
+    server_args: Vec<String>,
+}
+
+#[derive(Serialize, Default)]
+struct Latency {
+    p50: f64,
+    p99: f64,
+    p999: f64,
+    max: f64,
+    samples: u64,
+}
+
+#[derive(Serialize, Default)]
+struct TickFigures {
+    p50: f64,
+    p99: f64,
+    max: f64,
+}
+
+#[derive(Serialize, Default)]
+struct ServerFigures {
+    cpu_cores: Option<f64>,
+    cpu_cores_per_1000_clients: Option<f64>,
+    rss_bytes: Option<u64>,
+    rss_per_client_bytes: Option<u64>,
+    tick_ms: TickFigures,
+    tick_overruns: u64,
+    matches: u64,
+}
+
+#[derive(Serialize, Default)]
+struct Report {
+    behavior: Option<Behavior>,
+    clients: u64,
+    connected: u64,
+    errors: u64,
+    connect_failures: u64,
+    disconnects: u64,
+    decode_errors: u64,
+    joins: u64,
+    measured_s: f64,
+    snapshots: u64,
+    snapshots_per_client_s: f64,
+    down_bytes_per_client_s: f64,
+    full_bytes_per_client_s: f64,
+    /// Delta bytes as a share of full-snapshot bytes for the same states.
+    delta_to_full_ratio: f64,
+    inputs_per_client_s: f64,
+    latency_ms: Latency,
+    bots_cpu_cores: f64,
+    server: ServerFigures,
+}
+
+pub(crate) async fn http_get_json(url: &str) -> anyhow::Result<serde_json::Value> {
+    http_json("GET", url).await
+}
+
+async fn http_json(method: &'static str, url: &str) -> anyhow::Result<serde_json::Value> {
+    let url = url.to_string();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<serde_json::Value> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(5)))
+            .build()
+            .into();
+        let mut response = match method {
+            "POST" => agent.post(&url).send_empty()?,
+            _ => agent.get(&url).call()?,
+        };
+        let body = response.body_mut().read_to_string()?;
+        Ok(serde_json::from_str(&body)?)
+    })
+    .await?
+}
+
+fn http_base(ws_url: &str) -> String {
+    let rest = ws_url.trim_start_matches("ws://").trim_start_matches("wss://");
+    let host = rest.split('/').next().unwrap_or(rest);
+    format!("http://{host}")
+}
+
+struct Sample {
+    at: Instant,
+    snapshots: u64,
+    down: u64,
+    inputs: u64,
+    full_bytes: u64,
+    delta_bytes: u64,
+    server_cpu: Option<f64>,
+    bots_cpu: f64,
+}
+
+fn sample(shared: &Shared, server_pid: Option<&str>) -> Sample {
+    let c = &shared.counters;
+    Sample {
+        at: Instant::now(),
+        snapshots: c.snapshots.load(Ordering::Relaxed),
+        down: c.down_bytes.load(Ordering::Relaxed),
+        inputs: c.inputs.load(Ordering::Relaxed),
+        full_bytes: c.full_sample_bytes.load(Ordering::Relaxed),
+        delta_bytes: c.delta_sample_bytes.load(Ordering::Relaxed),
+        server_cpu: server_pid.and_then(|p| server::cpu_seconds(p).ok()),
+        bots_cpu: server::cpu_seconds("self").unwrap_or(0.0),
+    }
+}
+
+/// Raises the open-file limit to its hard maximum: every bot is a socket.
+fn raise_fd_limit() {
+    // SAFETY: getrlimit/setrlimit with a valid resource and a pointer to a local.
+    unsafe {
+        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    raise_fd_limit();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    let report = runtime.block_on(run(&args))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_table(&args, &report);
+    }
+    let failed = report.connect_failures > 0 || report.decode_errors > 0;
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    if failed {
+        eprintln!(
+            "FAILED: {} connect failures, {} decode errors",
+            report.connect_failures, report.decode_errors
+        );
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+async fn run(args: &Args) -> anyhow::Result<Report> {
+    let spawned = if args.spawn_server {
+        let bin = args.server_bin.clone().unwrap_or_else(server::default_server_bin);
+        Some(server::spawn(&bin, &args.server_args).await?)
+    } else {
+        None
+    };
+    let url = match &spawned {
+        Some(s) => format!("ws://127.0.0.1:{}/ws", s.port),
+        None => args.url.clone(),
+    };
+    let pid = spawned.as_ref().map(|s| s.pid).or(args.server_pid).map(|p| p.to_string());
+    let base = http_base(&url);
+    let shared = Arc::new(Shared::new(url, args.behavior));
+
+    let bar = if args.json { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
+    bar.set_style(ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}").expect("valid template"));
+    bar.enable_steady_tick(Duration::from_millis(200));
+
+    let progress = {
+        let shared = shared.clone();
+        let bar = bar.clone();
+        tokio::spawn(async move {
+            let mut last = (Instant::now(), 0u64);
+            let mut every = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                every.tick().await;
+                let c = &shared.counters;
+                let snaps = c.snapshots.load(Ordering::Relaxed);
+                let rate = (snaps - last.1) as f64 / last.0.elapsed().as_secs_f64();
+                last = (Instant::now(), snaps);
+                bar.set_message(format!(
+                    "bots connected {} | snapshots/s {:.0} | errors {}{}",
+                    c.connected.load(Ordering::Relaxed),
+                    rate,
+                    c.errors(),
+                    if shared.measuring.load(Ordering::Relaxed) { " | measuring" } else { "" },
+                ));
+            }
+        })
+    };
+
+    // Ramp up.
+    let mut bots = tokio::task::JoinSet::new();
+    let gap = Duration::from_secs_f64(1.0 / args.ramp.max(1) as f64);
+    let mut next = tokio::time::Instant::now();
+    for index in 0..args.clients {
+        bots.spawn(swarm::run_bot(shared.clone(), index));
+        next += gap;
+        tokio::time::sleep_until(next).await;
+    }
+    tokio::time::sleep(args.warmup).await;
+
+    // Measure.
+    let _ = http_json("POST", &format!("{base}/v1/stats/window")).await;
+    shared.latency.lock().unwrap_or_else(|e| e.into_inner()).reset();
+    shared.measuring.store(true, Ordering::Relaxed);
+    let s0 = sample(&shared, pid.as_deref());
+    tokio::time::sleep(args.duration).await;
+    let s1 = sample(&shared, pid.as_deref());
+    shared.measuring.store(false, Ordering::Relaxed);
+    let connected = shared.counters.connected.load(Ordering::Relaxed);
+    let stats = http_get_json(&format!("{base}/v1/stats")).await.ok();
+    let memory = pid.as_deref().and_then(|p| server::memory(p).ok());
+
+    shared.stop.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(10), async { while bots.join_next().await.is_some() {} }).await;
+    progress.abort();
+    bar.finish_and_clear();
+    if let Some(s) = spawned {
+        s.stop().await;
+    }
+
+    let secs = s1.at.duration_since(s0.at).as_secs_f64();
+    let per_client_s = |v: u64| v as f64 / secs / args.clients.max(1) as f64;
+    let c = &shared.counters;
+    let lat = shared.latency.lock().unwrap_or_else(|e| e.into_inner());
+    let ms = |v: u64| v as f64 / 1000.0;
+    let full_samples = s1.full_bytes - s0.full_bytes;
+    let delta_samples = s1.delta_bytes - s0.delta_bytes;
+    let ratio = if full_samples > 0 { delta_samples as f64 / full_samples as f64 } else { 0.0 };
+    let down = per_client_s(s1.down - s0.down);
+    let server_cpu = match (s0.server_cpu, s1.server_cpu) {
+        (Some(a), Some(b)) => Some((b - a) / secs),
+        _ => None,
+    };
+    let tick = |key: &str| -> f64 {
+        stats.as_ref().and_then(|s| s["tick"][key].as_f64()).unwrap_or(0.0)
+    };
+    Ok(Report {
+        behavior: Some(args.behavior),
+        clients: args.clients,
+        connected,
+        errors: c.errors(),
+        connect_failures: c.connect_failures.load(Ordering::Relaxed),
+        disconnects: c.disconnects.load(Ordering::Relaxed),
+        decode_errors: c.decode_errors.load(Ordering::Relaxed),
+        joins: c.joins.load(Ordering::Relaxed),
+        measured_s: secs,
+        snapshots: s1.snapshots - s0.snapshots,
+        snapshots_per_client_s: per_client_s(s1.snapshots - s0.snapshots),
+        down_bytes_per_client_s: down,
+        full_bytes_per_client_s: if ratio > 0.0 { down / ratio } else { 0.0 },
+        delta_to_full_ratio: ratio,
+        inputs_per_client_s: per_client_s(s1.inputs - s0.inputs),
+        latency_ms: Latency {
+            p50: ms(lat.value_at_quantile(0.5)),
+            p99: ms(lat.value_at_quantile(0.99)),
+            p999: ms(lat.value_at_quantile(0.999)),
+            max: ms(lat.max()),
+            samples: lat.len(),
+        },
+        bots_cpu_cores: (s1.bots_cpu - s0.bots_cpu) / secs,
+        server: ServerFigures {
+            cpu_cores: server_cpu,
+            cpu_cores_per_1000_clients: server_cpu.map(|c| c * 1000.0 / args.clients.max(1) as f64),
+            rss_bytes: memory.map(|m| m.1),
+            rss_per_client_bytes: memory.map(|m| m.1 / args.clients.max(1)),
+            tick_ms: TickFigures { p50: tick("p50_ms"), p99: tick("p99_ms"), max: tick("max_ms") },
+            tick_overruns: stats.as_ref().and_then(|s| s["tick"]["overruns"].as_u64()).unwrap_or(0),
+            matches: stats.as_ref().and_then(|s| s["matches"].as_u64()).unwrap_or(0),
+        },
+    })
+}
+
+fn print_table(args: &Args, r: &Report) {
+    let opt = |v: Option<f64>, digits: usize| v.map(|v| format!("{v:.digits$}")).unwrap_or_else(|| "n/a".into());
+    let kib = |v: Option<u64>| v.map(|v| format!("{:.1} KiB", v as f64 / 1024.0)).unwrap_or_else(|| "n/a".into());
+    println!("tickwire-bots: {:?}, {} clients, {:.1} s measured after {:?} warm-up", args.behavior, r.clients, r.measured_s, args.warmup);
+    println!("  connected                  {} ({} joins)", r.connected, r.joins);
+    println!("  errors                     {} (connect failures {}, disconnects {}, decode errors {})", r.errors, r.connect_failures, r.disconnects, r.decode_errors);
+    println!("  snapshots / client / s     {:.1}", r.snapshots_per_client_s);
+    println!("  down bytes / client / s    {:.0}", r.down_bytes_per_client_s);
+    println!("  full-snapshot bytes / c / s {:.0}  (deltas are {:.1}% of full)", r.full_bytes_per_client_s, r.delta_to_full_ratio * 100.0);
+    println!("  input→snapshot latency ms  p50 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}  ({} samples)", r.latency_ms.p50, r.latency_ms.p99, r.latency_ms.p999, r.latency_ms.max, r.latency_ms.samples);
+    println!("  server CPU cores           {}  ({} per 1000 clients)", opt(r.server.cpu_cores, 3), opt(r.server.cpu_cores_per_1000_clients, 3));
+    println!("  server peak RSS            {}  ({} per client)", kib(r.server.rss_bytes), kib(r.server.rss_per_client_bytes));
+    println!("  tick ms                    p50 {:.3}  p99 {:.3}  max {:.3}  overruns {}", r.server.tick_ms.p50, r.server.tick_ms.p99, r.server.tick_ms.max, r.server.tick_overruns);
+    println!("  bots CPU cores             {:.3}  (bots and server share this machine)", r.bots_cpu_cores);
+}

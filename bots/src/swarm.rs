@@ -1,0 +1,256 @@
+//! The bots themselves: one tokio task per bot, each a real `tickwire` client.
+
+use hdrhistogram::Histogram;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tickwire::client::{AckMode, Client, ClientError, ClientEvent, ClientOptions};
+use tickwire::game::arena::ArenaInput;
+use tickwire::protocol::{encode_server, ServerMsg};
+use tickwire::snapshot::DeltaEncoder;
+use tickwire::Arena;
+use tokio_util::sync::CancellationToken;
+
+/// What each bot does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Behavior {
+    /// arena-v1: one input per tick, a new direction and aim every second.
+    Arena,
+    /// Connect, join, only acknowledge: memory per connection.
+    Idle,
+    /// Play for 1-3 s, leave, rejoin: join/leave cost and leaks.
+    Churn,
+}
+
+/// Counters shared by every bot; read by the reporter.
+#[derive(Default)]
+pub struct Counters {
+    pub connected: AtomicU64,
+    pub joins: AtomicU64,
+    pub connect_failures: AtomicU64,
+    pub disconnects: AtomicU64,
+    pub decode_errors: AtomicU64,
+    pub snapshots: AtomicU64,
+    pub down_bytes: AtomicU64,
+    pub inputs: AtomicU64,
+    /// Sampled sizes of full snapshots of the states bots decoded.
+    pub full_sample_bytes: AtomicU64,
+    pub full_samples: AtomicU64,
+    /// Sizes of the deltas received for the same sampled states.
+    pub delta_sample_bytes: AtomicU64,
+}
+
+impl Counters {
+    pub fn errors(&self) -> u64 {
+        self.connect_failures.load(Ordering::Relaxed)
+            + self.disconnects.load(Ordering::Relaxed)
+            + self.decode_errors.load(Ordering::Relaxed)
+    }
+}
+
+/// Everything a bot shares with the swarm.
+pub struct Shared {
+    pub url: String,
+    pub behavior: Behavior,
+    pub counters: Counters,
+    /// Input-to-snapshot latency in microseconds, recorded while `measuring`.
+    pub latency: Mutex<Histogram<u64>>,
+    pub measuring: AtomicBool,
+    pub stop: CancellationToken,
+}
+
+impl Shared {
+    pub fn new(url: String, behavior: Behavior) -> Self {
+        Shared {
+            url,
+            behavior,
+            counters: Counters::default(),
+            latency: Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds")),
+            measuring: AtomicBool::new(false),
+            stop: CancellationToken::new(),
+        }
+    }
+}
+
+/// Sample one snapshot in this many for the full-snapshot comparison.
+const FULL_SAMPLE_EVERY: u64 = 16;
+const LATENCY_BATCH: usize = 64;
+
+fn classify(shared: &Shared, e: &ClientError) {
+    let c = &shared.counters;
+    match e {
+        ClientError::Protocol(_) | ClientError::Snapshot(_) | ClientError::MissingBaseline { .. } => {
+            c.decode_errors.fetch_add(1, Ordering::Relaxed);
+        }
+        _ => {
+            c.disconnects.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Runs one bot until the swarm stops.
+pub async fn run_bot(shared: Arc<Shared>, index: u64) {
+    let mut rng = fastrand::Rng::with_seed(index);
+    loop {
+        let ack = match shared.behavior {
+            Behavior::Idle => AckMode::Immediate,
+            _ => AckMode::WithInputs,
+        };
+        let options = ClientOptions { ack, ..ClientOptions::default() };
+        let connect = tokio::select! {
+            _ = shared.stop.cancelled() => return,
+            c = Client::<Arena>::connect(&shared.url, options) => c,
+        };
+        let client = match connect {
+            Ok(c) => c,
+            Err(_) => {
+                shared.counters.connect_failures.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        };
+        shared.counters.joins.fetch_add(1, Ordering::Relaxed);
+        shared.counters.connected.fetch_add(1, Ordering::Relaxed);
+        let play_for = match shared.behavior {
+            Behavior::Churn => Some(Duration::from_millis(rng.u64(1000..3000))),
+            _ => None,
+        };
+        let outcome = match shared.behavior {
+            Behavior::Idle => idle(&shared, client).await,
+            _ => play(&shared, client, &mut rng, play_for).await,
+        };
+        shared.counters.connected.fetch_sub(1, Ordering::Relaxed);
+        if let Err(e) = outcome {
+            if !shared.stop.is_cancelled() {
+                classify(&shared, &e);
+            }
+            return;
+        }
+        if shared.stop.is_cancelled() || shared.behavior != Behavior::Churn {
+            return;
+        }
+    }
+}
+
+/// Records a received snapshot, and samples its full-snapshot size.
+fn count_snapshot(shared: &Shared, client: &Client<Arena>, bytes: usize, encoder: &mut DeltaEncoder, buf: &mut Vec<u8>) {
+    let c = &shared.counters;
+    let n = c.snapshots.fetch_add(1, Ordering::Relaxed);
+    c.down_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+    if n % FULL_SAMPLE_EVERY == 0 {
+        if let Some(world) = client.world() {
+            // The same codec with no baseline: what a full snapshot of this state costs.
+            let payload = encoder.encode(None, world).to_vec();
+            buf.clear();
+            encode_server(&ServerMsg::Snapshot { tick: world.tick, baseline: None, payload }, buf);
+            c.full_sample_bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
+            c.delta_sample_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+            c.full_samples.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+async fn idle(shared: &Shared, mut client: Client<Arena>) -> Result<(), ClientError> {
+    let mut encoder = DeltaEncoder::new();
+    let mut buf = Vec::new();
+    loop {
+        let event = tokio::select! {
+            _ = shared.stop.cancelled() => return client.close().await,
+            e = client.recv() => e?,
+        };
+        if let ClientEvent::Snapshot { bytes, .. } = event {
+            count_snapshot(shared, &client, bytes, &mut encoder, &mut buf);
+        }
+    }
+}
+
+fn random_input(rng: &mut fastrand::Rng) -> ArenaInput {
+    ArenaInput {
+        move_x: rng.i8(-127..=127),
+        move_y: rng.i8(-127..=127),
+        aim: rng.f32() * std::f32::consts::TAU,
+        buttons: 0,
+    }
+}
+
+fn flush_latency(shared: &Shared, batch: &mut Vec<u64>) {
+    if batch.is_empty() {
+        return;
+    }
+    let mut h = shared.latency.lock().unwrap_or_else(|e| e.into_inner());
+    for &v in batch.iter() {
+        let _ = h.record(v.clamp(1, 60_000_000));
+    }
+    batch.clear();
+}
+
+async fn play(
+    shared: &Shared,
+    mut client: Client<Arena>,
+    rng: &mut fastrand::Rng,
+    play_for: Option<Duration>,
+) -> Result<(), ClientError> {
+    let me = client.welcome().entity_id;
+    let tick_rate = u32::from(client.welcome().tick_rate.max(1));
+    let period = Duration::from_secs(1) / tick_rate;
+    // Start at a random phase so bots do not all send in the same instant.
+    let first = tokio::time::Instant::now() + period.mul_f64(rng.f64());
+    let mut ticker = tokio::time::interval_at(first, period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let leave_at = play_for.map(|d| Instant::now() + d);
+    let mut input = random_input(rng);
+    let mut inputs_sent: u32 = 0;
+    let mut pending: VecDeque<(u32, Instant)> = VecDeque::with_capacity(64);
+    let mut batch: Vec<u64> = Vec::with_capacity(LATENCY_BATCH);
+    let mut encoder = DeltaEncoder::new();
+    let mut buf = Vec::new();
+    let result = loop {
+        tokio::select! {
+            _ = shared.stop.cancelled() => break Ok(()),
+            _ = ticker.tick() => {
+                if leave_at.is_some_and(|t| Instant::now() >= t) {
+                    break Ok(());
+                }
+                if inputs_sent % tick_rate == 0 {
+                    input = random_input(rng);
+                }
+                inputs_sent += 1;
+                let seq = match client.send_input(input).await {
+                    Ok(s) => s,
+                    Err(e) => break Err(e),
+                };
+                shared.counters.inputs.fetch_add(1, Ordering::Relaxed);
+                if pending.len() >= 64 {
+                    pending.pop_front();
+                }
+                pending.push_back((seq, Instant::now()));
+            }
+            event = client.recv() => {
+                let event = match event {
+                    Ok(e) => e,
+                    Err(e) => break Err(e),
+                };
+                let ClientEvent::Snapshot { bytes, .. } = event else { continue };
+                count_snapshot(shared, &client, bytes, &mut encoder, &mut buf);
+                let applied = client.world().and_then(|w| w.get(me)).map(|e| e.last_input_seq).unwrap_or(0);
+                let now = Instant::now();
+                let measuring = shared.measuring.load(Ordering::Relaxed);
+                while pending.front().is_some_and(|(seq, _)| *seq <= applied) {
+                    let (_, sent) = pending.pop_front().expect("front exists");
+                    if measuring {
+                        batch.push(now.duration_since(sent).as_micros() as u64);
+                        if batch.len() >= LATENCY_BATCH {
+                            flush_latency(shared, &mut batch);
+                        }
+                    }
+                }
+            }
+        }
+    };
+    flush_latency(shared, &mut batch);
+    match result {
+        Ok(()) => client.close().await,
+        Err(e) => Err(e),
+    }
+}
