@@ -16,7 +16,11 @@ use std::time::{Duration, Instant};
 use swarm::{Behavior, Shared};
 
 #[derive(Parser, Debug)]
-#[command(name = "tickwire-bots", version, about = "Load-test a tickwire server with a bot swarm (arena-v1)")]
+#[command(
+    name = "tickwire-bots",
+    version,
+    about = "Load-test a tickwire server with a bot swarm (arena-v1)"
+)]
 struct Args {
     /// WebSocket URL of the server (ignored with --spawn-server).
     #[arg(long, default_value = "ws://127.0.0.1:7777/ws")]
@@ -125,7 +129,9 @@ async fn http_json(method: &'static str, url: &str) -> anyhow::Result<serde_json
 }
 
 fn http_base(ws_url: &str) -> String {
-    let rest = ws_url.trim_start_matches("ws://").trim_start_matches("wss://");
+    let rest = ws_url
+        .trim_start_matches("ws://")
+        .trim_start_matches("wss://");
     let host = rest.split('/').next().unwrap_or(rest);
     format!("http://{host}")
 }
@@ -159,7 +165,10 @@ fn sample(shared: &Shared, server_pid: Option<&str>) -> Sample {
 fn raise_fd_limit() {
     // SAFETY: getrlimit/setrlimit with a valid resource and a pointer to a local.
     unsafe {
-        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
             lim.rlim_cur = lim.rlim_max;
             libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
@@ -194,7 +203,10 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(args: &Args) -> anyhow::Result<Report> {
     let spawned = if args.spawn_server {
-        let bin = args.server_bin.clone().unwrap_or_else(server::default_server_bin);
+        let bin = args
+            .server_bin
+            .clone()
+            .unwrap_or_else(server::default_server_bin);
         Some(server::spawn(&bin, &args.server_args).await?)
     } else {
         None
@@ -203,12 +215,22 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
         Some(s) => format!("ws://127.0.0.1:{}/ws", s.port),
         None => args.url.clone(),
     };
-    let pid = spawned.as_ref().map(|s| s.pid).or(args.server_pid).map(|p| p.to_string());
+    let pid = spawned
+        .as_ref()
+        .map(|s| s.pid)
+        .or(args.server_pid)
+        .map(|p| p.to_string());
     let base = http_base(&url);
     let shared = Arc::new(Shared::new(url, args.behavior));
 
-    let bar = if args.json { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
-    bar.set_style(ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}").expect("valid template"));
+    let bar = if args.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new_spinner()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}").expect("valid template"),
+    );
     bar.enable_steady_tick(Duration::from_millis(200));
 
     let progress = {
@@ -228,7 +250,11 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
                     c.connected.load(Ordering::Relaxed),
                     rate,
                     c.errors(),
-                    if shared.measuring.load(Ordering::Relaxed) { " | measuring" } else { "" },
+                    if shared.measuring.load(Ordering::Relaxed) {
+                        " | measuring"
+                    } else {
+                        ""
+                    },
                 ));
             }
         })
@@ -247,7 +273,11 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
 
     // Measure.
     let _ = http_json("POST", &format!("{base}/v1/stats/window")).await;
-    shared.latency.lock().unwrap_or_else(|e| e.into_inner()).reset();
+    shared
+        .latency
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .reset();
     shared.measuring.store(true, Ordering::Relaxed);
     let s0 = sample(&shared, pid.as_deref());
     tokio::time::sleep(args.duration).await;
@@ -258,7 +288,10 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
     let memory = pid.as_deref().and_then(|p| server::memory(p).ok());
 
     shared.stop.cancel();
-    let _ = tokio::time::timeout(Duration::from_secs(10), async { while bots.join_next().await.is_some() {} }).await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        while bots.join_next().await.is_some() {}
+    })
+    .await;
     progress.abort();
     bar.finish_and_clear();
     if let Some(s) = spawned {
@@ -272,14 +305,21 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
     let ms = |v: u64| v as f64 / 1000.0;
     let full_samples = s1.full_bytes - s0.full_bytes;
     let delta_samples = s1.delta_bytes - s0.delta_bytes;
-    let ratio = if full_samples > 0 { delta_samples as f64 / full_samples as f64 } else { 0.0 };
+    let ratio = if full_samples > 0 {
+        delta_samples as f64 / full_samples as f64
+    } else {
+        0.0
+    };
     let down = per_client_s(s1.down - s0.down);
     let server_cpu = match (s0.server_cpu, s1.server_cpu) {
         (Some(a), Some(b)) => Some((b - a) / secs),
         _ => None,
     };
     let tick = |key: &str| -> f64 {
-        stats.as_ref().and_then(|s| s["tick"][key].as_f64()).unwrap_or(0.0)
+        stats
+            .as_ref()
+            .and_then(|s| s["tick"][key].as_f64())
+            .unwrap_or(0.0)
     };
     Ok(Report {
         behavior: Some(args.behavior),
@@ -310,25 +350,81 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
             cpu_cores_per_1000_clients: server_cpu.map(|c| c * 1000.0 / args.clients.max(1) as f64),
             rss_bytes: memory.map(|m| m.1),
             rss_per_client_bytes: memory.map(|m| m.1 / args.clients.max(1)),
-            tick_ms: TickFigures { p50: tick("p50_ms"), p99: tick("p99_ms"), max: tick("max_ms") },
-            tick_overruns: stats.as_ref().and_then(|s| s["tick"]["overruns"].as_u64()).unwrap_or(0),
-            matches: stats.as_ref().and_then(|s| s["matches"].as_u64()).unwrap_or(0),
+            tick_ms: TickFigures {
+                p50: tick("p50_ms"),
+                p99: tick("p99_ms"),
+                max: tick("max_ms"),
+            },
+            tick_overruns: stats
+                .as_ref()
+                .and_then(|s| s["tick"]["overruns"].as_u64())
+                .unwrap_or(0),
+            matches: stats
+                .as_ref()
+                .and_then(|s| s["matches"].as_u64())
+                .unwrap_or(0),
         },
     })
 }
 
 fn print_table(args: &Args, r: &Report) {
-    let opt = |v: Option<f64>, digits: usize| v.map(|v| format!("{v:.digits$}")).unwrap_or_else(|| "n/a".into());
-    let kib = |v: Option<u64>| v.map(|v| format!("{:.1} KiB", v as f64 / 1024.0)).unwrap_or_else(|| "n/a".into());
-    println!("tickwire-bots: {:?}, {} clients, {:.1} s measured after {:?} warm-up", args.behavior, r.clients, r.measured_s, args.warmup);
-    println!("  connected                  {} ({} joins)", r.connected, r.joins);
-    println!("  errors                     {} (connect failures {}, disconnects {}, decode errors {})", r.errors, r.connect_failures, r.disconnects, r.decode_errors);
-    println!("  snapshots / client / s     {:.1}", r.snapshots_per_client_s);
-    println!("  down bytes / client / s    {:.0}", r.down_bytes_per_client_s);
-    println!("  full-snapshot bytes / c / s {:.0}  (deltas are {:.1}% of full)", r.full_bytes_per_client_s, r.delta_to_full_ratio * 100.0);
-    println!("  input→snapshot latency ms  p50 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}  ({} samples)", r.latency_ms.p50, r.latency_ms.p99, r.latency_ms.p999, r.latency_ms.max, r.latency_ms.samples);
-    println!("  server CPU cores           {}  ({} per 1000 clients)", opt(r.server.cpu_cores, 3), opt(r.server.cpu_cores_per_1000_clients, 3));
-    println!("  server peak RSS            {}  ({} per client)", kib(r.server.rss_bytes), kib(r.server.rss_per_client_bytes));
-    println!("  tick ms                    p50 {:.3}  p99 {:.3}  max {:.3}  overruns {}", r.server.tick_ms.p50, r.server.tick_ms.p99, r.server.tick_ms.max, r.server.tick_overruns);
-    println!("  bots CPU cores             {:.3}  (bots and server share this machine)", r.bots_cpu_cores);
+    let opt = |v: Option<f64>, digits: usize| {
+        v.map(|v| format!("{v:.digits$}"))
+            .unwrap_or_else(|| "n/a".into())
+    };
+    let kib = |v: Option<u64>| {
+        v.map(|v| format!("{:.1} KiB", v as f64 / 1024.0))
+            .unwrap_or_else(|| "n/a".into())
+    };
+    println!(
+        "tickwire-bots: {:?}, {} clients, {:.1} s measured after {:?} warm-up",
+        args.behavior, r.clients, r.measured_s, args.warmup
+    );
+    println!(
+        "  connected                  {} ({} joins)",
+        r.connected, r.joins
+    );
+    println!(
+        "  errors                     {} (connect failures {}, disconnects {}, decode errors {})",
+        r.errors, r.connect_failures, r.disconnects, r.decode_errors
+    );
+    println!(
+        "  snapshots / client / s     {:.1}",
+        r.snapshots_per_client_s
+    );
+    println!(
+        "  down bytes / client / s    {:.0}",
+        r.down_bytes_per_client_s
+    );
+    println!(
+        "  full-snapshot bytes / c / s {:.0}  (deltas are {:.1}% of full)",
+        r.full_bytes_per_client_s,
+        r.delta_to_full_ratio * 100.0
+    );
+    println!(
+        "  input→snapshot latency ms  p50 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}  ({} samples)",
+        r.latency_ms.p50,
+        r.latency_ms.p99,
+        r.latency_ms.p999,
+        r.latency_ms.max,
+        r.latency_ms.samples
+    );
+    println!(
+        "  server CPU cores           {}  ({} per 1000 clients)",
+        opt(r.server.cpu_cores, 3),
+        opt(r.server.cpu_cores_per_1000_clients, 3)
+    );
+    println!(
+        "  server peak RSS            {}  ({} per client)",
+        kib(r.server.rss_bytes),
+        kib(r.server.rss_per_client_bytes)
+    );
+    println!(
+        "  tick ms                    p50 {:.3}  p99 {:.3}  max {:.3}  overruns {}",
+        r.server.tick_ms.p50, r.server.tick_ms.p99, r.server.tick_ms.max, r.server.tick_overruns
+    );
+    println!(
+        "  bots CPU cores             {:.3}  (bots and server share this machine)",
+        r.bots_cpu_cores
+    );
 }

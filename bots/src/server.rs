@@ -37,7 +37,12 @@ pub async fn spawn(bin: &PathBuf, extra: &[String]) -> anyhow::Result<SpawnedSer
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
         .spawn()
-        .with_context(|| format!("starting {} (build it with `cargo build --release --workspace`)", bin.display()))?;
+        .with_context(|| {
+            format!(
+                "starting {} (build it with `cargo build --release --workspace`)",
+                bin.display()
+            )
+        })?;
     let pid = child.id().context("the server exited at once")?;
     let server = SpawnedServer { child, pid, port };
     let ready = format!("http://127.0.0.1:{port}/readyz");
@@ -58,7 +63,10 @@ impl SpawnedServer {
         unsafe {
             libc::kill(self.pid as libc::pid_t, libc::SIGTERM);
         }
-        if tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(5), self.child.wait())
+            .await
+            .is_err()
+        {
             let _ = self.child.kill().await;
         }
     }

@@ -67,7 +67,9 @@ impl Shared {
             url,
             behavior,
             counters: Counters::default(),
-            latency: Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds")),
+            latency: Mutex::new(
+                Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds"),
+            ),
             measuring: AtomicBool::new(false),
             stop: CancellationToken::new(),
         }
@@ -81,7 +83,9 @@ const LATENCY_BATCH: usize = 64;
 fn classify(shared: &Shared, e: &ClientError) {
     let c = &shared.counters;
     match e {
-        ClientError::Protocol(_) | ClientError::Snapshot(_) | ClientError::MissingBaseline { .. } => {
+        ClientError::Protocol(_)
+        | ClientError::Snapshot(_)
+        | ClientError::MissingBaseline { .. } => {
             c.decode_errors.fetch_add(1, Ordering::Relaxed);
         }
         _ => {
@@ -98,7 +102,10 @@ pub async fn run_bot(shared: Arc<Shared>, index: u64) {
             Behavior::Idle => AckMode::Immediate,
             _ => AckMode::WithInputs,
         };
-        let options = ClientOptions { ack, ..ClientOptions::default() };
+        let options = ClientOptions {
+            ack,
+            ..ClientOptions::default()
+        };
         let connect = tokio::select! {
             _ = shared.stop.cancelled() => return,
             c = Client::<Arena>::connect(&shared.url, options) => c,
@@ -106,7 +113,10 @@ pub async fn run_bot(shared: Arc<Shared>, index: u64) {
         let client = match connect {
             Ok(c) => c,
             Err(_) => {
-                shared.counters.connect_failures.fetch_add(1, Ordering::Relaxed);
+                shared
+                    .counters
+                    .connect_failures
+                    .fetch_add(1, Ordering::Relaxed);
                 return;
             }
         };
@@ -134,7 +144,13 @@ pub async fn run_bot(shared: Arc<Shared>, index: u64) {
 }
 
 /// Records a received snapshot, and samples its full-snapshot size.
-fn count_snapshot(shared: &Shared, client: &Client<Arena>, bytes: usize, encoder: &mut DeltaEncoder, buf: &mut Vec<u8>) {
+fn count_snapshot(
+    shared: &Shared,
+    client: &Client<Arena>,
+    bytes: usize,
+    encoder: &mut DeltaEncoder,
+    buf: &mut Vec<u8>,
+) {
     let c = &shared.counters;
     let n = c.snapshots.fetch_add(1, Ordering::Relaxed);
     c.down_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
@@ -143,9 +159,18 @@ fn count_snapshot(shared: &Shared, client: &Client<Arena>, bytes: usize, encoder
             // The same codec with no baseline: what a full snapshot of this state costs.
             let payload = encoder.encode(None, world).to_vec();
             buf.clear();
-            encode_server(&ServerMsg::Snapshot { tick: world.tick, baseline: None, payload }, buf);
-            c.full_sample_bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
-            c.delta_sample_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+            encode_server(
+                &ServerMsg::Snapshot {
+                    tick: world.tick,
+                    baseline: None,
+                    payload,
+                },
+                buf,
+            );
+            c.full_sample_bytes
+                .fetch_add(buf.len() as u64, Ordering::Relaxed);
+            c.delta_sample_bytes
+                .fetch_add(bytes as u64, Ordering::Relaxed);
             c.full_samples.fetch_add(1, Ordering::Relaxed);
         }
     }

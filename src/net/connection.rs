@@ -12,7 +12,7 @@ use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -27,34 +27,6 @@ use tokio_util::sync::CancellationToken;
 /// cache so that every delta it encodes can be shared.
 const SENT_RING: usize = FRAME_CACHE - 1;
 
-/// Metric handles resolved once per connection, so that the per-frame cost is
-/// an atomic add rather than a registry lookup.
-struct ConnMetrics {
-    bytes_in: metrics::Counter,
-    bytes_out: metrics::Counter,
-    inputs: metrics::Counter,
-    inputs_dropped: metrics::Counter,
-    full: metrics::Counter,
-    delta: metrics::Counter,
-    stale: metrics::Counter,
-    payload: metrics::Histogram,
-}
-
-impl ConnMetrics {
-    fn new() -> Self {
-        ConnMetrics {
-            bytes_in: metrics::counter!("tickwire_bytes_in_total"),
-            bytes_out: metrics::counter!("tickwire_bytes_out_total"),
-            inputs: metrics::counter!("tickwire_inputs_received_total"),
-            inputs_dropped: metrics::counter!("tickwire_inputs_dropped_total", "reason" => "queue_full"),
-            full: metrics::counter!("tickwire_snapshots_sent_total", "kind" => "full"),
-            delta: metrics::counter!("tickwire_snapshots_sent_total", "kind" => "delta"),
-            stale: metrics::counter!("tickwire_snapshots_stale_total"),
-            payload: metrics::histogram!("tickwire_snapshot_payload_bytes"),
-        }
-    }
-}
-
 /// Counts a closed connection under a short, fixed reason label.
 pub(crate) fn count_close(reason: &'static str) {
     metrics::counter!("tickwire_connection_closes_total", "reason" => reason).increment(1);
@@ -66,25 +38,56 @@ enum Control {
     Close(CloseCode, String),
 }
 
-/// State the reader updates and the writer reads.
+/// State the reader updates and the writer reads. Each counter has a single
+/// writing task, so updating it never contends; the writer folds them into
+/// the process-wide metrics once per housekeeping period, not once per frame.
+#[derive(Default)]
 struct Shared {
-    epoch: Instant,
     /// Newest tick the client acknowledged (0: none yet).
     acked: AtomicU32,
-    /// Milliseconds since `epoch` when the peer was last heard from.
-    last_heard_ms: AtomicU64,
+    /// Set by the reader on every frame; taken by the writer's housekeeping.
+    heard: AtomicBool,
+    bytes_in: AtomicU64,
+    inputs: AtomicU64,
+    inputs_dropped: AtomicU64,
 }
 
-impl Shared {
-    fn heard(&self) {
-        self.last_heard_ms
-            .store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
-    }
+/// The writer's own counts since its last metrics flush.
+#[derive(Default)]
+struct WriterCounts {
+    bytes_out: u64,
+    full: u64,
+    delta: u64,
+    stale: u64,
+    payload_sizes: Vec<f64>,
+    reported_in: (u64, u64, u64),
+}
 
-    fn silent_for(&self) -> Duration {
-        self.epoch.elapsed().saturating_sub(Duration::from_millis(
-            self.last_heard_ms.load(Ordering::Relaxed),
-        ))
+impl WriterCounts {
+    fn flush(&mut self, shared: &Shared) {
+        metrics::counter!("tickwire_bytes_out_total")
+            .increment(std::mem::take(&mut self.bytes_out));
+        metrics::counter!("tickwire_snapshots_sent_total", "kind" => "full")
+            .increment(std::mem::take(&mut self.full));
+        metrics::counter!("tickwire_snapshots_sent_total", "kind" => "delta")
+            .increment(std::mem::take(&mut self.delta));
+        metrics::counter!("tickwire_snapshots_stale_total")
+            .increment(std::mem::take(&mut self.stale));
+        let payload = metrics::histogram!("tickwire_snapshot_payload_bytes");
+        for size in self.payload_sizes.drain(..) {
+            payload.record(size);
+        }
+        let now_in = (
+            shared.bytes_in.load(Ordering::Relaxed),
+            shared.inputs.load(Ordering::Relaxed),
+            shared.inputs_dropped.load(Ordering::Relaxed),
+        );
+        let (b, i, d) = self.reported_in;
+        metrics::counter!("tickwire_bytes_in_total").increment(now_in.0 - b);
+        metrics::counter!("tickwire_inputs_received_total").increment(now_in.1 - i);
+        metrics::counter!("tickwire_inputs_dropped_total", "reason" => "queue_full")
+            .increment(now_in.2 - d);
+        self.reported_in = now_in;
     }
 }
 
@@ -254,12 +257,7 @@ pub(crate) async fn run<G, S>(
 
     // 3. Reader here, writer in its own task; either ending ends both.
     let (sink, stream) = ws.split();
-    let shared = Arc::new(Shared {
-        epoch: Instant::now(),
-        acked: AtomicU32::new(0),
-        last_heard_ms: AtomicU64::new(0),
-    });
-    let metrics = Arc::new(ConnMetrics::new());
+    let shared = Arc::new(Shared::default());
     let done = app.shutdown.child_token();
     let (control_tx, control_rx) = mpsc::channel(8);
     let writer = tokio::spawn(write_loop(
@@ -269,9 +267,8 @@ pub(crate) async fn run<G, S>(
         control_rx,
         done.clone(),
         app.clone(),
-        metrics.clone(),
     ));
-    let why = read_loop(stream, &seat, &shared, &control_tx, &done, &app, &metrics).await;
+    let why = read_loop(stream, &seat, &shared, &control_tx, &done, &app).await;
     drop(control_tx);
     let _ = writer.await;
     done.cancel();
@@ -297,7 +294,6 @@ async fn read_loop<G, S>(
     control: &mpsc::Sender<Control>,
     done: &CancellationToken,
     app: &App<G>,
-    metrics: &ConnMetrics,
 ) -> String
 where
     G: Game,
@@ -310,9 +306,12 @@ where
         let _ = control.try_send(Control::Close(code, reason.clone()));
         reason
     };
+    // Created once: a fresh `cancelled()` future per frame would lock the token's tree.
+    let cancelled = done.cancelled();
+    tokio::pin!(cancelled);
     loop {
         let frame = tokio::select! {
-            _ = done.cancelled() => return "closed by server".into(),
+            _ = &mut cancelled => return "closed by server".into(),
             frame = stream.next() => frame,
         };
         let message = match frame {
@@ -335,7 +334,7 @@ where
             }
             Some(Ok(m)) => m,
         };
-        shared.heard();
+        shared.heard.store(true, Ordering::Relaxed);
         let bytes = match message {
             Message::Binary(bytes) => bytes,
             Message::Text(_) => {
@@ -351,15 +350,17 @@ where
             // tungstenite answers pings itself; a pong only proves liveness.
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
         };
-        metrics.bytes_in.increment(bytes.len() as u64);
+        shared
+            .bytes_in
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         match decode_client::<G::Input>(&bytes, max) {
             Ok(ClientMsg::Input { seq, ack, input }) => {
                 if let Some(tick) = ack {
                     shared.acked.fetch_max(tick.0, Ordering::Relaxed);
                 }
-                metrics.inputs.increment(1);
+                shared.inputs.fetch_add(1, Ordering::Relaxed);
                 if !seat.send_input(seq, input) {
-                    metrics.inputs_dropped.increment(1);
+                    shared.inputs_dropped.fetch_add(1, Ordering::Relaxed);
                 }
             }
             Ok(ClientMsg::Ack { tick }) => {
@@ -381,7 +382,8 @@ where
     }
 }
 
-/// Sends each tick's snapshot as a delta against the client's acknowledged one.
+/// Sends each tick's snapshot as a delta against the client's acknowledged one,
+/// and keeps the connection honest: heartbeat pings, silence and ack timeouts.
 async fn write_loop<G, S>(
     mut sink: SplitSink<WebSocketStream<S>, Message>,
     slot: Arc<OutboundSlot<G::Entity>>,
@@ -389,80 +391,110 @@ async fn write_loop<G, S>(
     mut control: mpsc::Receiver<Control>,
     done: CancellationToken,
     app: Arc<App<G>>,
-    metrics: Arc<ConnMetrics>,
 ) where
     G: Game,
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let config = &app.config;
     let mut sent: [Option<Arc<Published<G::Entity>>>; SENT_RING] = std::array::from_fn(|_| None);
-    let mut heartbeat = tokio::time::interval(config.heartbeat_interval);
-    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    heartbeat.tick().await;
-    let mut last_acked = 0u32;
+    // Timeouts are checked at this granularity rather than per frame, so the
+    // per-frame path reads no clock.
+    let period = [
+        Duration::from_secs(1),
+        config.heartbeat_interval / 2,
+        config.heartbeat_timeout / 2,
+        config.ack_timeout / 2,
+    ]
+    .into_iter()
+    .min()
+    .unwrap_or(Duration::from_secs(1))
+    .max(Duration::from_millis(10));
+    let mut housekeeping = tokio::time::interval(period);
+    housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    housekeeping.tick().await;
+    let (mut last_heard, mut last_ping, mut ack_advanced) =
+        (Instant::now(), Instant::now(), Instant::now());
+    let mut ack_seen = 0u32;
     let mut stale_seen = 0u64;
-    let mut ack_advanced = Instant::now();
+    let mut counts = WriterCounts::default();
+    let cancelled = done.cancelled();
+    tokio::pin!(cancelled);
 
-    let (code, reason): (CloseCode, String) = loop {
+    // `None`: the peer is gone, so there is nobody to send a close frame to.
+    let close: Option<(CloseCode, String)> = loop {
         tokio::select! {
+            // Snapshots first: they are the hot path, and polling the other
+            // branches when one is ready would be wasted work.
+            biased;
             _ = slot.wait() => {
-                if let Some(published) = slot.take_newest() {
-                    let stale = slot.stale_dropped();
-                    if stale > stale_seen {
-                        metrics.stale.increment(stale - stale_seen);
-                        stale_seen = stale;
+                let Some(published) = slot.take_newest() else {
+                    if let Some(why) = slot.closed() {
+                        break Some(match why {
+                            SlotClosed::MatchFailed => (CloseCode::Error, "the match failed".into()),
+                            _ if app.shutdown.is_cancelled() => (CloseCode::Away, "server shutting down".into()),
+                            _ => (CloseCode::Away, "the match ended".into()),
+                        });
                     }
-                    let acked = shared.acked.load(Ordering::Relaxed);
-                    if acked != last_acked {
-                        last_acked = acked;
-                        ack_advanced = Instant::now();
-                    } else if ack_advanced.elapsed() > config.ack_timeout {
-                        break (CloseCode::Policy, "no acknowledgement within the ack timeout".into());
-                    }
-                    let tick = published.snapshot.tick;
-                    let baseline = sent[acked as usize % SENT_RING]
-                        .as_deref()
-                        .filter(|b| acked != 0 && b.snapshot.tick.0 == acked && b.snapshot.tick < tick);
-                    if baseline.is_some() { metrics.delta.increment(1) } else { metrics.full.increment(1) }
-                    let frame = published.frame(baseline);
-                    metrics.bytes_out.increment(frame.len() as u64);
-                    metrics.payload.record(frame.len() as f64);
-                    sent[tick.0 as usize % SENT_RING] = Some(published);
-                    if sink.send(Message::Binary(frame)).await.is_err() {
-                        return;
-                    }
-                } else if let Some(why) = slot.closed() {
-                    break match why {
-                        SlotClosed::MatchFailed => (CloseCode::Error, "the match failed".into()),
-                        _ if app.shutdown.is_cancelled() => (CloseCode::Away, "server shutting down".into()),
-                        _ => (CloseCode::Away, "the match ended".into()),
-                    };
+                    continue;
+                };
+                let acked = shared.acked.load(Ordering::Relaxed);
+                let tick = published.snapshot.tick;
+                let baseline = sent[acked as usize % SENT_RING]
+                    .as_deref()
+                    .filter(|b| acked != 0 && b.snapshot.tick.0 == acked && b.snapshot.tick < tick);
+                if baseline.is_some() { counts.delta += 1 } else { counts.full += 1 }
+                let frame = published.frame(baseline);
+                counts.bytes_out += frame.len() as u64;
+                counts.payload_sizes.push(frame.len() as f64);
+                sent[tick.0 as usize % SENT_RING] = Some(published);
+                if sink.send(Message::Binary(frame)).await.is_err() {
+                    break None;
                 }
             }
             control_msg = control.recv() => match control_msg {
                 Some(Control::Frame(bytes)) => {
                     if sink.send(Message::Binary(bytes)).await.is_err() {
-                        return;
+                        break None;
                     }
                 }
-                Some(Control::Close(code, reason)) => break (code, reason),
-                None => return,
+                Some(Control::Close(code, reason)) => break Some((code, reason)),
+                None => break None,
             },
-            _ = heartbeat.tick() => {
-                if shared.silent_for() > config.heartbeat_timeout {
-                    break (CloseCode::Away, "heartbeat timeout".into());
+            _ = housekeeping.tick() => {
+                let now = Instant::now();
+                counts.stale += slot.stale_dropped() - stale_seen;
+                stale_seen = slot.stale_dropped();
+                counts.flush(&shared);
+                if shared.heard.swap(false, Ordering::Relaxed) {
+                    last_heard = now;
+                } else if now.duration_since(last_heard) > config.heartbeat_timeout {
+                    break Some((CloseCode::Away, "heartbeat timeout".into()));
                 }
-                if sink.send(Message::Ping(Bytes::new())).await.is_err() {
-                    return;
+                let acked = shared.acked.load(Ordering::Relaxed);
+                if acked != ack_seen {
+                    ack_seen = acked;
+                    ack_advanced = now;
+                } else if now.duration_since(ack_advanced) > config.ack_timeout {
+                    break Some((CloseCode::Policy, "no acknowledgement within the ack timeout".into()));
+                }
+                if now.duration_since(last_ping) >= config.heartbeat_interval {
+                    last_ping = now;
+                    if sink.send(Message::Ping(Bytes::new())).await.is_err() {
+                        break None;
+                    }
                 }
             }
-            _ = done.cancelled() => {
+            _ = &mut cancelled => {
                 let reason = if app.shutdown.is_cancelled() { "server shutting down" } else { "connection closed" };
-                break (CloseCode::Away, reason.into());
+                break Some((CloseCode::Away, reason.into()));
             }
         }
     };
-    count_close(close_label(code));
-    let _ = sink.send(close_message(code, &reason)).await;
+    counts.stale += slot.stale_dropped() - stale_seen;
+    counts.flush(&shared);
+    if let Some((code, reason)) = close {
+        count_close(close_label(code));
+        let _ = sink.send(close_message(code, &reason)).await;
+    }
     done.cancel();
 }

@@ -4,9 +4,11 @@ use super::Published;
 use crate::game::Game;
 use crate::protocol::{EntityId, PlayerId, Tick};
 use crossbeam::queue::ArrayQueue;
+use futures_util::task::AtomicWaker;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
-use tokio::sync::{oneshot, Notify};
+use std::task::{Context, Poll};
+use tokio::sync::oneshot;
 
 /// One decoded input on its way to the match, tagged with its sender by the
 /// network task: the sender cannot claim to be anyone else.
@@ -58,7 +60,8 @@ pub enum SlotClosed {
 #[derive(Debug)]
 pub struct OutboundSlot<E> {
     queue: ArrayQueue<Arc<Published<E>>>,
-    notify: Notify,
+    /// The writer task's waker: lock-free, unlike a `Notify`'s waiter list.
+    waker: AtomicWaker,
     closed: AtomicU8,
     stale_dropped: AtomicU64,
 }
@@ -67,7 +70,7 @@ impl<E> OutboundSlot<E> {
     pub fn new(capacity: usize) -> Self {
         OutboundSlot {
             queue: ArrayQueue::new(capacity.max(1)),
-            notify: Notify::new(),
+            waker: AtomicWaker::new(),
             closed: AtomicU8::new(SlotClosed::Open as u8),
             stale_dropped: AtomicU64::new(0),
         }
@@ -78,7 +81,7 @@ impl<E> OutboundSlot<E> {
         if self.queue.force_push(snapshot).is_some() {
             self.stale_dropped.fetch_add(1, Ordering::Relaxed);
         }
-        self.notify.notify_one();
+        self.waker.wake();
     }
 
     /// The newest snapshot, dropping older ones still queued.
@@ -96,14 +99,31 @@ impl<E> OutboundSlot<E> {
         self.queue.pop()
     }
 
-    /// Waits until something was pushed or the slot was closed.
+    /// Ready when a snapshot is queued or the slot is closed. One task at a
+    /// time may wait (the player's writer).
+    pub fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let ready = || !self.queue.is_empty() || self.closed().is_some();
+        if ready() {
+            return Poll::Ready(());
+        }
+        self.waker.register(cx.waker());
+        // Re-check: a push between the first check and the registration
+        // woke the previous waker, not this one.
+        if ready() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Waits until a snapshot is queued or the slot is closed.
     pub async fn wait(&self) {
-        self.notify.notified().await
+        std::future::poll_fn(|cx| self.poll_ready(cx)).await
     }
 
     pub fn close(&self, why: SlotClosed) {
         self.closed.store(why as u8, Ordering::Release);
-        self.notify.notify_one();
+        self.waker.wake();
     }
 
     pub fn closed(&self) -> Option<SlotClosed> {
