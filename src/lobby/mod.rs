@@ -283,9 +283,26 @@ impl<G: Game> Seat<G> {
         joined.await.ok()
     }
 
+    /// What a connection's reader needs to feed this player's inputs to the match.
+    pub fn input_sender(&self) -> InputSender<G> {
+        InputSender {
+            handle: self.handle.clone(),
+            player: self.player,
+        }
+    }
+}
+
+/// Sends one player's inputs to its match; the player id is fixed, so a
+/// client can never speak for another player.
+pub struct InputSender<G: Game> {
+    handle: Arc<MatchHandle<G>>,
+    player: PlayerId,
+}
+
+impl<G: Game> InputSender<G> {
     /// Queues an input for the next tick; `false` when the match's input queue
     /// is full and the input was dropped.
-    pub fn send_input(&self, seq: u32, input: G::Input) -> bool {
+    pub fn send(&self, seq: u32, input: G::Input) -> bool {
         self.handle
             .inputs
             .push(PlayerInput {
@@ -294,6 +311,11 @@ impl<G: Game> Seat<G> {
                 input,
             })
             .is_ok()
+    }
+
+    /// The match's newest tick.
+    pub fn tick(&self) -> crate::protocol::Tick {
+        crate::protocol::Tick(self.handle.stats.tick.load(Ordering::Relaxed))
     }
 }
 

@@ -3,9 +3,9 @@
 
 use super::App;
 use crate::game::Game;
-use crate::lobby::Seat;
+use crate::lobby::{InputSender, Seat};
 use crate::protocol::{
-    decode_client, encode_server, ClientMsg, ErrorCode, ServerMsg, Tick, Welcome, PROTOCOL_VERSION,
+    decode_client, encode_server, ClientMsg, ErrorCode, ServerMsg, Welcome, PROTOCOL_VERSION,
 };
 use crate::tick::{OutboundSlot, Published, SlotClosed, FRAME_CACHE};
 use bytes::Bytes;
@@ -21,7 +21,6 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
-use tokio_util::sync::CancellationToken;
 
 /// Snapshots a writer remembers as possible baselines; one less than the frame
 /// cache so that every delta it encodes can be shared.
@@ -255,23 +254,26 @@ pub(crate) async fn run<G, S>(
     }
     tracing::info!(player = player.0, match_id = %match_id, peer = ?peer, entity = joined.entity_id.0, "player joined");
 
-    // 3. Reader here, writer in its own task; either ending ends both.
+    // 3. A reader task and the writer (here). The writer ends when the reader
+    // drops its control sender; the reader is aborted when the writer ends, so
+    // neither polls a cancellation future on its per-frame path.
     let (sink, stream) = ws.split();
     let shared = Arc::new(Shared::default());
-    let done = app.shutdown.child_token();
     let (control_tx, control_rx) = mpsc::channel(8);
-    let writer = tokio::spawn(write_loop(
-        sink,
-        slot,
+    let input = seat.input_sender();
+    let reader = tokio::spawn(read_loop::<G, S>(
+        stream,
+        input,
         shared.clone(),
-        control_rx,
-        done.clone(),
+        control_tx,
         app.clone(),
     ));
-    let why = read_loop(stream, &seat, &shared, &control_tx, &done, &app).await;
-    drop(control_tx);
-    let _ = writer.await;
-    done.cancel();
+    write_loop(sink, slot, shared, control_rx, app.clone()).await;
+    reader.abort();
+    let why = match reader.await {
+        Ok(why) => why,
+        Err(_) => "closed by server".to_string(),
+    };
     tracing::info!(player = player.0, match_id = %match_id, reason = %why, "player left");
 }
 
@@ -289,31 +291,24 @@ where
 /// Reads frames until the peer leaves or breaks a rule; returns why it ended.
 async fn read_loop<G, S>(
     mut stream: SplitStream<WebSocketStream<S>>,
-    seat: &Seat<G>,
-    shared: &Shared,
-    control: &mpsc::Sender<Control>,
-    done: &CancellationToken,
-    app: &App<G>,
+    input: InputSender<G>,
+    shared: Arc<Shared>,
+    control: mpsc::Sender<Control>,
+    app: Arc<App<G>>,
 ) -> String
 where
     G: Game,
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let max = app.config.max_message_bytes;
-    let server_tick = || Tick(seat.match_handle().stats.tick.load(Ordering::Relaxed));
+    let server_tick = || input.tick();
     let close = |code: CloseCode, reason: String| {
         // The writer owns the sink; if its queue is full it is closing anyway.
         let _ = control.try_send(Control::Close(code, reason.clone()));
         reason
     };
-    // Created once: a fresh `cancelled()` future per frame would lock the token's tree.
-    let cancelled = done.cancelled();
-    tokio::pin!(cancelled);
     loop {
-        let frame = tokio::select! {
-            _ = &mut cancelled => return "closed by server".into(),
-            frame = stream.next() => frame,
-        };
+        let frame = stream.next().await;
         let message = match frame {
             None => {
                 count_close("disconnected");
@@ -354,12 +349,16 @@ where
             .bytes_in
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         match decode_client::<G::Input>(&bytes, max) {
-            Ok(ClientMsg::Input { seq, ack, input }) => {
+            Ok(ClientMsg::Input {
+                seq,
+                ack,
+                input: payload,
+            }) => {
                 if let Some(tick) = ack {
                     shared.acked.fetch_max(tick.0, Ordering::Relaxed);
                 }
                 shared.inputs.fetch_add(1, Ordering::Relaxed);
-                if !seat.send_input(seq, input) {
+                if !input.send(seq, payload) {
                     shared.inputs_dropped.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -389,7 +388,6 @@ async fn write_loop<G, S>(
     slot: Arc<OutboundSlot<G::Entity>>,
     shared: Arc<Shared>,
     mut control: mpsc::Receiver<Control>,
-    done: CancellationToken,
     app: Arc<App<G>>,
 ) where
     G: Game,
@@ -417,7 +415,8 @@ async fn write_loop<G, S>(
     let mut ack_seen = 0u32;
     let mut stale_seen = 0u64;
     let mut counts = WriterCounts::default();
-    let cancelled = done.cancelled();
+    let shutdown = app.shutdown.clone();
+    let cancelled = shutdown.cancelled();
     tokio::pin!(cancelled);
 
     // `None`: the peer is gone, so there is nobody to send a close frame to.
@@ -484,10 +483,7 @@ async fn write_loop<G, S>(
                     }
                 }
             }
-            _ = &mut cancelled => {
-                let reason = if app.shutdown.is_cancelled() { "server shutting down" } else { "connection closed" };
-                break Some((CloseCode::Away, reason.into()));
-            }
+            _ = &mut cancelled => break Some((CloseCode::Away, "server shutting down".into())),
         }
     };
     counts.stale += slot.stale_dropped() - stale_seen;
@@ -496,5 +492,4 @@ async fn write_loop<G, S>(
         count_close(close_label(code));
         let _ = sink.send(close_message(code, &reason)).await;
     }
-    done.cancel();
 }

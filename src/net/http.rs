@@ -200,11 +200,13 @@ async fn ws_upgrade<G: Game>(
 }
 
 /// tungstenite's buffers sized for tiny client messages: its default 128 KiB
-/// read buffer would cost ~128 KiB of memory per connection, and its default
-/// message limits would let a client make the server buffer 64 MiB.
+/// read buffer would cost ~128 KiB of memory per connection (and is zeroed on
+/// every read), and its default message limits would let a client make the
+/// server buffer 64 MiB. A read buffer the size of the largest message reads
+/// any legal frame in one go.
 fn websocket_config(max_message: usize) -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(4096)
+        .read_buffer_size(max_message.clamp(256, 4096))
         .write_buffer_size(0)
         .max_write_buffer_size(256 * 1024)
         .max_message_size(Some(max_message))
