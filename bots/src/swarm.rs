@@ -59,6 +59,8 @@ pub struct Shared {
     pub latency: Mutex<Histogram<u64>>,
     pub measuring: AtomicBool,
     pub stop: CancellationToken,
+    /// The first few errors, verbatim, for the report.
+    pub error_samples: Mutex<Vec<String>>,
 }
 
 impl Shared {
@@ -72,6 +74,7 @@ impl Shared {
             ),
             measuring: AtomicBool::new(false),
             stop: CancellationToken::new(),
+            error_samples: Mutex::new(Vec::new()),
         }
     }
 }
@@ -82,6 +85,11 @@ const LATENCY_BATCH: usize = 64;
 
 fn classify(shared: &Shared, e: &ClientError) {
     let c = &shared.counters;
+    if let Ok(mut samples) = shared.error_samples.lock() {
+        if samples.len() < 5 {
+            samples.push(e.to_string());
+        }
+    }
     match e {
         ClientError::Protocol(_)
         | ClientError::Snapshot(_)

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 /// How many frames one snapshot caches: the full one, and deltas against the
 /// `FRAME_CACHE - 1` ticks before it. Baselines older than that are encoded
 /// without caching.
-pub const FRAME_CACHE: usize = 33;
+pub const FRAME_CACHE: usize = 17;
 
 thread_local! {
     // One encoder per worker thread: its buffer is reused for every frame.
