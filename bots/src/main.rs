@@ -347,7 +347,11 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
             samples: lat.len(),
         },
         bots_cpu_cores: (s1.bots_cpu - s0.bots_cpu) / secs,
-        error_samples: shared.error_samples.lock().map(|s| s.clone()).unwrap_or_default(),
+        error_samples: shared
+            .error_samples
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default(),
         server: ServerFigures {
             cpu_cores: server_cpu,
             cpu_cores_per_1000_clients: server_cpu.map(|c| c * 1000.0 / args.clients.max(1) as f64),

@@ -7,16 +7,19 @@ use crate::lobby::{InputSender, Seat};
 use crate::protocol::{
     decode_client, encode_server, ClientMsg, ErrorCode, ServerMsg, Welcome, PROTOCOL_VERSION,
 };
+use crate::snapshot::NetEntity;
 use crate::tick::{OutboundSlot, Published, SlotClosed, FRAME_CACHE};
 use bytes::Bytes;
+use crossbeam::queue::ArrayQueue;
 use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::task::AtomicWaker;
 use futures_util::{SinkExt, StreamExt};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
@@ -25,6 +28,42 @@ use tokio_tungstenite::WebSocketStream;
 /// Snapshots a writer remembers as possible baselines; one less than the frame
 /// cache so that every delta it encodes can be shared.
 const SENT_RING: usize = FRAME_CACHE - 1;
+
+/// The snapshots sent to one client that it may still acknowledge.
+struct SentRing<E> {
+    slots: [Option<Arc<Published<E>>>; SENT_RING],
+}
+
+impl<E: NetEntity> SentRing<E> {
+    fn new() -> Self {
+        SentRing {
+            slots: std::array::from_fn(|_| None),
+        }
+    }
+
+    /// The baseline for a client that acknowledged `acked` (0: nothing yet).
+    /// Releases every older snapshot: acks only move forward, so those can
+    /// never be baselines again, and holding them would keep whole snapshots
+    /// of the match alive for nothing.
+    fn baseline(&mut self, acked: u32) -> Option<&Published<E>> {
+        if acked == 0 {
+            return None;
+        }
+        for slot in &mut self.slots {
+            if slot.as_ref().is_some_and(|p| p.snapshot.tick.0 < acked) {
+                *slot = None;
+            }
+        }
+        self.slots[acked as usize % SENT_RING]
+            .as_deref()
+            .filter(|p| p.snapshot.tick.0 == acked)
+    }
+
+    fn remember(&mut self, published: Arc<Published<E>>) {
+        let index = published.snapshot.tick.0 as usize % SENT_RING;
+        self.slots[index] = Some(published);
+    }
+}
 
 /// Counts a closed connection under a short, fixed reason label.
 pub(crate) fn count_close(reason: &'static str) {
@@ -40,7 +79,6 @@ enum Control {
 /// State the reader updates and the writer reads. Each counter has a single
 /// writing task, so updating it never contends; the writer folds them into
 /// the process-wide metrics once per housekeeping period, not once per frame.
-#[derive(Default)]
 struct Shared {
     /// Newest tick the client acknowledged (0: none yet).
     acked: AtomicU32,
@@ -49,6 +87,62 @@ struct Shared {
     bytes_in: AtomicU64,
     inputs: AtomicU64,
     inputs_dropped: AtomicU64,
+    /// Frames the reader asks the writer to send; small and bounded, so a
+    /// ping flood only loses its excess pongs.
+    control: ArrayQueue<Control>,
+    reader_done: AtomicBool,
+    writer: AtomicWaker,
+}
+
+impl Shared {
+    fn new() -> Self {
+        Shared {
+            acked: AtomicU32::new(0),
+            heard: AtomicBool::new(false),
+            bytes_in: AtomicU64::new(0),
+            inputs: AtomicU64::new(0),
+            inputs_dropped: AtomicU64::new(0),
+            control: ArrayQueue::new(4),
+            reader_done: AtomicBool::new(false),
+            writer: AtomicWaker::new(),
+        }
+    }
+
+    fn send_control(&self, control: Control) {
+        match control {
+            // A close must get through, even past queued pongs.
+            Control::Close(..) => {
+                self.control.force_push(control);
+            }
+            Control::Frame(_) => {
+                let _ = self.control.push(control);
+            }
+        }
+        self.writer.wake();
+    }
+
+    fn finish_reading(&self) {
+        self.reader_done.store(true, Ordering::Release);
+        self.writer.wake();
+    }
+
+    /// The next control frame, or `None` once the reader is done and nothing is left.
+    fn poll_control(&self, cx: &mut Context<'_>) -> Poll<Option<Control>> {
+        let next = || {
+            if let Some(c) = self.control.pop() {
+                Some(Some(c))
+            } else if self.reader_done.load(Ordering::Acquire) {
+                Some(None)
+            } else {
+                None
+            }
+        };
+        if let Some(n) = next() {
+            return Poll::Ready(n);
+        }
+        self.writer.register(cx.waker());
+        next().map_or(Poll::Pending, Poll::Ready)
+    }
 }
 
 /// The writer's own counts since its last metrics flush.
@@ -255,20 +349,18 @@ pub(crate) async fn run<G, S>(
     tracing::info!(player = player.0, match_id = %match_id, peer = ?peer, entity = joined.entity_id.0, "player joined");
 
     // 3. A reader task and the writer (here). The writer ends when the reader
-    // drops its control sender; the reader is aborted when the writer ends, so
-    // neither polls a cancellation future on its per-frame path.
+    // says it is done; the reader is aborted when the writer ends, so neither
+    // polls a cancellation future on its per-frame path.
     let (sink, stream) = ws.split();
-    let shared = Arc::new(Shared::default());
-    let (control_tx, control_rx) = mpsc::channel(8);
+    let shared = Arc::new(Shared::new());
     let input = seat.input_sender();
     let reader = tokio::spawn(read_loop::<G, S>(
         stream,
         input,
         shared.clone(),
-        control_tx,
         app.clone(),
     ));
-    write_loop(sink, slot, shared, control_rx, app.clone()).await;
+    write_loop(sink, slot, shared, app.clone()).await;
     reader.abort();
     let why = match reader.await {
         Ok(why) => why,
@@ -290,11 +382,25 @@ where
 
 /// Reads frames until the peer leaves or breaks a rule; returns why it ended.
 async fn read_loop<G, S>(
-    mut stream: SplitStream<WebSocketStream<S>>,
+    stream: SplitStream<WebSocketStream<S>>,
     input: InputSender<G>,
     shared: Arc<Shared>,
-    control: mpsc::Sender<Control>,
     app: Arc<App<G>>,
+) -> String
+where
+    G: Game,
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let why = read_frames(stream, input, &shared, &app).await;
+    shared.finish_reading();
+    why
+}
+
+async fn read_frames<G, S>(
+    mut stream: SplitStream<WebSocketStream<S>>,
+    input: InputSender<G>,
+    shared: &Shared,
+    app: &App<G>,
 ) -> String
 where
     G: Game,
@@ -303,8 +409,8 @@ where
     let max = app.config.max_message_bytes;
     let server_tick = || input.tick();
     let close = |code: CloseCode, reason: String| {
-        // The writer owns the sink; if its queue is full it is closing anyway.
-        let _ = control.try_send(Control::Close(code, reason.clone()));
+        // The writer owns the sink and sends the close frame.
+        shared.send_control(Control::Close(code, reason.clone()));
         reason
     };
     loop {
@@ -371,7 +477,7 @@ where
                     server_tick: server_tick(),
                 });
                 // A ping flood fills the queue and its excess goes unanswered.
-                let _ = control.try_send(Control::Frame(pong));
+                shared.send_control(Control::Frame(pong));
             }
             Ok(ClientMsg::Join { .. }) => {
                 return close(CloseCode::Policy, "Join sent twice".into());
@@ -387,14 +493,13 @@ async fn write_loop<G, S>(
     mut sink: SplitSink<WebSocketStream<S>, Message>,
     slot: Arc<OutboundSlot<G::Entity>>,
     shared: Arc<Shared>,
-    mut control: mpsc::Receiver<Control>,
     app: Arc<App<G>>,
 ) where
     G: Game,
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let config = &app.config;
-    let mut sent: [Option<Arc<Published<G::Entity>>>; SENT_RING] = std::array::from_fn(|_| None);
+    let mut sent = SentRing::<G::Entity>::new();
     // Timeouts are checked at this granularity rather than per frame, so the
     // per-frame path reads no clock.
     let period = [
@@ -436,21 +541,17 @@ async fn write_loop<G, S>(
                     }
                     continue;
                 };
-                let acked = shared.acked.load(Ordering::Relaxed);
-                let tick = published.snapshot.tick;
-                let baseline = sent[acked as usize % SENT_RING]
-                    .as_deref()
-                    .filter(|b| acked != 0 && b.snapshot.tick.0 == acked && b.snapshot.tick < tick);
+                let baseline = sent.baseline(shared.acked.load(Ordering::Relaxed));
                 if baseline.is_some() { counts.delta += 1 } else { counts.full += 1 }
                 let frame = published.frame(baseline);
                 counts.bytes_out += frame.len() as u64;
                 counts.payload_sizes.push(frame.len() as f64);
-                sent[tick.0 as usize % SENT_RING] = Some(published);
+                sent.remember(published);
                 if sink.send(Message::Binary(frame)).await.is_err() {
                     break None;
                 }
             }
-            control_msg = control.recv() => match control_msg {
+            control_msg = std::future::poll_fn(|cx| shared.poll_control(cx)) => match control_msg {
                 Some(Control::Frame(bytes)) => {
                     if sink.send(Message::Binary(bytes)).await.is_err() {
                         break None;
