@@ -434,4 +434,7 @@ fn print_table(args: &Args, r: &Report) {
         "  bots CPU cores             {:.3}  (bots and server share this machine)",
         r.bots_cpu_cores
     );
+    for e in &r.error_samples {
+        println!("  error: {e}");
+    }
 }

@@ -64,6 +64,15 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// Keeps the first few errors verbatim for the report.
+    pub fn sample_error(&self, error: String) {
+        if let Ok(mut samples) = self.error_samples.lock() {
+            if samples.len() < 5 {
+                samples.push(error);
+            }
+        }
+    }
+
     pub fn new(url: String, behavior: Behavior) -> Self {
         Shared {
             url,
@@ -85,11 +94,7 @@ const LATENCY_BATCH: usize = 64;
 
 fn classify(shared: &Shared, e: &ClientError) {
     let c = &shared.counters;
-    if let Ok(mut samples) = shared.error_samples.lock() {
-        if samples.len() < 5 {
-            samples.push(e.to_string());
-        }
-    }
+    shared.sample_error(e.to_string());
     match e {
         ClientError::Protocol(_)
         | ClientError::Snapshot(_)

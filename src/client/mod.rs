@@ -8,7 +8,7 @@
 use crate::game::Game;
 use crate::protocol::{
     decode_server, encode_client, ClientMsg, ErrorCode, ProtocolError, ServerMsg, Tick, Welcome,
-    PROTOCOL_VERSION,
+    MAX_BASELINE_AGE, PROTOCOL_VERSION,
 };
 use crate::snapshot::{decode_delta, CodecError, Snapshot};
 use futures_util::{SinkExt, StreamExt};
@@ -272,7 +272,13 @@ impl<G: Game> Client<G> {
                         self.history.pop_front();
                     }
                 }
-                if self.history.len() >= 64 {
+                // No baseline is older than MAX_BASELINE_AGE ticks.
+                let oldest_usable = tick.0.saturating_sub(MAX_BASELINE_AGE);
+                while self
+                    .history
+                    .front()
+                    .is_some_and(|s| s.tick.0 < oldest_usable)
+                {
                     self.history.pop_front();
                 }
                 self.history.push_back(snapshot);

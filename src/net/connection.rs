@@ -5,10 +5,11 @@ use super::App;
 use crate::game::Game;
 use crate::lobby::{InputSender, Seat};
 use crate::protocol::{
-    decode_client, encode_server, ClientMsg, ErrorCode, ServerMsg, Welcome, PROTOCOL_VERSION,
+    decode_client, encode_server, ClientMsg, ErrorCode, ServerMsg, Tick, Welcome, MAX_BASELINE_AGE,
+    PROTOCOL_VERSION,
 };
 use crate::snapshot::NetEntity;
-use crate::tick::{OutboundSlot, Published, SlotClosed, FRAME_CACHE};
+use crate::tick::{OutboundSlot, Published, SlotClosed};
 use bytes::Bytes;
 use crossbeam::queue::ArrayQueue;
 use futures_util::stream::{SplitSink, SplitStream};
@@ -25,9 +26,9 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
-/// Snapshots a writer remembers as possible baselines; one less than the frame
-/// cache so that every delta it encodes can be shared.
-const SENT_RING: usize = FRAME_CACHE - 1;
+/// Snapshots a writer remembers as possible baselines: the protocol's
+/// baseline age limit, so every delta it encodes can come from the frame cache.
+const SENT_RING: usize = MAX_BASELINE_AGE as usize;
 
 /// The snapshots sent to one client that it may still acknowledge.
 struct SentRing<E> {
@@ -41,18 +42,23 @@ impl<E: NetEntity> SentRing<E> {
         }
     }
 
-    /// The baseline for a client that acknowledged `acked` (0: nothing yet).
-    /// Releases every older snapshot: acks only move forward, so those can
-    /// never be baselines again, and holding them would keep whole snapshots
-    /// of the match alive for nothing.
-    fn baseline(&mut self, acked: u32) -> Option<&Published<E>> {
-        if acked == 0 {
-            return None;
-        }
+    /// The baseline for the snapshot of tick `now` to a client that
+    /// acknowledged `acked` (0: nothing yet). Releases every snapshot that can
+    /// never be a baseline again (acks only move forward, and a baseline is at
+    /// most `MAX_BASELINE_AGE` ticks old): holding them would keep whole
+    /// snapshots of the match alive for nothing.
+    fn baseline(&mut self, acked: u32, now: Tick) -> Option<&Published<E>> {
+        let oldest_usable = acked.max(now.0.saturating_sub(MAX_BASELINE_AGE));
         for slot in &mut self.slots {
-            if slot.as_ref().is_some_and(|p| p.snapshot.tick.0 < acked) {
+            if slot
+                .as_ref()
+                .is_some_and(|p| p.snapshot.tick.0 < oldest_usable)
+            {
                 *slot = None;
             }
+        }
+        if acked == 0 || acked < oldest_usable || acked >= now.0 {
+            return None;
         }
         self.slots[acked as usize % SENT_RING]
             .as_deref()
@@ -541,7 +547,7 @@ async fn write_loop<G, S>(
                     }
                     continue;
                 };
-                let baseline = sent.baseline(shared.acked.load(Ordering::Relaxed));
+                let baseline = sent.baseline(shared.acked.load(Ordering::Relaxed), published.snapshot.tick);
                 if baseline.is_some() { counts.delta += 1 } else { counts.full += 1 }
                 let frame = published.frame(baseline);
                 counts.bytes_out += frame.len() as u64;
@@ -592,5 +598,43 @@ async fn write_loop<G, S>(
     if let Some((code, reason)) = close {
         count_close(close_label(code));
         let _ = sink.send(close_message(code, &reason)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::game::arena::ArenaEntity;
+    use crate::snapshot::Snapshot;
+
+    fn published(tick: u32) -> Arc<Published<ArenaEntity>> {
+        Arc::new(Published::new(Snapshot::new(Tick(tick), Vec::new())))
+    }
+
+    #[test]
+    fn a_baseline_is_the_acked_snapshot_and_never_older_than_the_age_limit() {
+        let mut ring = SentRing::<ArenaEntity>::new();
+        // Sent every fourth tick, as to a slow client: tick 2 keeps its slot.
+        for tick in (2..=200).step_by(4) {
+            ring.remember(published(tick));
+        }
+        assert!(ring.baseline(0, Tick(201)).is_none(), "nothing acked: full");
+        assert!(ring
+            .baseline(198, Tick(201))
+            .is_some_and(|p| p.snapshot.tick == Tick(198)));
+        // Acked long ago: still in a slot, but too old to be a baseline.
+        let mut ring = SentRing::<ArenaEntity>::new();
+        for tick in (2..=200).step_by(4) {
+            ring.remember(published(tick));
+        }
+        assert!(ring.baseline(2, Tick(201)).is_none());
+        assert!(ring
+            .slots
+            .iter()
+            .flatten()
+            .all(|p| p.snapshot.tick.0 >= 201 - MAX_BASELINE_AGE));
+        // Never sent, or acked ahead of what was sent: full.
+        assert!(ring.baseline(199, Tick(201)).is_none());
+        assert!(ring.baseline(500, Tick(201)).is_none());
     }
 }

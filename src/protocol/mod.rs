@@ -16,6 +16,11 @@ use bincode::{Decode, Encode};
 /// The protocol version a client announces in its `Join`; any other is refused.
 pub const PROTOCOL_VERSION: u16 = 1;
 
+/// A snapshot's baseline is never more than this many ticks older than the
+/// snapshot, so a client only needs to keep the snapshots of the last
+/// `MAX_BASELINE_AGE` ticks.
+pub const MAX_BASELINE_AGE: u32 = 16;
+
 /// A simulation tick number. Ticks of one match start at 1 and increase by one per step.
 #[derive(Encode, Decode, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Tick(pub u32);

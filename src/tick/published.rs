@@ -2,16 +2,15 @@
 //! encoded frames cached so that players acknowledging the same baseline share
 //! one encoding.
 
-use crate::protocol::{encode_server, ServerMsg};
+use crate::protocol::{encode_server, ServerMsg, MAX_BASELINE_AGE};
 use crate::snapshot::{DeltaEncoder, NetEntity, Snapshot};
 use bytes::Bytes;
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
-/// How many frames one snapshot caches: the full one, and deltas against the
-/// `FRAME_CACHE - 1` ticks before it. Baselines older than that are encoded
-/// without caching.
-pub const FRAME_CACHE: usize = 17;
+/// How many frames one snapshot caches: the full one, and deltas against each
+/// of the `MAX_BASELINE_AGE` ticks before it (no baseline is older).
+pub const FRAME_CACHE: usize = MAX_BASELINE_AGE as usize + 1;
 
 thread_local! {
     // One encoder per worker thread: its buffer is reused for every frame.
