@@ -1,10 +1,14 @@
-//! Server configuration: every limit is a named value with a safe default.
+//! Server configuration: every setting is a named value with a safe default,
+//! set (from lowest to highest precedence) by the built-in defaults, a TOML
+//! file (`--config`), environment variables (`TICKWIRE_*`) and CLI flags.
 
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
 /// Everything a server runs with. `Config::default()` is a safe single-node setup.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Address the HTTP + WebSocket listener binds.
     pub bind: SocketAddr,
@@ -18,7 +22,7 @@ pub struct Config {
     pub max_message_bytes: usize,
     /// Time a socket gets to finish the HTTP upgrade and send `Join`.
     pub handshake_timeout: Duration,
-    /// How often the server pings an idle peer.
+    /// How often the server pings a peer.
     pub heartbeat_interval: Duration,
     /// A peer silent (no frame, no pong) for this long is closed.
     pub heartbeat_timeout: Duration,
@@ -28,8 +32,31 @@ pub struct Config {
     pub outbound_queue: usize,
     /// Inputs queued per player slot in a match's input queue.
     pub input_queue_per_player: usize,
+    /// Inputs a player may send per second (a burst of one second is allowed);
+    /// the excess is dropped, and a sustained flood closes the connection.
+    pub max_inputs_per_second: u32,
+    /// Open connections (WebSocket or not yet upgraded) at most.
+    pub max_connections: usize,
+    /// Open connections from one IP address at most.
+    pub max_connections_per_ip: usize,
     /// How long an empty match lives before it ends.
     pub empty_match_grace: Duration,
+    /// How long a disconnected player keeps its entity, waiting to resume
+    /// with its session token (0 s: players leave as soon as they disconnect).
+    pub reconnect_grace: Duration,
+    /// Browser Origins allowed to open game connections; empty allows any.
+    pub allowed_origins: Vec<String>,
+    /// Log lines as `human` text or `json`.
+    pub log_format: LogFormat,
+    /// `RUST_LOG`-style filter, e.g. `info` or `tickwire=debug,warn`.
+    pub log_filter: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
 }
 
 /// Tick threads by default: half the cores, since the network runtime needs the rest.
@@ -53,7 +80,324 @@ impl Default for Config {
             ack_timeout: Duration::from_secs(10),
             outbound_queue: 4,
             input_queue_per_player: 8,
+            max_inputs_per_second: 60,
+            max_connections: 10_000,
+            max_connections_per_ip: 64,
             empty_match_grace: Duration::from_secs(10),
+            reconnect_grace: Duration::from_secs(10),
+            allowed_origins: Vec::new(),
+            log_format: LogFormat::Human,
+            log_filter: "info".into(),
         }
+    }
+}
+
+/// A configuration value that was refused, naming its key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    File { path: String, message: String },
+    #[error("invalid value for `{key}`: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+/// One layer of settings: the TOML file, or the flags and environment. Every
+/// field is optional; a layer overrides only what it sets.
+#[derive(Debug, Clone, Default, Deserialize, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigLayer {
+    /// Address to listen on for HTTP and WebSocket [default: 127.0.0.1:7777].
+    #[arg(long, env = "TICKWIRE_BIND")]
+    pub bind: Option<String>,
+    /// Simulation ticks (and snapshots) per second, 1..=240 [default: 30].
+    #[arg(long, env = "TICKWIRE_TICK_RATE")]
+    pub tick_rate: Option<u16>,
+    /// Most players in one match, 1..=1024 [default: 16].
+    #[arg(long, env = "TICKWIRE_PLAYERS_PER_MATCH")]
+    pub players_per_match: Option<u16>,
+    /// OS threads running match simulations [default: half the cores, at least 1].
+    #[arg(long, env = "TICKWIRE_TICK_THREADS")]
+    pub tick_threads: Option<usize>,
+    /// Largest client message in bytes, 16..=65536 [default: 1024].
+    #[arg(long, env = "TICKWIRE_MAX_MESSAGE_BYTES")]
+    pub max_message_bytes: Option<usize>,
+    /// Time to finish the HTTP upgrade and send Join, e.g. `5s` [default: 5s].
+    #[arg(long, env = "TICKWIRE_HANDSHAKE_TIMEOUT")]
+    pub handshake_timeout: Option<String>,
+    /// How often the server pings a peer [default: 5s].
+    #[arg(long, env = "TICKWIRE_HEARTBEAT_INTERVAL")]
+    pub heartbeat_interval: Option<String>,
+    /// Silence after which a peer is closed [default: 15s].
+    #[arg(long, env = "TICKWIRE_HEARTBEAT_TIMEOUT")]
+    pub heartbeat_timeout: Option<String>,
+    /// Time without a new acknowledgement after which a player is closed [default: 10s].
+    #[arg(long, env = "TICKWIRE_ACK_TIMEOUT")]
+    pub ack_timeout: Option<String>,
+    /// Snapshots queued per player before the oldest is dropped, 1..=64 [default: 4].
+    #[arg(long, env = "TICKWIRE_OUTBOUND_QUEUE")]
+    pub outbound_queue: Option<usize>,
+    /// Inputs queued per player in a match's input queue, 1..=1024 [default: 8].
+    #[arg(long, env = "TICKWIRE_INPUT_QUEUE_PER_PLAYER")]
+    pub input_queue_per_player: Option<usize>,
+    /// Inputs a player may send per second [default: 60].
+    #[arg(long, env = "TICKWIRE_MAX_INPUTS_PER_SECOND")]
+    pub max_inputs_per_second: Option<u32>,
+    /// Open connections at most [default: 10000].
+    #[arg(long, env = "TICKWIRE_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Open connections from one IP address at most [default: 64].
+    #[arg(long, env = "TICKWIRE_MAX_CONNECTIONS_PER_IP")]
+    pub max_connections_per_ip: Option<usize>,
+    /// How long an empty match lives before it ends [default: 10s].
+    #[arg(long, env = "TICKWIRE_EMPTY_MATCH_GRACE")]
+    pub empty_match_grace: Option<String>,
+    /// How long a disconnected player keeps its entity to resume [default: 10s].
+    #[arg(long, env = "TICKWIRE_RECONNECT_GRACE")]
+    pub reconnect_grace: Option<String>,
+    /// Browser Origins allowed to connect, comma-separated [default: any].
+    #[arg(long, env = "TICKWIRE_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Option<Vec<String>>,
+    /// Log format [default: human].
+    #[arg(long, env = "TICKWIRE_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Log filter, RUST_LOG syntax [default: info; RUST_LOG is honoured too].
+    #[arg(long, env = "TICKWIRE_LOG")]
+    pub log_filter: Option<String>,
+}
+
+fn duration(key: &'static str, value: &str) -> Result<Duration, ConfigError> {
+    let d = humantime::parse_duration(value).map_err(|e| ConfigError::Invalid {
+        key,
+        message: format!("{value:?} is not a duration like `5s` or `250ms` ({e})"),
+    })?;
+    if d.is_zero() {
+        return Err(ConfigError::Invalid {
+            key,
+            message: "must be longer than zero".into(),
+        });
+    }
+    Ok(d)
+}
+
+fn in_range<T: PartialOrd + std::fmt::Display + Copy>(
+    key: &'static str,
+    value: T,
+    lo: T,
+    hi: T,
+) -> Result<T, ConfigError> {
+    if value < lo || value > hi {
+        return Err(ConfigError::Invalid {
+            key,
+            message: format!("{value} is outside {lo}..={hi}"),
+        });
+    }
+    Ok(value)
+}
+
+impl ConfigLayer {
+    /// Reads a TOML file; unknown keys and wrong types are refused with their name.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::File {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Applies this layer's settings over `config`, validating each.
+    pub fn apply(&self, config: &mut Config) -> Result<(), ConfigError> {
+        if let Some(v) = &self.bind {
+            config.bind = v.parse().map_err(|e| ConfigError::Invalid {
+                key: "bind",
+                message: format!("{v:?} is not an address like 127.0.0.1:7777 ({e})"),
+            })?;
+        }
+        if let Some(v) = self.tick_rate {
+            config.tick_rate = in_range("tick_rate", v, 1, 240)?;
+        }
+        if let Some(v) = self.players_per_match {
+            config.players_per_match = in_range("players_per_match", v, 1, 1024)?;
+        }
+        if let Some(v) = self.tick_threads {
+            config.tick_threads = in_range("tick_threads", v, 1, 256)?;
+        }
+        if let Some(v) = self.max_message_bytes {
+            config.max_message_bytes = in_range("max_message_bytes", v, 16, 65536)?;
+        }
+        if let Some(v) = &self.handshake_timeout {
+            config.handshake_timeout = duration("handshake_timeout", v)?;
+        }
+        if let Some(v) = &self.heartbeat_interval {
+            config.heartbeat_interval = duration("heartbeat_interval", v)?;
+        }
+        if let Some(v) = &self.heartbeat_timeout {
+            config.heartbeat_timeout = duration("heartbeat_timeout", v)?;
+        }
+        if let Some(v) = &self.ack_timeout {
+            config.ack_timeout = duration("ack_timeout", v)?;
+        }
+        if let Some(v) = self.outbound_queue {
+            config.outbound_queue = in_range("outbound_queue", v, 1, 64)?;
+        }
+        if let Some(v) = self.input_queue_per_player {
+            config.input_queue_per_player = in_range("input_queue_per_player", v, 1, 1024)?;
+        }
+        if let Some(v) = self.max_inputs_per_second {
+            config.max_inputs_per_second = in_range("max_inputs_per_second", v, 1, 10_000)?;
+        }
+        if let Some(v) = self.max_connections {
+            config.max_connections = in_range("max_connections", v, 1, 1_000_000)?;
+        }
+        if let Some(v) = self.max_connections_per_ip {
+            config.max_connections_per_ip = in_range("max_connections_per_ip", v, 1, 1_000_000)?;
+        }
+        if let Some(v) = &self.empty_match_grace {
+            config.empty_match_grace = duration("empty_match_grace", v)?;
+        }
+        if let Some(v) = &self.reconnect_grace {
+            // Zero is allowed here: it turns resuming off.
+            config.reconnect_grace = if v.trim() == "0" || v.trim() == "0s" {
+                Duration::ZERO
+            } else {
+                duration("reconnect_grace", v)?
+            };
+        }
+        if let Some(v) = &self.allowed_origins {
+            config.allowed_origins = v
+                .iter()
+                .map(|o| o.trim().to_string())
+                .filter(|o| !o.is_empty())
+                .collect();
+        }
+        if let Some(v) = self.log_format {
+            config.log_format = v;
+        }
+        if let Some(v) = &self.log_filter {
+            tracing_subscriber::EnvFilter::try_new(v).map_err(|e| ConfigError::Invalid {
+                key: "log_filter",
+                message: e.to_string(),
+            })?;
+            config.log_filter = v.clone();
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Defaults, then the file (if any), then `overrides` (flags and environment).
+    pub fn load(file: Option<&Path>, overrides: &ConfigLayer) -> Result<Config, ConfigError> {
+        let mut config = Config::default();
+        if let Some(path) = file {
+            ConfigLayer::from_file(path)?.apply(&mut config)?;
+        }
+        overrides.apply(&mut config)?;
+        Ok(config)
+    }
+
+    /// The effective configuration as TOML, every key present.
+    pub fn to_toml(&self) -> String {
+        let d = |d: Duration| humantime::format_duration(d).to_string();
+        let format = match self.log_format {
+            LogFormat::Human => "human",
+            LogFormat::Json => "json",
+        };
+        format!(
+            "bind = {:?}\ntick_rate = {}\nplayers_per_match = {}\ntick_threads = {}\n\
+             max_message_bytes = {}\nhandshake_timeout = {:?}\nheartbeat_interval = {:?}\n\
+             heartbeat_timeout = {:?}\nack_timeout = {:?}\noutbound_queue = {}\n\
+             input_queue_per_player = {}\nmax_inputs_per_second = {}\nmax_connections = {}\n\
+             max_connections_per_ip = {}\nempty_match_grace = {:?}\nreconnect_grace = {:?}\nallowed_origins = {:?}\n\
+             log_format = {:?}\nlog_filter = {:?}\n",
+            self.bind.to_string(),
+            self.tick_rate,
+            self.players_per_match,
+            self.tick_threads,
+            self.max_message_bytes,
+            d(self.handshake_timeout),
+            d(self.heartbeat_interval),
+            d(self.heartbeat_timeout),
+            d(self.ack_timeout),
+            self.outbound_queue,
+            self.input_queue_per_player,
+            self.max_inputs_per_second,
+            self.max_connections,
+            self.max_connections_per_ip,
+            d(self.empty_match_grace),
+            if self.reconnect_grace.is_zero() { "0s".to_string() } else { d(self.reconnect_grace) },
+            self.allowed_origins,
+            format,
+            self.log_filter,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_printed_configuration_reads_back_as_the_same_configuration() {
+        let config = Config {
+            tick_rate: 60,
+            ack_timeout: Duration::from_millis(1500),
+            log_format: LogFormat::Json,
+            allowed_origins: vec!["https://game.example".into()],
+            ..Config::default()
+        };
+        let layer: ConfigLayer = toml::from_str(&config.to_toml()).unwrap();
+        let mut read_back = Config::default();
+        layer.apply(&mut read_back).unwrap();
+        assert_eq!(read_back, config);
+    }
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() {
+        let dir = std::env::temp_dir().join(format!("tickwire-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.toml");
+        std::fs::write(&path, "tick_rate = 20\nplayers_per_match = 8\n").unwrap();
+        let flags = ConfigLayer {
+            tick_rate: Some(45),
+            ..ConfigLayer::default()
+        };
+        let config = Config::load(Some(&path), &flags).unwrap();
+        assert_eq!(config.tick_rate, 45, "the flag wins");
+        assert_eq!(
+            config.players_per_match, 8,
+            "the file wins over the default"
+        );
+        assert_eq!(config.outbound_queue, Config::default().outbound_queue);
+    }
+
+    #[test]
+    fn invalid_values_name_their_key() {
+        let bad = |layer: ConfigLayer| Config::load(None, &layer).unwrap_err().to_string();
+        assert!(bad(ConfigLayer {
+            tick_rate: Some(0),
+            ..Default::default()
+        })
+        .contains("`tick_rate`"));
+        assert!(bad(ConfigLayer {
+            ack_timeout: Some("soon".into()),
+            ..Default::default()
+        })
+        .contains("`ack_timeout`"));
+        assert!(bad(ConfigLayer {
+            bind: Some("nowhere".into()),
+            ..Default::default()
+        })
+        .contains("`bind`"));
+        let unknown: Result<ConfigLayer, _> = toml::from_str("tick_rat = 3");
+        assert!(unknown.unwrap_err().to_string().contains("tick_rat"));
+        let wrong_type: Result<ConfigLayer, _> = toml::from_str("tick_rate = \"fast\"");
+        assert!(wrong_type.unwrap_err().to_string().contains("tick_rate"));
     }
 }

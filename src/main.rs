@@ -1,16 +1,20 @@
 //! The `tickwire` command: `tickwire serve` runs the server with the built-in
-//! arena game.
+//! arena game; `tickwire config` prints the effective configuration.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use std::net::SocketAddr;
+use std::path::PathBuf;
+use tickwire::config::{ConfigLayer, LogFormat};
 use tickwire::{Arena, Config};
 
 #[derive(Parser, Debug)]
 #[command(
     name = "tickwire",
     version,
-    about = "Authoritative game-state sync server over WebSocket"
+    about = "Authoritative game-state sync server over WebSocket",
+    after_help = "Settings come from built-in defaults, then --config FILE (TOML), then \
+                  TICKWIRE_* environment variables, then flags; later wins. \
+                  See tickwire.example.toml for every key."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -20,51 +24,80 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Runs the server with the built-in arena game (scenario arena-v1).
-    Serve(ServeArgs),
+    Serve(Settings),
+    /// Prints the effective configuration (defaults, file, environment, flags) as TOML.
+    Config(Settings),
 }
 
 #[derive(clap::Args, Debug)]
-struct ServeArgs {
-    /// Address to listen on for HTTP and WebSocket (`GET /ws`).
-    #[arg(long, default_value = "127.0.0.1:7777", env = "TICKWIRE_BIND")]
-    bind: SocketAddr,
-    /// Simulation ticks (and snapshots) per second.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u16).range(1..=240), env = "TICKWIRE_TICK_RATE")]
-    tick_rate: u16,
-    /// Most players in one match.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024), env = "TICKWIRE_PLAYERS_PER_MATCH")]
-    players_per_match: u16,
-    /// OS threads running match simulations [default: half the cores, at least 1].
-    #[arg(long, env = "TICKWIRE_TICK_THREADS")]
-    tick_threads: Option<usize>,
-    /// Seconds an empty match lives before it ends.
-    #[arg(long, default_value_t = 10, env = "TICKWIRE_EMPTY_MATCH_GRACE")]
-    empty_match_grace: u64,
+struct Settings {
+    /// A TOML configuration file.
+    #[arg(long, env = "TICKWIRE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    layer: ConfigLayer,
+}
+
+impl Settings {
+    /// The effective configuration; an invalid value exits with code 2, naming its key.
+    fn load(&self) -> Config {
+        match Config::load(self.config.as_deref(), &self.layer) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("tickwire: {e}");
+                std::process::exit(2);
+            }
+        }
+    }
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Config(settings) => {
+            print!("{}", settings.load().to_toml());
+            Ok(())
+        }
+        Command::Serve(settings) => {
+            let config = settings.load();
+            init_logging(&config);
+            serve(config)
+        }
     }
 }
 
-fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let defaults = Config::default();
-    let config = Config {
-        bind: args.bind,
-        tick_rate: args.tick_rate,
-        players_per_match: args.players_per_match,
-        tick_threads: args.tick_threads.unwrap_or(defaults.tick_threads).max(1),
-        empty_match_grace: std::time::Duration::from_secs(args.empty_match_grace),
-        ..defaults
-    };
+fn init_logging(config: &Config) {
+    // RUST_LOG, when set, refines the configured filter.
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| config.log_filter.clone());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log_filter));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Raises the open-file limit to its hard maximum: every player is a socket.
+fn raise_fd_limit() {
+    // SAFETY: getrlimit/setrlimit with a valid resource and a pointer to a local.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    raise_fd_limit();
+    let bind = config.bind;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("tickwire-net")
@@ -73,7 +106,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let server = tickwire::net::start::<Arena>(config)
             .await
-            .with_context(|| format!("binding {}", args.bind))?;
+            .with_context(|| format!("binding {bind}"))?;
         println!(
             "tickwire listening on ws://{}/ws (arena-v1, Ctrl-C to stop)",
             server.local_addr()
@@ -83,8 +116,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         server.shutdown().await;
         anyhow::Ok(())
     })?;
-    // Give writers a moment to flush their close frames before the runtime goes.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     Ok(())
 }
 

@@ -26,6 +26,8 @@ async fn a_silent_peer_is_closed_after_the_heartbeat_timeout() {
     let config = tickwire::Config {
         heartbeat_interval: Duration::from_millis(100),
         heartbeat_timeout: Duration::from_millis(400),
+        // A lost peer is kept for its reconnect grace; keep that short here.
+        reconnect_grace: Duration::from_millis(200),
         ..test_config()
     };
     let server = start(config).await;

@@ -7,8 +7,8 @@
 
 use crate::game::Game;
 use crate::protocol::{
-    decode_server, encode_client, ClientMsg, ErrorCode, ProtocolError, ServerMsg, Tick, Welcome,
-    MAX_BASELINE_AGE, PROTOCOL_VERSION,
+    decode_server, encode_client, ClientMsg, ErrorCode, ProtocolError, ServerMsg, SessionToken,
+    Tick, Welcome, MAX_BASELINE_AGE, PROTOCOL_VERSION,
 };
 use crate::snapshot::{decode_delta, CodecError, Snapshot};
 use futures_util::{SinkExt, StreamExt};
@@ -39,6 +39,27 @@ pub struct ClientOptions {
     pub ack: AckMode,
     /// How long to wait for the HTTP upgrade and `Welcome`.
     pub connect_timeout: Duration,
+    /// Reconnect and resume by itself when the connection is lost (`recv`
+    /// then returns `ClientEvent::Resumed`); `None` returns the error instead.
+    pub reconnect: Option<ReconnectPolicy>,
+}
+
+/// How a client retries after losing its connection.
+#[derive(Debug, Clone, Copy)]
+pub struct ReconnectPolicy {
+    pub attempts: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for ReconnectPolicy {
+    fn default() -> Self {
+        ReconnectPolicy {
+            attempts: 5,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(2),
+        }
+    }
 }
 
 impl Default for ClientOptions {
@@ -46,6 +67,7 @@ impl Default for ClientOptions {
         ClientOptions {
             ack: AckMode::Immediate,
             connect_timeout: Duration::from_secs(10),
+            reconnect: None,
         }
     }
 }
@@ -72,6 +94,19 @@ pub enum ClientError {
     Unexpected(&'static str),
 }
 
+impl ClientError {
+    /// Whether the connection was lost (worth reconnecting), rather than
+    /// refused or broken by a protocol error that would happen again.
+    pub fn is_connection_loss(&self) -> bool {
+        match self {
+            ClientError::WebSocket(_) | ClientError::Timeout => true,
+            // 1002, 1003, 1007, 1009: this client broke the protocol.
+            ClientError::Closed { code, .. } => !matches!(code, 1002 | 1003 | 1007 | 1009),
+            _ => false,
+        }
+    }
+}
+
 /// What `recv` got.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientEvent {
@@ -84,6 +119,9 @@ pub enum ClientEvent {
     },
     /// A `Pong` arrived; `rtt` is the round trip of its `Ping`.
     Pong { rtt: Duration, server_tick: Tick },
+    /// The connection was lost and the client resumed its player (after
+    /// `attempts` tries); the next snapshot is a full one.
+    Resumed { attempts: u32 },
 }
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -91,6 +129,7 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// A connected player of game `G`.
 pub struct Client<G: Game> {
     ws: Ws,
+    url: String,
     welcome: Welcome,
     options: ClientOptions,
     /// Decoded snapshots still usable as baselines, oldest first.
@@ -106,38 +145,11 @@ pub struct Client<G: Game> {
 impl<G: Game> Client<G> {
     /// Connects to `url` (e.g. `ws://127.0.0.1:7777/ws?match=1`) and joins.
     pub async fn connect(url: &str, options: ClientOptions) -> Result<Self, ClientError> {
-        let config = WebSocketConfig::default()
-            .read_buffer_size(8 * 1024)
-            .write_buffer_size(0)
-            .max_message_size(Some(MAX_SERVER_MESSAGE))
-            .max_frame_size(Some(MAX_SERVER_MESSAGE));
-        let timeout = options.connect_timeout;
-        let connect = tokio_tungstenite::connect_async_with_config(url, Some(config), true);
-        let (ws, _) = match tokio::time::timeout(timeout, connect).await {
-            Err(_) => return Err(ClientError::Timeout),
-            Ok(Err(WsError::Http(response))) => {
-                let status = response.status().as_u16();
-                let body = response
-                    .body()
-                    .as_ref()
-                    .map(|b| String::from_utf8_lossy(b).into_owned())
-                    .unwrap_or_default();
-                return Err(ClientError::Refused { status, body });
-            }
-            Ok(Err(e)) => return Err(e.into()),
-            Ok(Ok(c)) => c,
-        };
-        let mut client = Client {
+        let (ws, welcome) = open(url, &options, None).await?;
+        Ok(Client {
             ws,
-            welcome: Welcome {
-                version: 0,
-                match_id: crate::protocol::MatchId(0),
-                player_id: crate::protocol::PlayerId(0),
-                entity_id: crate::protocol::EntityId(0),
-                tick_rate: 0,
-                tick: Tick(0),
-                session_token: crate::protocol::SessionToken([0; 16]),
-            },
+            url: url.to_string(),
+            welcome,
             options,
             history: VecDeque::with_capacity(4),
             next_seq: 1,
@@ -145,21 +157,60 @@ impl<G: Game> Client<G> {
             epoch: Instant::now(),
             rtt: None,
             buf: Vec::with_capacity(64),
-        };
-        client
-            .send(&ClientMsg::Join {
-                version: PROTOCOL_VERSION,
-                resume: None,
-            })
-            .await?;
-        let welcome = tokio::time::timeout(timeout, client.next_server_msg())
-            .await
-            .map_err(|_| ClientError::Timeout)??;
-        match welcome.0 {
-            ServerMsg::Welcome(w) => client.welcome = w,
-            _ => return Err(ClientError::Unexpected("expected Welcome")),
+        })
+    }
+
+    /// Connects and resumes the player of session `token` (from an earlier
+    /// `Welcome`), with its entity, within the server's reconnect grace.
+    pub async fn resume(
+        url: &str,
+        token: SessionToken,
+        options: ClientOptions,
+    ) -> Result<Self, ClientError> {
+        let (ws, welcome) = open(url, &options, Some(token)).await?;
+        Ok(Client {
+            ws,
+            url: url.to_string(),
+            welcome,
+            options,
+            history: VecDeque::with_capacity(4),
+            next_seq: 1,
+            unacked: None,
+            epoch: Instant::now(),
+            rtt: None,
+            buf: Vec::with_capacity(64),
+        })
+    }
+
+    /// Reconnects to the same server and resumes this player, retrying with
+    /// exponential backoff per `ClientOptions::reconnect`. The next snapshot
+    /// is a full one; input sequence numbers continue where they were.
+    pub async fn reconnect(&mut self) -> Result<u32, ClientError> {
+        let policy = self.options.reconnect.unwrap_or_default();
+        let mut backoff = policy.initial_backoff;
+        let mut last = ClientError::Timeout;
+        for attempt in 1..=policy.attempts.max(1) {
+            match open(&self.url, &self.options, Some(self.welcome.session_token)).await {
+                Ok((ws, welcome)) => {
+                    self.ws = ws;
+                    self.welcome = welcome;
+                    self.history.clear();
+                    self.unacked = None;
+                    return Ok(attempt);
+                }
+                // The session is gone: retrying cannot help.
+                Err(
+                    e @ ClientError::Server {
+                        code: ErrorCode::InvalidSession,
+                        ..
+                    },
+                ) => return Err(e),
+                Err(e) => last = e,
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(policy.max_backoff);
         }
-        Ok(client)
+        Err(last)
     }
 
     pub fn welcome(&self) -> &Welcome {
@@ -215,41 +266,17 @@ impl<G: Game> Client<G> {
         Ok(())
     }
 
-    async fn next_server_msg(&mut self) -> Result<(ServerMsg, usize), ClientError> {
-        loop {
-            let message = match self.ws.next().await {
-                None => {
-                    return Err(ClientError::Closed {
-                        code: 1006,
-                        reason: "connection closed without a close frame".into(),
-                    })
-                }
-                Some(m) => m?,
-            };
-            match message {
-                Message::Binary(bytes) => {
-                    let msg = decode_server(&bytes, MAX_SERVER_MESSAGE)?;
-                    if let ServerMsg::Error { code, message } = msg {
-                        return Err(ClientError::Server { code, message });
-                    }
-                    return Ok((msg, bytes.len()));
-                }
-                Message::Close(frame) => {
-                    let (code, reason) = frame
-                        .map(|f| (u16::from(f.code), f.reason.to_string()))
-                        .unwrap_or((1005, String::new()));
-                    return Err(ClientError::Closed { code, reason });
-                }
-                Message::Text(_) => return Err(ClientError::Unexpected("text frame")),
-                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
-            }
-        }
-    }
-
     /// Waits for the next snapshot or pong, decodes it and (per `AckMode`)
     /// acknowledges it. Cancel-safe while waiting for a frame.
     pub async fn recv(&mut self) -> Result<ClientEvent, ClientError> {
-        let (msg, bytes) = self.next_server_msg().await?;
+        let (msg, bytes) = match next_server_msg(&mut self.ws).await {
+            Ok(m) => m,
+            Err(e) if self.options.reconnect.is_some() && e.is_connection_loss() => {
+                let attempts = self.reconnect().await?;
+                return Ok(ClientEvent::Resumed { attempts });
+            }
+            Err(e) => return Err(e),
+        };
         match msg {
             ServerMsg::Snapshot {
                 tick,
@@ -305,5 +332,82 @@ impl<G: Game> Client<G> {
             ServerMsg::Welcome(_) => Err(ClientError::Unexpected("second Welcome")),
             ServerMsg::Error { .. } => unreachable!("next_server_msg turns errors into Err"),
         }
+    }
+}
+
+/// The next protocol message, skipping WebSocket control frames.
+async fn next_server_msg(ws: &mut Ws) -> Result<(ServerMsg, usize), ClientError> {
+    loop {
+        let message = match ws.next().await {
+            None => {
+                return Err(ClientError::Closed {
+                    code: 1006,
+                    reason: "connection closed without a close frame".into(),
+                })
+            }
+            Some(m) => m?,
+        };
+        match message {
+            Message::Binary(bytes) => {
+                let msg = decode_server(&bytes, MAX_SERVER_MESSAGE)?;
+                if let ServerMsg::Error { code, message } = msg {
+                    return Err(ClientError::Server { code, message });
+                }
+                return Ok((msg, bytes.len()));
+            }
+            Message::Close(frame) => {
+                let (code, reason) = frame
+                    .map(|f| (u16::from(f.code), f.reason.to_string()))
+                    .unwrap_or((1005, String::new()));
+                return Err(ClientError::Closed { code, reason });
+            }
+            Message::Text(_) => return Err(ClientError::Unexpected("text frame")),
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+        }
+    }
+}
+
+/// Opens a WebSocket to `url`, sends `Join` and waits for `Welcome`.
+async fn open(
+    url: &str,
+    options: &ClientOptions,
+    resume: Option<SessionToken>,
+) -> Result<(Ws, Welcome), ClientError> {
+    let config = WebSocketConfig::default()
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(0)
+        .max_message_size(Some(MAX_SERVER_MESSAGE))
+        .max_frame_size(Some(MAX_SERVER_MESSAGE));
+    let timeout = options.connect_timeout;
+    let connect = tokio_tungstenite::connect_async_with_config(url, Some(config), true);
+    let (mut ws, _) = match tokio::time::timeout(timeout, connect).await {
+        Err(_) => return Err(ClientError::Timeout),
+        Ok(Err(WsError::Http(response))) => {
+            let status = response.status().as_u16();
+            let body = response
+                .body()
+                .as_ref()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default();
+            return Err(ClientError::Refused { status, body });
+        }
+        Ok(Err(e)) => return Err(e.into()),
+        Ok(Ok(c)) => c,
+    };
+    let mut join = Vec::with_capacity(24);
+    encode_client::<()>(
+        &ClientMsg::Join {
+            version: PROTOCOL_VERSION,
+            resume,
+        },
+        &mut join,
+    );
+    ws.send(Message::Binary(join.into())).await?;
+    let (msg, _) = tokio::time::timeout(timeout, next_server_msg(&mut ws))
+        .await
+        .map_err(|_| ClientError::Timeout)??;
+    match msg {
+        ServerMsg::Welcome(w) => Ok((ws, w)),
+        _ => Err(ClientError::Unexpected("expected Welcome")),
     }
 }

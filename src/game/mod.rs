@@ -33,7 +33,8 @@ pub trait Game: Send + 'static {
     /// A new match.
     fn new(settings: &MatchSettings) -> Self;
 
-    /// Adds a player and returns the entity it steers.
+    /// Adds a player and returns the entity it steers. A player already in the
+    /// game (resuming after a disconnect) keeps, and gets back, its entity.
     fn join(&mut self, player: PlayerId) -> EntityId;
 
     /// Removes a player and its entity.

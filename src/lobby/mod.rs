@@ -7,7 +7,7 @@
 //! (however the connection ends) removes the player.
 
 use crate::game::{Game, MatchSettings};
-use crate::protocol::{MatchId, PlayerId};
+use crate::protocol::{MatchId, PlayerId, SessionToken};
 use crate::tick::{
     Joined, MatchCommand, MatchLoop, MatchParts, MatchStats, OutboundSlot, PlayerInput,
     TickObserver, TickPool,
@@ -29,6 +29,15 @@ pub enum LobbyError {
     Ended(MatchId),
     #[error("capacity {requested} is outside 1..={max}")]
     BadCapacity { requested: u16, max: u16 },
+    #[error("unknown or expired session token")]
+    InvalidSession,
+}
+
+/// A disconnected player's seat, kept for the reconnect grace.
+struct Parked<G: Game> {
+    seat: Seat<G>,
+    /// Tells an expiry apart from a later park of the same session.
+    generation: u64,
 }
 
 /// How the lobby creates matches.
@@ -38,6 +47,8 @@ pub struct LobbySettings {
     pub players_per_match: u16,
     pub input_queue_per_player: usize,
     pub empty_match_grace: Duration,
+    /// How long a disconnected player keeps its entity, waiting to resume.
+    pub reconnect_grace: Duration,
 }
 
 /// A live match as the network side sees it: queues in, counters out.
@@ -79,6 +90,8 @@ struct Inner<G: Game> {
     next_match: AtomicU64,
     next_player: AtomicU64,
     on_tick: Option<TickObserver>,
+    parked: Mutex<std::collections::HashMap<SessionToken, Parked<G>>>,
+    next_generation: AtomicU64,
 }
 
 /// The match registry of one node. Cheap to clone.
@@ -110,6 +123,8 @@ impl<G: Game> Lobby<G> {
                 next_match: AtomicU64::new(1),
                 next_player: AtomicU64::new(1),
                 on_tick,
+                parked: Mutex::new(std::collections::HashMap::new()),
+                next_generation: AtomicU64::new(1),
             }),
         }
     }
@@ -236,8 +251,59 @@ impl<G: Game> Lobby<G> {
         Ok(Seat {
             handle,
             player,
+            token: SessionToken::random(),
             joined: false,
         })
+    }
+
+    fn parked(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<SessionToken, Parked<G>>> {
+        self.inner.parked.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps a disconnected player's seat (and so its entity) for the
+    /// reconnect grace; after it, the seat is dropped and the player leaves.
+    /// Must be called within a tokio runtime.
+    pub fn park(&self, seat: Seat<G>) {
+        let grace = self.inner.settings.reconnect_grace;
+        if !seat.joined || grace.is_zero() {
+            return; // dropped: the player leaves now
+        }
+        let token = seat.token;
+        let generation = self.inner.next_generation.fetch_add(1, Ordering::Relaxed);
+        self.parked().insert(token, Parked { seat, generation });
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            if let Some(inner) = weak.upgrade() {
+                let lobby = Lobby { inner };
+                let mut parked = lobby.parked();
+                if parked
+                    .get(&token)
+                    .is_some_and(|p| p.generation == generation)
+                {
+                    // Dropping the seat outside the lock keeps Seat::drop simple.
+                    let expired = parked.remove(&token);
+                    drop(parked);
+                    drop(expired);
+                }
+            }
+        });
+    }
+
+    /// The parked seat of the session `token`, for a player coming back.
+    pub fn resume(&self, token: SessionToken) -> Result<Seat<G>, LobbyError> {
+        self.parked()
+            .remove(&token)
+            .map(|p| p.seat)
+            .filter(|seat| !seat.handle.has_ended())
+            .ok_or(LobbyError::InvalidSession)
+    }
+
+    /// Players disconnected and within their reconnect grace.
+    pub fn parked_players(&self) -> usize {
+        self.parked().len()
     }
 
     pub fn get(&self, id: MatchId) -> Option<Arc<MatchHandle<G>>> {
@@ -258,6 +324,8 @@ impl<G: Game> Lobby<G> {
 pub struct Seat<G: Game> {
     handle: Arc<MatchHandle<G>>,
     player: PlayerId,
+    /// The secret that lets this player resume after a disconnect.
+    token: SessionToken,
     joined: bool,
 }
 
@@ -266,12 +334,17 @@ impl<G: Game> Seat<G> {
         self.player
     }
 
+    pub fn token(&self) -> SessionToken {
+        self.token
+    }
+
     pub fn match_handle(&self) -> &Arc<MatchHandle<G>> {
         &self.handle
     }
 
-    /// Gives the player an entity; snapshots start flowing into `slot`.
-    /// `None` when the match ended before the join was applied.
+    /// Gives the player an entity (its old one, when resuming); snapshots
+    /// start flowing into `slot`. `None` when the match ended before the join
+    /// was applied.
     pub async fn join(&mut self, slot: Arc<OutboundSlot<G::Entity>>) -> Option<Joined> {
         let (reply, joined) = tokio::sync::oneshot::channel();
         self.handle.commands.push(MatchCommand::Join {

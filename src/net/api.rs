@@ -65,6 +65,10 @@ struct Stats {
     uptime_s: f64,
     matches: usize,
     players: u64,
+    /// Open TCP connections, WebSocket or not.
+    connections: usize,
+    /// Disconnected players within their reconnect grace.
+    parked_players: usize,
     tick_threads: usize,
     ticks_total: u64,
     tick_overruns_total: u64,
@@ -77,6 +81,8 @@ fn collect<G: Game>(app: &App<G>, restart: bool) -> Stats {
         uptime_s: app.stats.uptime().as_secs_f64(),
         matches: app.lobby.matches().len(),
         players: players(app),
+        connections: app.limits.open(),
+        parked_players: app.lobby.parked_players(),
         tick_threads: app.lobby.tick_threads(),
         ticks_total: app.stats.ticks_total(),
         tick_overruns_total: app.stats.overruns_total(),

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
@@ -29,6 +30,55 @@ use tokio_tungstenite::WebSocketStream;
 /// Snapshots a writer remembers as possible baselines: the protocol's
 /// baseline age limit, so every delta it encodes can come from the frame cache.
 const SENT_RING: usize = MAX_BASELINE_AGE as usize;
+
+/// How a connection ended, and whether its player may come back to the same
+/// entity (a lost connection) or has left for good (a goodbye, a violation).
+struct End {
+    reason: String,
+    resumable: bool,
+}
+
+impl End {
+    fn left(reason: impl Into<String>) -> Self {
+        End {
+            reason: reason.into(),
+            resumable: false,
+        }
+    }
+
+    fn gone(reason: impl Into<String>) -> Self {
+        End {
+            reason: reason.into(),
+            resumable: true,
+        }
+    }
+}
+
+/// How often a connection checks its timeouts, resets its input budget and
+/// reports its counts: timeouts are checked at this granularity rather than
+/// per frame, so the per-frame path reads no clock.
+fn housekeeping_period(config: &crate::config::Config) -> Duration {
+    [
+        Duration::from_secs(1),
+        config.heartbeat_interval / 2,
+        config.heartbeat_timeout / 2,
+        config.ack_timeout / 2,
+    ]
+    .into_iter()
+    .min()
+    .unwrap_or(Duration::from_secs(1))
+    .max(Duration::from_millis(10))
+}
+
+/// Inputs allowed per housekeeping window.
+fn input_budget(config: &crate::config::Config) -> u32 {
+    let per_window =
+        f64::from(config.max_inputs_per_second) * housekeeping_period(config).as_secs_f64();
+    (per_window.ceil() as u32).max(1)
+}
+
+/// Consecutive windows over the input budget that count as a flood.
+const FLOOD_WINDOWS: u32 = 3;
 
 /// The snapshots sent to one client that it may still acknowledge.
 struct SentRing<E> {
@@ -93,6 +143,9 @@ struct Shared {
     bytes_in: AtomicU64,
     inputs: AtomicU64,
     inputs_dropped: AtomicU64,
+    inputs_over_rate: AtomicU64,
+    /// Inputs received in the current housekeeping window (the rate limit).
+    window_inputs: AtomicU32,
     /// Frames the reader asks the writer to send; small and bounded, so a
     /// ping flood only loses its excess pongs.
     control: ArrayQueue<Control>,
@@ -108,6 +161,8 @@ impl Shared {
             bytes_in: AtomicU64::new(0),
             inputs: AtomicU64::new(0),
             inputs_dropped: AtomicU64::new(0),
+            inputs_over_rate: AtomicU64::new(0),
+            window_inputs: AtomicU32::new(0),
             control: ArrayQueue::new(4),
             reader_done: AtomicBool::new(false),
             writer: AtomicWaker::new(),
@@ -159,7 +214,7 @@ struct WriterCounts {
     delta: u64,
     stale: u64,
     payload_sizes: Vec<f64>,
-    reported_in: (u64, u64, u64),
+    reported_in: (u64, u64, u64, u64),
 }
 
 impl WriterCounts {
@@ -180,12 +235,15 @@ impl WriterCounts {
             shared.bytes_in.load(Ordering::Relaxed),
             shared.inputs.load(Ordering::Relaxed),
             shared.inputs_dropped.load(Ordering::Relaxed),
+            shared.inputs_over_rate.load(Ordering::Relaxed),
         );
-        let (b, i, d) = self.reported_in;
+        let (b, i, d, r) = self.reported_in;
         metrics::counter!("tickwire_bytes_in_total").increment(now_in.0 - b);
         metrics::counter!("tickwire_inputs_received_total").increment(now_in.1 - i);
         metrics::counter!("tickwire_inputs_dropped_total", "reason" => "queue_full")
             .increment(now_in.2 - d);
+        metrics::counter!("tickwire_inputs_dropped_total", "reason" => "rate_limit")
+            .increment(now_in.3 - r);
         self.reported_in = now_in;
     }
 }
@@ -236,7 +294,7 @@ where
 /// this returns, however it ends.
 pub(crate) async fn run<G, S>(
     mut ws: WebSocketStream<S>,
-    mut seat: Seat<G>,
+    seat: Seat<G>,
     app: Arc<App<G>>,
     peer: Option<SocketAddr>,
 ) where
@@ -244,8 +302,6 @@ pub(crate) async fn run<G, S>(
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let config = &app.config;
-    let player = seat.player();
-    let match_id = seat.match_handle().id;
 
     // 1. The first message must be Join, within the handshake timeout.
     let first = tokio::time::timeout(config.handshake_timeout, ws.next()).await;
@@ -285,19 +341,24 @@ pub(crate) async fn run<G, S>(
             .await;
         }
     };
-    match join {
-        Ok(ClientMsg::Join { resume: None, .. }) => {}
+    let mut seat = match join {
+        Ok(ClientMsg::Join { resume: None, .. }) => seat,
+        // Resuming: the parked seat replaces the one reserved for this socket.
         Ok(ClientMsg::Join {
-            resume: Some(_), ..
-        }) => {
-            return refuse(
-                &mut ws,
-                CloseCode::Policy,
-                ErrorCode::InvalidSession,
-                "unknown or expired session token",
-            )
-            .await;
-        }
+            resume: Some(token),
+            ..
+        }) => match app.lobby.resume(token) {
+            Ok(parked) => parked,
+            Err(_) => {
+                return refuse(
+                    &mut ws,
+                    CloseCode::Policy,
+                    ErrorCode::InvalidSession,
+                    "unknown or expired session token",
+                )
+                .await;
+            }
+        },
         Ok(_) => {
             return refuse(
                 &mut ws,
@@ -327,9 +388,11 @@ pub(crate) async fn run<G, S>(
             )
             .await;
         }
-    }
+    };
+    let player = seat.player();
+    let match_id = seat.match_handle().id;
 
-    // 2. Take an entity in the match, then welcome the player.
+    // 2. Take an entity in the match (its old one, when resuming), then welcome the player.
     let slot = Arc::new(OutboundSlot::new(config.outbound_queue));
     let Some(joined) = seat.join(slot.clone()).await else {
         return refuse(
@@ -347,7 +410,7 @@ pub(crate) async fn run<G, S>(
         entity_id: joined.entity_id,
         tick_rate: config.tick_rate,
         tick: joined.tick,
-        session_token: crate::protocol::SessionToken::random(),
+        session_token: seat.token(),
     });
     if ws.send(Message::Binary(encode(&welcome))).await.is_err() {
         return;
@@ -366,13 +429,22 @@ pub(crate) async fn run<G, S>(
         shared.clone(),
         app.clone(),
     ));
-    write_loop(sink, slot, shared, app.clone()).await;
+    let writer_end = write_loop(sink, slot, shared, app.clone()).await;
     reader.abort();
-    let why = match reader.await {
-        Ok(why) => why,
-        Err(_) => "closed by server".to_string(),
+    // A goodbye the reader saw (a close frame, a violation) outranks the
+    // writer's view: once the peer's close arrives, the writer's sends fail.
+    let end = match (writer_end, reader.await) {
+        (_, Ok(end)) if !end.resumable => end,
+        (Some(end), _) => end,
+        (None, Ok(end)) => end,
+        (None, Err(_)) => End::gone("reader stopped"),
     };
-    tracing::info!(player = player.0, match_id = %match_id, reason = %why, "player left");
+    if end.resumable {
+        tracing::info!(player = player.0, match_id = %match_id, reason = %end.reason, "player disconnected; may resume");
+        app.lobby.park(seat);
+    } else {
+        tracing::info!(player = player.0, match_id = %match_id, reason = %end.reason, "player left");
+    }
 }
 
 async fn refuse_ws_error<S>(ws: &mut WebSocketStream<S>, e: &WsError)
@@ -392,7 +464,7 @@ async fn read_loop<G, S>(
     input: InputSender<G>,
     shared: Arc<Shared>,
     app: Arc<App<G>>,
-) -> String
+) -> End
 where
     G: Game,
     S: AsyncRead + AsyncWrite + Unpin,
@@ -407,27 +479,33 @@ async fn read_frames<G, S>(
     input: InputSender<G>,
     shared: &Shared,
     app: &App<G>,
-) -> String
+) -> End
 where
     G: Game,
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let max = app.config.max_message_bytes;
+    let budget = input_budget(&app.config);
     let server_tick = || input.tick();
     let close = |code: CloseCode, reason: String| {
         // The writer owns the sink and sends the close frame.
         shared.send_control(Control::Close(code, reason.clone()));
-        reason
+        End::left(reason)
     };
     loop {
         let frame = stream.next().await;
         let message = match frame {
             None => {
                 count_close("disconnected");
-                return "connection closed".into();
+                return End::gone("connection closed without a close frame");
             }
             Some(Err(WsError::Capacity(e))) => {
                 return close(CloseCode::Size, format!("message too large: {e}"))
+            }
+            // A vanished peer (network drop, killed app): it may come back.
+            Some(Err(WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake))) => {
+                count_close("disconnected");
+                return End::gone("connection reset without a close frame");
             }
             Some(Err(WsError::Protocol(e))) => {
                 return close(
@@ -437,7 +515,7 @@ where
             }
             Some(Err(e)) => {
                 count_close("connection_error");
-                return format!("connection error: {e}");
+                return End::gone(format!("connection error: {e}"));
             }
             Some(Ok(m)) => m,
         };
@@ -452,7 +530,7 @@ where
             }
             Message::Close(_) => {
                 count_close("client_closed");
-                return "client closed".into();
+                return End::left("client closed");
             }
             // tungstenite answers pings itself; a pong only proves liveness.
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
@@ -470,6 +548,11 @@ where
                     shared.acked.fetch_max(tick.0, Ordering::Relaxed);
                 }
                 shared.inputs.fetch_add(1, Ordering::Relaxed);
+                // Over the rate: dropped here; the writer closes a sustained flood.
+                if shared.window_inputs.fetch_add(1, Ordering::Relaxed) >= budget {
+                    shared.inputs_over_rate.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
                 if !input.send(seq, payload) {
                     shared.inputs_dropped.fetch_add(1, Ordering::Relaxed);
                 }
@@ -500,25 +583,16 @@ async fn write_loop<G, S>(
     slot: Arc<OutboundSlot<G::Entity>>,
     shared: Arc<Shared>,
     app: Arc<App<G>>,
-) where
+) -> Option<End>
+where
     G: Game,
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let config = &app.config;
     let mut sent = SentRing::<G::Entity>::new();
-    // Timeouts are checked at this granularity rather than per frame, so the
-    // per-frame path reads no clock.
-    let period = [
-        Duration::from_secs(1),
-        config.heartbeat_interval / 2,
-        config.heartbeat_timeout / 2,
-        config.ack_timeout / 2,
-    ]
-    .into_iter()
-    .min()
-    .unwrap_or(Duration::from_secs(1))
-    .max(Duration::from_millis(10));
-    let mut housekeeping = tokio::time::interval(period);
+    let mut housekeeping = tokio::time::interval(housekeeping_period(config));
+    let budget = input_budget(config);
+    let mut flood_windows = 0u32;
     housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     housekeeping.tick().await;
     let (mut last_heard, mut last_ping, mut ack_advanced) =
@@ -530,8 +604,9 @@ async fn write_loop<G, S>(
     let cancelled = shutdown.cancelled();
     tokio::pin!(cancelled);
 
-    // `None`: the peer is gone, so there is nobody to send a close frame to.
-    let close: Option<(CloseCode, String)> = loop {
+    // What to send the peer (nothing when it is gone), and how the connection
+    // ended (`None`: the reader knows, it ended first).
+    let (close, end): (Option<(CloseCode, String)>, Option<End>) = loop {
         tokio::select! {
             // Snapshots first: they are the hot path, and polling the other
             // branches when one is ready would be wasted work.
@@ -539,11 +614,12 @@ async fn write_loop<G, S>(
             _ = slot.wait() => {
                 let Some(published) = slot.take_newest() else {
                     if let Some(why) = slot.closed() {
-                        break Some(match why {
-                            SlotClosed::MatchFailed => (CloseCode::Error, "the match failed".into()),
-                            _ if app.shutdown.is_cancelled() => (CloseCode::Away, "server shutting down".into()),
-                            _ => (CloseCode::Away, "the match ended".into()),
-                        });
+                        let (code, reason) = match why {
+                            SlotClosed::MatchFailed => (CloseCode::Error, "the match failed"),
+                            _ if app.shutdown.is_cancelled() => (CloseCode::Away, "server shutting down"),
+                            _ => (CloseCode::Away, "the match ended"),
+                        };
+                        break (Some((code, reason.into())), Some(End::left(reason)));
                     }
                     continue;
                 };
@@ -554,43 +630,56 @@ async fn write_loop<G, S>(
                 counts.payload_sizes.push(frame.len() as f64);
                 sent.remember(published);
                 if sink.send(Message::Binary(frame)).await.is_err() {
-                    break None;
+                    break (None, Some(End::gone("send failed")));
                 }
             }
             control_msg = std::future::poll_fn(|cx| shared.poll_control(cx)) => match control_msg {
                 Some(Control::Frame(bytes)) => {
                     if sink.send(Message::Binary(bytes)).await.is_err() {
-                        break None;
+                        break (None, Some(End::gone("send failed")));
                     }
                 }
-                Some(Control::Close(code, reason)) => break Some((code, reason)),
-                None => break None,
+                Some(Control::Close(code, reason)) => break (Some((code, reason)), None),
+                None => break (None, None),
             },
             _ = housekeeping.tick() => {
                 let now = Instant::now();
                 counts.stale += slot.stale_dropped() - stale_seen;
                 stale_seen = slot.stale_dropped();
                 counts.flush(&shared);
+                if shared.window_inputs.swap(0, Ordering::Relaxed) > budget {
+                    flood_windows += 1;
+                    if flood_windows >= FLOOD_WINDOWS {
+                        let reason = "input flood: too many inputs per second";
+                        break (Some((CloseCode::Policy, reason.into())), Some(End::left(reason)));
+                    }
+                } else {
+                    flood_windows = 0;
+                }
                 if shared.heard.swap(false, Ordering::Relaxed) {
                     last_heard = now;
                 } else if now.duration_since(last_heard) > config.heartbeat_timeout {
-                    break Some((CloseCode::Away, "heartbeat timeout".into()));
+                    break (Some((CloseCode::Away, "heartbeat timeout".into())), Some(End::gone("heartbeat timeout")));
                 }
                 let acked = shared.acked.load(Ordering::Relaxed);
                 if acked != ack_seen {
                     ack_seen = acked;
                     ack_advanced = now;
                 } else if now.duration_since(ack_advanced) > config.ack_timeout {
-                    break Some((CloseCode::Policy, "no acknowledgement within the ack timeout".into()));
+                    let reason = "no acknowledgement within the ack timeout";
+                    break (Some((CloseCode::Policy, reason.into())), Some(End::gone(reason)));
                 }
                 if now.duration_since(last_ping) >= config.heartbeat_interval {
                     last_ping = now;
                     if sink.send(Message::Ping(Bytes::new())).await.is_err() {
-                        break None;
+                        break (None, Some(End::gone("send failed")));
                     }
                 }
             }
-            _ = &mut cancelled => break Some((CloseCode::Away, "server shutting down".into())),
+            _ = &mut cancelled => {
+                let reason = "server shutting down";
+                break (Some((CloseCode::Away, reason.into())), Some(End::left(reason)));
+            }
         }
     };
     counts.stale += slot.stale_dropped() - stale_seen;
@@ -599,6 +688,7 @@ async fn write_loop<G, S>(
         count_close(close_label(code));
         let _ = sink.send(close_message(code, &reason)).await;
     }
+    end
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The accept loop, HTTP routes, and the WebSocket upgrade.
 
+use super::limits::{ConnectionPermit, Refusal};
 use super::{connection, App};
 use crate::game::Game;
 use crate::lobby::LobbyError;
@@ -52,19 +53,41 @@ pub(crate) async fn accept_loop<G: Game>(listener: TcpListener, app: Arc<App<G>>
         };
         // Snapshots are small and latency-bound: never wait to coalesce them.
         let _ = stream.set_nodelay(true);
+        let admitted = app.limits.admit(peer.ip()).map(Arc::new);
         let router = router.clone();
         let timeout = app.config.handshake_timeout;
         let shutdown = app.shutdown.clone();
         tokio::spawn(async move {
+            let keep_alive = admitted.is_ok();
             let service = hyper::service::service_fn(
                 move |mut req: hyper::Request<hyper::body::Incoming>| {
-                    req.extensions_mut().insert(peer);
-                    router.clone().oneshot(req.map(Body::new))
+                    let router = router.clone();
+                    let admitted = admitted.clone();
+                    async move {
+                        match admitted {
+                            Ok(permit) => {
+                                req.extensions_mut().insert(peer);
+                                req.extensions_mut().insert(permit);
+                                router.oneshot(req.map(Body::new)).await
+                            }
+                            Err(Refusal::ServerFull) => Ok(refuse(
+                                StatusCode::SERVICE_UNAVAILABLE,
+                                "server_full",
+                                "the server is at its connection limit",
+                            )),
+                            Err(Refusal::TooManyFromIp) => Ok(refuse(
+                                StatusCode::TOO_MANY_REQUESTS,
+                                "too_many_connections",
+                                "too many connections from this address",
+                            )),
+                        }
+                    }
                 },
             );
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(timeout)
+                .keep_alive(keep_alive)
                 .serve_connection(TokioIo::new(stream), service)
                 .with_upgrades();
             tokio::select! {
@@ -106,6 +129,9 @@ fn lobby_refusal(e: &LobbyError) -> Response {
         LobbyError::NotFound(_) => refuse(StatusCode::NOT_FOUND, "match_not_found", e.to_string()),
         LobbyError::Full(_) => refuse(StatusCode::CONFLICT, "match_full", e.to_string()),
         LobbyError::Ended(_) => refuse(StatusCode::GONE, "match_ended", e.to_string()),
+        LobbyError::InvalidSession => {
+            refuse(StatusCode::UNAUTHORIZED, "invalid_session", e.to_string())
+        }
         LobbyError::BadCapacity { .. } => {
             refuse(StatusCode::BAD_REQUEST, "bad_capacity", e.to_string())
         }
@@ -161,6 +187,14 @@ async fn ws_upgrade<G: Game>(
     };
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
     let peer = req.extensions().get::<SocketAddr>().copied();
+    let permit = req.extensions().get::<Arc<ConnectionPermit>>().cloned();
+    if !origin_allowed(&app.config.allowed_origins, req.headers()) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "origin_not_allowed",
+            "this Origin may not open game connections",
+        );
+    }
     let Some(on_upgrade) = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
         return refuse(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -186,6 +220,8 @@ async fn ws_upgrade<G: Game>(
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config))
                 .await;
         connection::run(ws, seat, app, peer).await;
+        // The connection counts as open until its WebSocket is gone.
+        drop(permit);
     });
 
     let mut response = Response::new(Body::empty());
@@ -197,6 +233,21 @@ async fn ws_upgrade<G: Game>(
         h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
     }
     response
+}
+
+/// Against Cross-Site WebSocket Hijacking: with an allow-list configured, a
+/// browser's Origin must be on it. Clients that send no Origin (native games,
+/// servers) are not browsers and pass.
+fn origin_allowed(allowed: &[String], headers: &HeaderMap) -> bool {
+    if allowed.is_empty() {
+        return true;
+    }
+    match headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+        None => true,
+        Some(origin) => allowed
+            .iter()
+            .any(|a| a == "*" || a.eq_ignore_ascii_case(origin)),
+    }
 }
 
 /// tungstenite's buffers sized for tiny client messages: its default 128 KiB

@@ -9,6 +9,7 @@
 mod api;
 mod connection;
 mod http;
+mod limits;
 
 use crate::config::Config;
 use crate::game::Game;
@@ -29,6 +30,7 @@ pub(crate) struct App<G: Game> {
     pub lobby: Lobby<G>,
     pub shutdown: CancellationToken,
     pub stats: Arc<ServerStats>,
+    pub limits: Arc<limits::ConnectionLimits>,
     /// Every upgraded connection, so shutdown can wait for their close frames.
     pub connections: TaskTracker,
 }
@@ -82,15 +84,19 @@ pub async fn start<G: Game>(config: Config) -> std::io::Result<ServerHandle<G>> 
             players_per_match: config.players_per_match,
             input_queue_per_player: config.input_queue_per_player,
             empty_match_grace: config.empty_match_grace,
+            reconnect_grace: config.reconnect_grace,
         },
         pool,
         Some(stats.tick_observer()),
     );
+    let limits =
+        limits::ConnectionLimits::new(config.max_connections, config.max_connections_per_ip);
     let app = Arc::new(App {
         config,
         lobby,
         shutdown: CancellationToken::new(),
         stats,
+        limits,
         connections: TaskTracker::new(),
     });
     let accept = tokio::spawn(http::accept_loop(listener, app.clone()));

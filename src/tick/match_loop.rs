@@ -133,13 +133,17 @@ impl<G: Game> MatchLoop<G> {
                     reply,
                 } => {
                     let entity = self.game.join(player);
-                    self.players.retain(|p| p.player != player);
-                    self.players.push(PlayerEntry {
-                        player,
-                        entity,
-                        slot,
-                        last_seq: 0,
-                    });
+                    // A resuming player keeps its entity and its input sequence
+                    // (so old inputs cannot be replayed); only its slot is new.
+                    match self.players.iter_mut().find(|p| p.player == player) {
+                        Some(existing) => existing.slot = slot,
+                        None => self.players.push(PlayerEntry {
+                            player,
+                            entity,
+                            slot,
+                            last_seq: 0,
+                        }),
+                    }
                     // The joiner may have gone away meanwhile; its Leave follows.
                     let _ = reply.send(Joined {
                         entity_id: entity,

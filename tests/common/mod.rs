@@ -55,7 +55,7 @@ pub async fn next_snapshot(client: &mut Client<Arena>) -> Tick {
             .expect("recv")
         {
             ClientEvent::Snapshot { tick, .. } => return tick,
-            ClientEvent::Pong { .. } => continue,
+            ClientEvent::Pong { .. } | ClientEvent::Resumed { .. } => continue,
         }
     }
 }

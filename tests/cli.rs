@@ -1,0 +1,185 @@
+//! The `tickwire` binary itself: configuration precedence and errors, and a
+//! clean stop on SIGTERM.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn tickwire() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tickwire"));
+    // The test's own environment must not leak settings in.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("TICKWIRE_") || k == "RUST_LOG" {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("tickwire-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn value(out: &str, key: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key} = ")))
+        .unwrap_or_else(|| panic!("{key} missing from:\n{out}"))
+        .to_string()
+}
+
+#[test]
+fn flag_beats_environment_beats_file_beats_default() {
+    let file = temp_file(
+        "p.toml",
+        "tick_rate = 20\nplayers_per_match = 8\nack_timeout = \"3s\"\n",
+    );
+    let out = tickwire()
+        .args(["config", "--config"])
+        .arg(&file)
+        .args(["--tick-rate", "50"])
+        .env("TICKWIRE_TICK_RATE", "40")
+        .env("TICKWIRE_PLAYERS_PER_MATCH", "12")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(value(&text, "tick_rate"), "50", "the flag wins");
+    assert_eq!(
+        value(&text, "players_per_match"),
+        "12",
+        "the environment beats the file"
+    );
+    assert_eq!(
+        value(&text, "ack_timeout"),
+        "\"3s\"",
+        "the file beats the default"
+    );
+    assert_eq!(value(&text, "outbound_queue"), "4", "the default stays");
+}
+
+#[test]
+fn the_example_file_is_valid_and_matches_the_defaults() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/tickwire.example.toml");
+    let with_file = tickwire()
+        .args(["config", "--config", example])
+        .output()
+        .unwrap();
+    assert!(
+        with_file.status.success(),
+        "{}",
+        String::from_utf8_lossy(&with_file.stderr)
+    );
+    let defaults = tickwire().arg("config").output().unwrap();
+    assert_eq!(with_file.stdout, defaults.stdout);
+}
+
+#[test]
+fn an_invalid_value_is_refused_at_start_with_its_key_and_exit_code_2() {
+    let out = tickwire()
+        .args(["serve", "--tick-rate", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`tick_rate`"));
+
+    let file = temp_file("bad.toml", "heartbeat_interval = \"often\"\n");
+    let out = tickwire()
+        .args(["serve", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`heartbeat_interval`"));
+
+    let file = temp_file("unknown.toml", "tick_rat = 30\n");
+    let out = tickwire()
+        .args(["serve", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tick_rat"));
+}
+
+#[test]
+fn sigterm_closes_clients_with_1001_and_exits_0_within_5_seconds() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = tickwire()
+        .args([
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--log-format",
+            "json",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let url = format!("ws://127.0.0.1:{port}/ws");
+        let mut client = None;
+        for _ in 0..100 {
+            match tickwire::client::Client::<tickwire::Arena>::connect(&url, Default::default())
+                .await
+            {
+                Ok(c) => {
+                    client = Some(c);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+        let mut client = client.expect("the server came up");
+        common::next_snapshot(&mut client).await;
+        // SAFETY: kill(2) on our own child with a valid signal.
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+        let err = loop {
+            match common::within("close on SIGTERM", 5, client.recv()).await {
+                Ok(_) => continue,
+                Err(e) => break e,
+            }
+        };
+        assert!(
+            matches!(
+                err,
+                tickwire::client::ClientError::Closed { code: 1001, .. }
+            ),
+            "got {err}"
+        );
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the server did not exit within 5 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+    let mut logs = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut logs).unwrap();
+    let first = logs.lines().next().expect("a log line");
+    let parsed: serde_json::Value = serde_json::from_str(first).expect("JSON log lines");
+    assert!(parsed["fields"]["message"].is_string(), "{first}");
+}
