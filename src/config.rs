@@ -46,6 +46,8 @@ pub struct Config {
     pub reconnect_grace: Duration,
     /// Browser Origins allowed to open game connections; empty allows any.
     pub allowed_origins: Vec<String>,
+    /// HS256 secret for join tokens (JWT); `None` lets anyone join.
+    pub auth_secret: Option<String>,
     /// Log lines as `human` text or `json`.
     pub log_format: LogFormat,
     /// `RUST_LOG`-style filter, e.g. `info` or `tickwire=debug,warn`.
@@ -86,6 +88,7 @@ impl Default for Config {
             empty_match_grace: Duration::from_secs(10),
             reconnect_grace: Duration::from_secs(10),
             allowed_origins: Vec::new(),
+            auth_secret: None,
             log_format: LogFormat::Human,
             log_filter: "info".into(),
         }
@@ -162,6 +165,9 @@ pub struct ConfigLayer {
     /// Browser Origins allowed to connect, comma-separated [default: any].
     #[arg(long, env = "TICKWIRE_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Option<Vec<String>>,
+    /// HS256 secret for join tokens (JWT); without it anyone can join.
+    #[arg(long, env = "TICKWIRE_AUTH_SECRET", hide_env_values = true)]
+    pub auth_secret: Option<String>,
     /// Log format [default: human].
     #[arg(long, env = "TICKWIRE_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
@@ -277,6 +283,15 @@ impl ConfigLayer {
                 .filter(|o| !o.is_empty())
                 .collect();
         }
+        if let Some(v) = &self.auth_secret {
+            if v.len() < 16 {
+                return Err(ConfigError::Invalid {
+                    key: "auth_secret",
+                    message: "must be at least 16 characters".into(),
+                });
+            }
+            config.auth_secret = Some(v.clone());
+        }
         if let Some(v) = self.log_format {
             config.log_format = v;
         }
@@ -302,7 +317,8 @@ impl Config {
         Ok(config)
     }
 
-    /// The effective configuration as TOML, every key present.
+    /// The effective configuration as TOML, every key present; the auth
+    /// secret is never printed, only whether it is set.
     pub fn to_toml(&self) -> String {
         let d = |d: Duration| humantime::format_duration(d).to_string();
         let format = match self.log_format {
@@ -315,7 +331,7 @@ impl Config {
              heartbeat_timeout = {:?}\nack_timeout = {:?}\noutbound_queue = {}\n\
              input_queue_per_player = {}\nmax_inputs_per_second = {}\nmax_connections = {}\n\
              max_connections_per_ip = {}\nempty_match_grace = {:?}\nreconnect_grace = {:?}\nallowed_origins = {:?}\n\
-             log_format = {:?}\nlog_filter = {:?}\n",
+             log_format = {:?}\nlog_filter = {:?}\n{}",
             self.bind.to_string(),
             self.tick_rate,
             self.players_per_match,
@@ -335,6 +351,11 @@ impl Config {
             self.allowed_origins,
             format,
             self.log_filter,
+            if self.auth_secret.is_some() {
+                "# auth_secret is set (not shown)\n"
+            } else {
+                "# auth_secret is not set: anyone can join\n"
+            },
         )
     }
 }

@@ -473,3 +473,124 @@ async fn a_panic_in_game_code_ends_only_that_match() {
     }
     server.shutdown().await;
 }
+
+const SECRET: &str = "a-test-secret-of-enough-length";
+
+fn jwt(sub: &str, match_id: Option<u64>, exp_from_now: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let mut claims = serde_json::json!({ "sub": sub, "exp": now + exp_from_now });
+    if let Some(m) = match_id {
+        claims["match"] = serde_json::json!(m);
+    }
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+async fn refused_status(url: &str) -> (u16, String) {
+    match Client::<Arena>::connect(url, ClientOptions::default()).await {
+        Err(ClientError::Refused { status, body }) => (status, body),
+        other => panic!(
+            "expected a refusal, got {:?}",
+            other.map(|c| c.welcome().clone())
+        ),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_an_auth_secret_only_valid_tokens_join_as_their_player() {
+    let server = start(Config {
+        auth_secret: Some(SECRET.into()),
+        ..test_config()
+    })
+    .await;
+    let ws = server.ws_url();
+
+    let (status, body) = refused_status(&ws).await;
+    assert_eq!(status, 401);
+    assert!(body.contains("unauthorized"), "{body}");
+
+    let forged = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &serde_json::json!({ "sub": "5", "exp": 4_000_000_000u64 }),
+        &jsonwebtoken::EncodingKey::from_secret(b"some-other-secret-entirely"),
+    )
+    .unwrap();
+    assert_eq!(refused_status(&format!("{ws}?token={forged}")).await.0, 401);
+    assert_eq!(
+        refused_status(&format!("{ws}?token={}", jwt("5", None, -3600)))
+            .await
+            .0,
+        401,
+        "expired"
+    );
+    assert_eq!(
+        refused_status(&format!("{ws}?token={}", jwt("alice", None, 3600)))
+            .await
+            .0,
+        401,
+        "non-numeric sub"
+    );
+
+    // From the query (browsers) ...
+    let mut a = Client::<Arena>::connect(
+        &format!("{ws}?token={}", jwt("42", None, 3600)),
+        ClientOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.welcome().player_id, PlayerId(42));
+    next_snapshot(&mut a).await;
+    // ... or the Authorization header.
+    let mut request = ws.clone().into_client_request().unwrap();
+    request.headers_mut().insert(
+        "Authorization",
+        format!("Bearer {}", jwt("43", None, 3600)).parse().unwrap(),
+    );
+    let (mut raw, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("a header token joins");
+    raw.send(join_frame()).await.unwrap();
+    let Some(Ok(Message::Binary(w))) = within("welcome", 5, raw.next()).await else {
+        panic!("no welcome")
+    };
+    let tickwire::protocol::ServerMsg::Welcome(w) =
+        tickwire::protocol::decode_server(&w, 4096).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(w.player_id, PlayerId(43));
+
+    // One seat per player at a time.
+    let (status, body) = refused_status(&format!("{ws}?token={}", jwt("42", None, 3600))).await;
+    assert_eq!(status, 409, "{body}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_match_claim_pins_the_match() {
+    let server = start(Config {
+        auth_secret: Some(SECRET.into()),
+        ..test_config()
+    })
+    .await;
+    let pinned = server.lobby().create_match(None, None).unwrap().id;
+    let other = server.lobby().create_match(None, None).unwrap().id;
+    let ws = server.ws_url();
+    let token = jwt("7", Some(pinned.0), 3600);
+    let (status, body) = refused_status(&format!("{ws}?match={}&token={token}", other.0)).await;
+    assert_eq!(status, 403);
+    assert!(body.contains("match_not_allowed"), "{body}");
+    // Quick-join with a pinned token lands in the pinned match.
+    let c = Client::<Arena>::connect(&format!("{ws}?token={token}"), ClientOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(c.welcome().match_id, pinned);
+    server.shutdown().await;
+}

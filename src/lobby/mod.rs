@@ -31,7 +31,13 @@ pub enum LobbyError {
     BadCapacity { requested: u16, max: u16 },
     #[error("unknown or expired session token")]
     InvalidSession,
+    #[error("player {} is already connected", .0.0)]
+    AlreadyConnected(PlayerId),
 }
+
+/// Players whose id came from outside (an authentication token) and who hold
+/// a seat: one seat per such player at a time.
+type Identities = Arc<Mutex<std::collections::HashSet<PlayerId>>>;
 
 /// A disconnected player's seat, kept for the reconnect grace.
 struct Parked<G: Game> {
@@ -92,6 +98,7 @@ struct Inner<G: Game> {
     on_tick: Option<TickObserver>,
     parked: Mutex<std::collections::HashMap<SessionToken, Parked<G>>>,
     next_generation: AtomicU64,
+    identities: Identities,
 }
 
 /// The match registry of one node. Cheap to clone.
@@ -125,6 +132,7 @@ impl<G: Game> Lobby<G> {
                 on_tick,
                 parked: Mutex::new(std::collections::HashMap::new()),
                 next_generation: AtomicU64::new(1),
+                identities: Arc::new(Mutex::new(std::collections::HashSet::new())),
             }),
         }
     }
@@ -222,7 +230,28 @@ impl<G: Game> Lobby<G> {
     /// A seat in match `id`, or with `None` in the fullest open match with room
     /// (a new match when none has room).
     pub fn reserve(&self, id: Option<MatchId>) -> Result<Seat<G>, LobbyError> {
+        self.reserve_as(id, None)
+    }
+
+    /// As [`reserve`](Self::reserve), for a player whose id is known (from an
+    /// authentication token) rather than assigned; that player may hold only
+    /// one seat at a time.
+    pub fn reserve_as(
+        &self,
+        id: Option<MatchId>,
+        known: Option<PlayerId>,
+    ) -> Result<Seat<G>, LobbyError> {
         let mut registry = self.registry();
+        if let Some(player) = known {
+            let identities = self
+                .inner
+                .identities
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if identities.contains(&player) {
+                return Err(LobbyError::AlreadyConnected(player));
+            }
+        }
         let handle = match id {
             Some(id) => {
                 let handle = registry.get(&id).ok_or(LobbyError::NotFound(id))?;
@@ -247,12 +276,26 @@ impl<G: Game> Lobby<G> {
             }
         };
         handle.seated.fetch_add(1, Ordering::Relaxed);
-        let player = PlayerId(self.inner.next_player.fetch_add(1, Ordering::Relaxed));
+        let (player, identity) = match known {
+            Some(player) => {
+                let identities = self.inner.identities.clone();
+                identities
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(player);
+                (player, Some(identities))
+            }
+            None => (
+                PlayerId(self.inner.next_player.fetch_add(1, Ordering::Relaxed)),
+                None,
+            ),
+        };
         Ok(Seat {
             handle,
             player,
             token: SessionToken::random(),
             joined: false,
+            identity,
         })
     }
 
@@ -327,6 +370,8 @@ pub struct Seat<G: Game> {
     /// The secret that lets this player resume after a disconnect.
     token: SessionToken,
     joined: bool,
+    /// Where this player's externally given id is registered, if it has one.
+    identity: Option<Identities>,
 }
 
 impl<G: Game> Seat<G> {
@@ -400,5 +445,11 @@ impl<G: Game> Drop for Seat<G> {
             });
         }
         self.handle.seated.fetch_sub(1, Ordering::Relaxed);
+        if let Some(identities) = &self.identity {
+            identities
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&self.player);
+        }
     }
 }

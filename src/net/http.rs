@@ -111,6 +111,8 @@ fn routes<G: Game>(app: Arc<App<G>>) -> Router {
 struct WsQuery {
     #[serde(rename = "match")]
     match_id: Option<u64>,
+    /// A join token, for browsers, which cannot set an Authorization header.
+    token: Option<String>,
 }
 
 fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
@@ -129,6 +131,9 @@ fn lobby_refusal(e: &LobbyError) -> Response {
         LobbyError::NotFound(_) => refuse(StatusCode::NOT_FOUND, "match_not_found", e.to_string()),
         LobbyError::Full(_) => refuse(StatusCode::CONFLICT, "match_full", e.to_string()),
         LobbyError::Ended(_) => refuse(StatusCode::GONE, "match_ended", e.to_string()),
+        LobbyError::AlreadyConnected(_) => {
+            refuse(StatusCode::CONFLICT, "already_connected", e.to_string())
+        }
         LobbyError::InvalidSession => {
             refuse(StatusCode::UNAUTHORIZED, "invalid_session", e.to_string())
         }
@@ -202,7 +207,26 @@ async fn ws_upgrade<G: Game>(
             "connection cannot be upgraded",
         );
     };
-    let seat = match app.lobby.reserve(query.match_id.map(MatchId)) {
+    let mut match_id = query.match_id.map(MatchId);
+    let mut known_player = None;
+    if let Some(auth) = &app.auth {
+        let identity = match auth.verify(req.headers(), query.token.as_deref()) {
+            Ok(identity) => identity,
+            Err(why) => return refuse(StatusCode::UNAUTHORIZED, "unauthorized", why),
+        };
+        if let Some(pinned) = identity.match_id {
+            if match_id.is_some_and(|asked| asked != pinned) {
+                return refuse(
+                    StatusCode::FORBIDDEN,
+                    "match_not_allowed",
+                    format!("this token may only join match {pinned}"),
+                );
+            }
+            match_id = Some(pinned);
+        }
+        known_player = Some(identity.player);
+    }
+    let seat = match app.lobby.reserve_as(match_id, known_player) {
         Ok(seat) => seat,
         Err(e) => return lobby_refusal(&e),
     };

@@ -7,6 +7,7 @@
 //! that encoding spreads over every core and never runs on a tick thread).
 
 mod api;
+mod auth;
 mod connection;
 mod http;
 mod limits;
@@ -31,6 +32,8 @@ pub(crate) struct App<G: Game> {
     pub shutdown: CancellationToken,
     pub stats: Arc<ServerStats>,
     pub limits: Arc<limits::ConnectionLimits>,
+    /// Verifies join tokens; `None` runs open.
+    pub auth: Option<auth::Authenticator>,
     /// Every upgraded connection, so shutdown can wait for their close frames.
     pub connections: TaskTracker,
 }
@@ -91,12 +94,19 @@ pub async fn start<G: Game>(config: Config) -> std::io::Result<ServerHandle<G>> 
     );
     let limits =
         limits::ConnectionLimits::new(config.max_connections, config.max_connections_per_ip);
+    if config.auth_secret.is_none() {
+        tracing::warn!(
+            "no auth secret configured: anyone can join (set --auth-secret or TICKWIRE_AUTH_SECRET)"
+        );
+    }
+    let authenticator = config.auth_secret.as_deref().map(auth::Authenticator::new);
     let app = Arc::new(App {
         config,
         lobby,
         shutdown: CancellationToken::new(),
         stats,
         limits,
+        auth: authenticator,
         connections: TaskTracker::new(),
     });
     let accept = tokio::spawn(http::accept_loop(listener, app.clone()));
