@@ -88,6 +88,10 @@ fn describe() {
         "tickwire_handshake_refusals_total",
         "Upgrades refused before the WebSocket, by reason"
     );
+    describe_counter!(
+        "tickwire_panics_total",
+        "Panics caught, by where (match or connection)"
+    );
 }
 
 /// Tick durations since the window began, and totals since the server started.

@@ -243,7 +243,13 @@ async fn ws_upgrade<G: Game>(
         let ws =
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config))
                 .await;
-        connection::run(ws, seat, app, peer).await;
+        // A panic ends this connection only (its seat is dropped while
+        // unwinding, so the player leaves); it is logged and counted.
+        let run = std::panic::AssertUnwindSafe(connection::run(ws, seat, app, peer));
+        if futures_util::FutureExt::catch_unwind(run).await.is_err() {
+            tracing::error!(peer = ?peer, "connection task panicked; closed it");
+            metrics::counter!("tickwire_panics_total", "where" => "connection").increment(1);
+        }
         // The connection counts as open until its WebSocket is gone.
         drop(permit);
     });

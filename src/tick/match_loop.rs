@@ -246,6 +246,7 @@ impl<G: Game> TickTask for MatchLoop<G> {
         let stepped = std::panic::catch_unwind(AssertUnwindSafe(|| self.step_and_publish()));
         if stepped.is_err() {
             tracing::error!(match_id = %self.id, tick = self.tick.0, "game code panicked; ending the match");
+            metrics::counter!("tickwire_panics_total", "where" => "match").increment(1);
             (self.request_end)(true);
             self.close_all(SlotClosed::MatchFailed);
             return false;

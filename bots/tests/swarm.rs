@@ -1,0 +1,92 @@
+//! The bot swarm binary against a real server on 127.0.0.1.
+
+use std::process::Command;
+use tickwire::{Arena, Config};
+
+fn bots() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tickwire-bots"))
+}
+
+#[test]
+fn a_small_swarm_plays_arena_and_reports_the_documented_json() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = runtime
+        .block_on(tickwire::net::start::<Arena>(Config {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            tick_threads: 1,
+            ..Config::default()
+        }))
+        .unwrap();
+    let out = bots()
+        .args([
+            "--url",
+            &server.ws_url(),
+            "--clients",
+            "16",
+            "--warmup",
+            "1s",
+            "--duration",
+            "2s",
+            "--json",
+        ])
+        .args(["--server-pid", &std::process::id().to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(r["clients"], 16);
+    assert_eq!(r["connected"], 16);
+    assert_eq!(r["errors"], 0);
+    assert!(r["snapshots"].as_u64().unwrap() > 0);
+    // 30 Hz is due; a wide margin for a shared machine.
+    assert!(r["snapshots_per_client_s"].as_f64().unwrap() > 10.0, "{r}");
+    let down = r["down_bytes_per_client_s"].as_f64().unwrap();
+    let full = r["full_bytes_per_client_s"].as_f64().unwrap();
+    assert!(
+        down > 0.0 && full > 4.0 * down,
+        "deltas {down} B/s against full {full} B/s"
+    );
+    let lat = &r["latency_ms"];
+    assert!(
+        lat["p50"].as_f64().unwrap() > 0.0
+            && lat["p99"].as_f64().unwrap() >= lat["p50"].as_f64().unwrap()
+    );
+    assert!(lat["p999"].is_number());
+    let s = &r["server"];
+    assert!(s["cpu_cores"].as_f64().unwrap() > 0.0);
+    assert!(s["rss_bytes"].as_u64().unwrap() > 0);
+    assert!(s["rss_per_client_bytes"].is_number());
+    assert!(s["tick_ms"]["p50"].is_number() && s["tick_ms"]["p99"].is_number());
+    assert!(s["tick_overruns"].is_number());
+    runtime.block_on(server.shutdown());
+}
+
+#[test]
+fn the_swarm_exits_non_zero_when_bots_cannot_connect() {
+    // Nothing listens on port 1 of the loopback: every connect is refused.
+    let out = bots()
+        .args([
+            "--url",
+            "ws://127.0.0.1:1/ws",
+            "--clients",
+            "3",
+            "--warmup",
+            "0s",
+            "--duration",
+            "1s",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a report still");
+    assert_eq!(r["connect_failures"], 3);
+}
