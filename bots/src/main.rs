@@ -28,8 +28,8 @@ struct Args {
     /// Number of bots.
     #[arg(long, default_value_t = 16)]
     clients: u64,
-    /// Bots connected per second while ramping up.
-    #[arg(long, default_value_t = 500)]
+    /// Bots connected per second while ramping up, as `500` or `500/s`.
+    #[arg(long, default_value = "500/s", value_parser = parse_rate)]
     ramp: u64,
     /// Time after the ramp before measuring.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
@@ -55,6 +55,15 @@ struct Args {
     /// Extra flags for the spawned server, after `--`.
     #[arg(last = true)]
     server_args: Vec<String>,
+}
+
+/// A rate such as `500` or `500/s`, at least 1.
+fn parse_rate(text: &str) -> Result<u64, String> {
+    let number = text.trim().trim_end_matches("/s");
+    match number.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("{text:?} is not a rate like 500/s")),
+    }
 }
 
 #[derive(Serialize, Default)]

@@ -282,6 +282,11 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     count_close(close_label(code));
+    tracing::info!(
+        code = u16::from(code),
+        reason,
+        "connection refused after the upgrade"
+    );
     let msg = encode(&ServerMsg::Error {
         code: error,
         message: reason.to_string(),
