@@ -80,23 +80,8 @@ fn init_logging(config: &Config) {
     }
 }
 
-/// Raises the open-file limit to its hard maximum: every player is a socket.
-fn raise_fd_limit() {
-    // SAFETY: getrlimit/setrlimit with a valid resource and a pointer to a local.
-    unsafe {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
-}
-
 fn serve(config: Config) -> anyhow::Result<()> {
-    raise_fd_limit();
+    tickwire::net::raise_open_file_limit();
     let bind = config.bind;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

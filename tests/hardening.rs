@@ -27,6 +27,25 @@ fn join_frame() -> Message {
     Message::Binary(join.into())
 }
 
+/// A bare WebSocket that joins and returns its `Welcome`: a client whose
+/// connection the test can drop without a close frame.
+async fn raw_join(
+    url: &str,
+) -> (
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    tickwire::protocol::Welcome,
+) {
+    let (mut raw, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    raw.send(join_frame()).await.unwrap();
+    let Some(Ok(Message::Binary(bytes))) = within("welcome", 5, raw.next()).await else {
+        panic!("no welcome")
+    };
+    match tickwire::protocol::decode_server(&bytes, 4096).unwrap() {
+        tickwire::protocol::ServerMsg::Welcome(w) => (raw, w),
+        other => panic!("expected a welcome, got {other:?}"),
+    }
+}
+
 fn input_frame(seq: u32) -> Message {
     let mut out = Vec::new();
     encode_client(
@@ -53,17 +72,6 @@ async fn catch_up(client: &mut Client<Arena>, server: &tickwire::net::ServerHand
         .load(std::sync::atomic::Ordering::Relaxed);
     // One past: a join replied to during tick `now` shows from the tick after.
     while next_snapshot(client).await.0 <= now {}
-}
-
-async fn wait_until(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !cond() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {secs}s waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -263,34 +271,37 @@ async fn a_client_that_stops_reading_is_closed_and_others_keep_their_pace() {
     server.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dropped_player_resumes_its_entity_with_its_token_within_the_grace() {
-    let config = Config {
-        reconnect_grace: Duration::from_millis(1500),
+/// A server with this reconnect grace, a watching player, and a second player
+/// who joined (the watcher saw it) and then vanished without a close frame.
+async fn player_drops(
+    grace: Duration,
+) -> (
+    tickwire::net::ServerHandle<Arena>,
+    String,
+    Client<Arena>,
+    tickwire::protocol::Welcome,
+) {
+    let server = start(Config {
+        reconnect_grace: grace,
         ..test_config()
-    };
-    let server = start(config).await;
+    })
+    .await;
     let id = server.lobby().create_match(None, None).unwrap().id;
     let url = format!("{}?match={}", server.ws_url(), id.0);
     let mut watcher = connect(&server, Some(id), ClientOptions::default()).await;
-
-    // A raw client joins, then vanishes without a close frame.
-    let (mut raw, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
-    raw.send(join_frame()).await.unwrap();
-    let Some(Ok(Message::Binary(welcome))) = raw.next().await else {
-        panic!("no welcome")
-    };
-    let tickwire::protocol::ServerMsg::Welcome(welcome) =
-        tickwire::protocol::decode_server(&welcome, 4096).unwrap()
-    else {
-        panic!("not a welcome")
-    };
+    let (raw, welcome) = raw_join(&url).await;
     catch_up(&mut watcher, &server).await;
     assert!(
         watcher.world().unwrap().get(welcome.entity_id).is_some(),
         "the player joined"
     );
     drop(raw);
+    (server, url, watcher, welcome)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_player_resumes_its_entity_with_its_token_within_the_grace() {
+    let (server, url, mut watcher, welcome) = player_drops(Duration::from_millis(1500)).await;
     // Its entity stays in the others' view during the grace.
     tokio::time::sleep(Duration::from_millis(400)).await;
     catch_up(&mut watcher, &server).await;
@@ -326,30 +337,7 @@ async fn a_dropped_player_resumes_its_entity_with_its_token_within_the_grace() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_the_grace_the_entity_is_removed_and_the_token_expires() {
-    let config = Config {
-        reconnect_grace: Duration::from_millis(300),
-        ..test_config()
-    };
-    let server = start(config).await;
-    let id = server.lobby().create_match(None, None).unwrap().id;
-    let url = format!("{}?match={}", server.ws_url(), id.0);
-    let mut watcher = connect(&server, Some(id), ClientOptions::default()).await;
-    let (mut raw, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
-    raw.send(join_frame()).await.unwrap();
-    let Some(Ok(Message::Binary(welcome))) = raw.next().await else {
-        panic!("no welcome")
-    };
-    let tickwire::protocol::ServerMsg::Welcome(welcome) =
-        tickwire::protocol::decode_server(&welcome, 4096).unwrap()
-    else {
-        panic!("not a welcome")
-    };
-    catch_up(&mut watcher, &server).await;
-    assert!(
-        watcher.world().unwrap().get(welcome.entity_id).is_some(),
-        "the player joined"
-    );
-    drop(raw);
+    let (server, url, mut watcher, welcome) = player_drops(Duration::from_millis(300)).await;
     let mut removed = false;
     for _ in 0..90 {
         next_snapshot(&mut watcher).await;

@@ -10,17 +10,6 @@ use tickwire::game::arena::ArenaInput;
 use tickwire::protocol::{encode_client, ClientMsg};
 use tokio_tungstenite::tungstenite::Message;
 
-async fn wait_until(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !cond() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {secs}s waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_peer_is_closed_after_the_heartbeat_timeout() {
     let config = tickwire::Config {

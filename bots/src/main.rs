@@ -172,24 +172,9 @@ fn sample(shared: &Shared, server_pid: Option<&str>) -> Sample {
     }
 }
 
-/// Raises the open-file limit to its hard maximum: every bot is a socket.
-fn raise_fd_limit() {
-    // SAFETY: getrlimit/setrlimit with a valid resource and a pointer to a local.
-    unsafe {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
-}
-
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    raise_fd_limit();
+    tickwire::net::raise_open_file_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -146,18 +146,7 @@ impl<G: Game> Client<G> {
     /// Connects to `url` (e.g. `ws://127.0.0.1:7777/ws?match=1`) and joins.
     pub async fn connect(url: &str, options: ClientOptions) -> Result<Self, ClientError> {
         let (ws, welcome) = open(url, &options, None).await?;
-        Ok(Client {
-            ws,
-            url: url.to_string(),
-            welcome,
-            options,
-            history: VecDeque::with_capacity(4),
-            next_seq: 1,
-            unacked: None,
-            epoch: Instant::now(),
-            rtt: None,
-            buf: Vec::with_capacity(64),
-        })
+        Ok(Self::joined(ws, url, welcome, options))
     }
 
     /// Connects and resumes the player of session `token` (from an earlier
@@ -168,7 +157,11 @@ impl<G: Game> Client<G> {
         options: ClientOptions,
     ) -> Result<Self, ClientError> {
         let (ws, welcome) = open(url, &options, Some(token)).await?;
-        Ok(Client {
+        Ok(Self::joined(ws, url, welcome, options))
+    }
+
+    fn joined(ws: Ws, url: &str, welcome: Welcome, options: ClientOptions) -> Self {
+        Client {
             ws,
             url: url.to_string(),
             welcome,
@@ -179,7 +172,7 @@ impl<G: Game> Client<G> {
             epoch: Instant::now(),
             rtt: None,
             buf: Vec::with_capacity(64),
-        })
+        }
     }
 
     /// Reconnects to the same server and resumes this player, retrying with

@@ -131,3 +131,19 @@ async fn metrics_upkeep(shutdown: CancellationToken) {
         }
     }
 }
+
+/// Raises this process's open-file limit to its hard maximum: every player
+/// (and every bot) is a socket, and the usual soft limit of 1024 is too low.
+pub fn raise_open_file_limit() {
+    // SAFETY: getrlimit/setrlimit with a valid resource and a pointer to a local.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}

@@ -140,3 +140,15 @@ pub async fn http_json(
         serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
     )
 }
+
+/// Polls `cond` until it holds, failing the test after `secs` seconds.
+pub async fn wait_until(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {secs}s waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
