@@ -203,7 +203,25 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
             .server_bin
             .clone()
             .unwrap_or_else(server::default_server_bin);
-        Some(server::spawn(&bin, &args.server_args).await?)
+        // Every bot connects from 127.0.0.1: lift the per-address cap (a
+        // protection against one remote host) unless the caller set it.
+        let mut server_args = args.server_args.clone();
+        let per_ip_set = server_args
+            .iter()
+            .any(|a| a.starts_with("--max-connections-per-ip"));
+        let total_set = server_args
+            .iter()
+            .any(|a| a == "--max-connections" || a.starts_with("--max-connections="));
+        if !per_ip_set {
+            server_args.push(format!("--max-connections-per-ip={}", args.clients + 64));
+        }
+        if !total_set {
+            server_args.push(format!(
+                "--max-connections={}",
+                (args.clients + 64).max(10_000)
+            ));
+        }
+        Some(server::spawn(&bin, &server_args).await?)
     } else {
         None
     };

@@ -125,11 +125,12 @@ pub async fn run_bot(shared: Arc<Shared>, index: u64) {
         };
         let client = match connect {
             Ok(c) => c,
-            Err(_) => {
+            Err(e) => {
                 shared
                     .counters
                     .connect_failures
                     .fetch_add(1, Ordering::Relaxed);
+                shared.sample_error(format!("connect: {e}"));
                 return;
             }
         };
