@@ -27,6 +27,12 @@ fn e2e(c: &mut Criterion) {
                 bind: "127.0.0.1:0".parse().expect("address"),
                 tick_rate: rate,
                 tick_threads: 1,
+                // Between criterion's phases the client reads nothing for a
+                // while; that must not count as a dead or non-acking peer.
+                ack_timeout: Duration::from_secs(3600),
+                heartbeat_timeout: Duration::from_secs(3600),
+                // One input per iteration, faster than a player sends them.
+                max_inputs_per_second: 10_000,
                 ..Config::default()
             };
             let server = tickwire::net::start::<Arena>(config)
@@ -65,18 +71,24 @@ fn e2e(c: &mut Criterion) {
                             })
                             .await
                             .expect("send");
-                        loop {
-                            if let ClientEvent::Snapshot { .. } = client.recv().await.expect("recv")
-                            {
-                                let applied = client
-                                    .world()
-                                    .and_then(|w| w.get(me))
-                                    .map(|e| e.last_input_seq);
-                                if applied.is_some_and(|s| s >= seq) {
-                                    break;
+                        let applied = async {
+                            loop {
+                                if let ClientEvent::Snapshot { .. } =
+                                    client.recv().await.expect("recv")
+                                {
+                                    let applied = client
+                                        .world()
+                                        .and_then(|w| w.get(me))
+                                        .map(|e| e.last_input_seq);
+                                    if applied.is_some_and(|s| s >= seq) {
+                                        break;
+                                    }
                                 }
                             }
-                        }
+                        };
+                        tokio::time::timeout(Duration::from_secs(5), applied)
+                            .await
+                            .expect("the input reached a snapshot within 5 s");
                         total += started.elapsed();
                     }
                     total
