@@ -16,15 +16,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 fn join_frame() -> Message {
-    let mut join = Vec::new();
-    encode_client::<ArenaInput>(
-        &ClientMsg::Join {
-            version: 1,
-            resume: None,
-        },
-        &mut join,
-    );
-    Message::Binary(join.into())
+    Message::Binary(join_bytes(1).into())
 }
 
 /// A bare WebSocket that joins and returns its `Welcome`: a client whose

@@ -6,8 +6,6 @@ use common::*;
 use futures_util::SinkExt;
 use std::time::{Duration, Instant};
 use tickwire::client::{AckMode, ClientOptions};
-use tickwire::game::arena::ArenaInput;
-use tickwire::protocol::{encode_client, ClientMsg};
 use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -27,15 +25,9 @@ async fn a_silent_peer_is_closed_after_the_heartbeat_timeout() {
         tokio_tungstenite::connect_async(format!("{}?match={}", server.ws_url(), id.0))
             .await
             .unwrap();
-    let mut join = Vec::new();
-    encode_client::<ArenaInput>(
-        &ClientMsg::Join {
-            version: 1,
-            resume: None,
-        },
-        &mut join,
-    );
-    ws.send(Message::Binary(join.into())).await.unwrap();
+    ws.send(Message::Binary(join_bytes(1).into()))
+        .await
+        .unwrap();
     wait_until("the player is in the match", 5, || {
         handle
             .stats

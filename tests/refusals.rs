@@ -5,8 +5,8 @@ mod common;
 use common::*;
 use futures_util::{SinkExt, StreamExt};
 use tickwire::client::{Client, ClientError, ClientOptions};
-use tickwire::protocol::{decode_server, encode_client, ClientMsg, ErrorCode, ServerMsg};
-use tickwire::{game::arena::ArenaInput, Arena};
+use tickwire::protocol::{decode_server, ErrorCode, ServerMsg};
+use tickwire::Arena;
 use tokio_tungstenite::tungstenite::Message;
 
 async fn raw_ws(
@@ -30,18 +30,6 @@ where
             other => panic!("expected a close frame, got {other:?}"),
         }
     }
-}
-
-fn join_bytes(version: u16) -> Vec<u8> {
-    let mut out = Vec::new();
-    encode_client::<ArenaInput>(
-        &ClientMsg::Join {
-            version,
-            resume: None,
-        },
-        &mut out,
-    );
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

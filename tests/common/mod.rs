@@ -152,3 +152,16 @@ pub async fn wait_until(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// The bytes of a `Join` with this protocol version and no resume token.
+pub fn join_bytes(version: u16) -> Vec<u8> {
+    let mut out = Vec::new();
+    tickwire::protocol::encode_client::<tickwire::game::arena::ArenaInput>(
+        &tickwire::protocol::ClientMsg::Join {
+            version,
+            resume: None,
+        },
+        &mut out,
+    );
+    out
+}
