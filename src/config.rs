@@ -48,6 +48,36 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// HS256 secret for join tokens (JWT); `None` lets anyone join.
     pub auth_secret: Option<String>,
+    /// Longest lifetime a join token may claim (`exp` minus `iat`, or `exp`
+    /// minus now): a leaked token cannot be valid for years.
+    pub token_max_lifetime: Duration,
+    /// Bearer token for the routes that change state (`POST /v1/...`, admin
+    /// routes); `None` turns those routes off.
+    pub admin_token: Option<String>,
+    /// A separate (internal) address for `/metrics` and the read-only API;
+    /// `None` serves them on `bind`.
+    pub metrics_bind: Option<SocketAddr>,
+    /// Live matches at most; creating one beyond it is refused with 503.
+    pub max_matches: usize,
+    /// HTTP API requests per second from one address (a burst of one second
+    /// is allowed); beyond it, 429 with Retry-After.
+    pub api_requests_per_second: u32,
+    /// Time an HTTP request gets to arrive whole (headers and body).
+    pub request_timeout: Duration,
+    /// Protocol pings a player may send per second; the excess is dropped and
+    /// a sustained flood closes the connection.
+    pub max_pings_per_second: u32,
+    /// A send to a client that does not complete within this closes it: its
+    /// socket is not draining.
+    pub send_timeout: Duration,
+    /// A tick running longer than this is reported (log and metric) while it runs.
+    pub tick_watchdog: Duration,
+    /// Reverse proxies (CIDRs) whose X-Forwarded-For / Forwarded headers are
+    /// believed; empty trusts nobody.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// After SIGTERM: how long players keep playing (readiness already 503,
+    /// new joins refused) before they are closed with 1001.
+    pub drain_period: Duration,
     /// Log lines as `human` text or `json`.
     pub log_format: LogFormat,
     /// `RUST_LOG`-style filter, e.g. `info` or `tickwire=debug,warn`.
@@ -66,6 +96,16 @@ pub fn default_tick_threads() -> usize {
     std::thread::available_parallelism()
         .map(|n| (n.get() / 2).max(1))
         .unwrap_or(1)
+}
+
+/// Matches per tick thread by default: an arena match steps in about a
+/// microsecond, so this bounds memory and the encoding work of the writers
+/// rather than the tick threads' time.
+const MATCHES_PER_TICK_THREAD: usize = 512;
+
+/// The default `max_matches` for a given number of tick threads.
+pub fn default_max_matches(tick_threads: usize) -> usize {
+    tick_threads.max(1) * MATCHES_PER_TICK_THREAD
 }
 
 impl Default for Config {
@@ -89,6 +129,17 @@ impl Default for Config {
             reconnect_grace: Duration::from_secs(10),
             allowed_origins: Vec::new(),
             auth_secret: None,
+            token_max_lifetime: Duration::from_secs(7 * 24 * 3600),
+            admin_token: None,
+            metrics_bind: None,
+            max_matches: default_max_matches(default_tick_threads()),
+            api_requests_per_second: 20,
+            request_timeout: Duration::from_secs(10),
+            max_pings_per_second: 10,
+            send_timeout: Duration::from_secs(3),
+            tick_watchdog: Duration::from_secs(1),
+            trusted_proxies: Vec::new(),
+            drain_period: Duration::ZERO,
             log_format: LogFormat::Human,
             log_filter: "info".into(),
         }
@@ -168,6 +219,40 @@ pub struct ConfigLayer {
     /// HS256 secret for join tokens (JWT); without it anyone can join.
     #[arg(long, env = "TICKWIRE_AUTH_SECRET", hide_env_values = true)]
     pub auth_secret: Option<String>,
+    /// Longest lifetime a join token may claim, e.g. `7d` [default: 7days].
+    #[arg(long, env = "TICKWIRE_TOKEN_MAX_LIFETIME")]
+    pub token_max_lifetime: Option<String>,
+    /// Bearer token (at least 16 characters) for the routes that change state;
+    /// without it those routes are off.
+    #[arg(long, env = "TICKWIRE_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Serve /metrics and the read-only API on this (internal) address instead [default: on --bind].
+    #[arg(long, env = "TICKWIRE_METRICS_BIND")]
+    pub metrics_bind: Option<String>,
+    /// Live matches at most [default: 512 per tick thread].
+    #[arg(long, env = "TICKWIRE_MAX_MATCHES")]
+    pub max_matches: Option<usize>,
+    /// HTTP API requests per second from one address [default: 20].
+    #[arg(long, env = "TICKWIRE_API_REQUESTS_PER_SECOND")]
+    pub api_requests_per_second: Option<u32>,
+    /// Time an HTTP request gets to arrive whole, headers and body [default: 10s].
+    #[arg(long, env = "TICKWIRE_REQUEST_TIMEOUT")]
+    pub request_timeout: Option<String>,
+    /// Protocol pings a player may send per second [default: 10].
+    #[arg(long, env = "TICKWIRE_MAX_PINGS_PER_SECOND")]
+    pub max_pings_per_second: Option<u32>,
+    /// A send to a client that does not complete within this closes it [default: 3s].
+    #[arg(long, env = "TICKWIRE_SEND_TIMEOUT")]
+    pub send_timeout: Option<String>,
+    /// A tick running longer than this is reported while it runs [default: 1s].
+    #[arg(long, env = "TICKWIRE_TICK_WATCHDOG")]
+    pub tick_watchdog: Option<String>,
+    /// Reverse proxies trusted for X-Forwarded-For / Forwarded, comma-separated CIDRs [default: none].
+    #[arg(long, env = "TICKWIRE_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<String>>,
+    /// After SIGTERM, how long players keep playing before they are closed [default: 0s].
+    #[arg(long, env = "TICKWIRE_DRAIN_PERIOD")]
+    pub drain_period: Option<String>,
     /// Log format [default: human].
     #[arg(long, env = "TICKWIRE_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
@@ -188,6 +273,15 @@ fn duration(key: &'static str, value: &str) -> Result<Duration, ConfigError> {
         });
     }
     Ok(d)
+}
+
+/// A duration where zero is meaningful (off, or at once).
+fn zero_or_duration(key: &'static str, value: &str) -> Result<Duration, ConfigError> {
+    if value.trim() == "0" || value.trim() == "0s" {
+        Ok(Duration::ZERO)
+    } else {
+        duration(key, value)
+    }
 }
 
 fn in_range<T: PartialOrd + std::fmt::Display + Copy>(
@@ -270,11 +364,7 @@ impl ConfigLayer {
         }
         if let Some(v) = &self.reconnect_grace {
             // Zero is allowed here: it turns resuming off.
-            config.reconnect_grace = if v.trim() == "0" || v.trim() == "0s" {
-                Duration::ZERO
-            } else {
-                duration("reconnect_grace", v)?
-            };
+            config.reconnect_grace = zero_or_duration("reconnect_grace", v)?;
         }
         if let Some(v) = &self.allowed_origins {
             config.allowed_origins = v
@@ -291,6 +381,61 @@ impl ConfigLayer {
                 });
             }
             config.auth_secret = Some(v.clone());
+        }
+        if let Some(v) = &self.token_max_lifetime {
+            config.token_max_lifetime = duration("token_max_lifetime", v)?;
+        }
+        if let Some(v) = &self.admin_token {
+            if v.len() < 16 {
+                return Err(ConfigError::Invalid {
+                    key: "admin_token",
+                    message: "must be at least 16 characters".into(),
+                });
+            }
+            config.admin_token = Some(v.clone());
+        }
+        if let Some(v) = &self.metrics_bind {
+            config.metrics_bind = Some(v.parse().map_err(|e| ConfigError::Invalid {
+                key: "metrics_bind",
+                message: format!("{v:?} is not an address like 127.0.0.1:9090 ({e})"),
+            })?);
+        }
+        if let Some(v) = self.max_matches {
+            config.max_matches = in_range("max_matches", v, 1, 1_000_000)?;
+        }
+        if let Some(v) = self.api_requests_per_second {
+            config.api_requests_per_second = in_range("api_requests_per_second", v, 1, 100_000)?;
+        }
+        if let Some(v) = &self.request_timeout {
+            config.request_timeout = duration("request_timeout", v)?;
+        }
+        if let Some(v) = self.max_pings_per_second {
+            config.max_pings_per_second = in_range("max_pings_per_second", v, 1, 1000)?;
+        }
+        if let Some(v) = &self.send_timeout {
+            config.send_timeout = duration("send_timeout", v)?;
+        }
+        if let Some(v) = &self.tick_watchdog {
+            config.tick_watchdog = duration("tick_watchdog", v)?;
+        }
+        if let Some(v) = &self.trusted_proxies {
+            config.trusted_proxies = v
+                .iter()
+                .map(|c| c.trim())
+                .filter(|c| !c.is_empty())
+                .map(|c| {
+                    // A bare address trusts that one host.
+                    c.parse::<ipnet::IpNet>()
+                        .or_else(|_| c.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                        .map_err(|_| ConfigError::Invalid {
+                            key: "trusted_proxies",
+                            message: format!("{c:?} is not a CIDR like 10.0.0.0/8 or an address"),
+                        })
+                })
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(v) = &self.drain_period {
+            config.drain_period = zero_or_duration("drain_period", v)?;
         }
         if let Some(v) = self.log_format {
             config.log_format = v;
@@ -310,53 +455,115 @@ impl Config {
     /// Defaults, then the file (if any), then `overrides` (flags and environment).
     pub fn load(file: Option<&Path>, overrides: &ConfigLayer) -> Result<Config, ConfigError> {
         let mut config = Config::default();
+        let mut matches_set = overrides.max_matches.is_some();
         if let Some(path) = file {
-            ConfigLayer::from_file(path)?.apply(&mut config)?;
+            let layer = ConfigLayer::from_file(path)?;
+            matches_set |= layer.max_matches.is_some();
+            layer.apply(&mut config)?;
         }
         overrides.apply(&mut config)?;
+        if !matches_set {
+            // The default follows the tick threads actually configured.
+            config.max_matches = default_max_matches(config.tick_threads);
+        }
         Ok(config)
     }
 
     /// The effective configuration as TOML, every key present; the auth
     /// secret is never printed, only whether it is set.
     pub fn to_toml(&self) -> String {
-        let d = |d: Duration| humantime::format_duration(d).to_string();
+        let d = |d: Duration| {
+            if d.is_zero() {
+                "0s".to_string()
+            } else {
+                humantime::format_duration(d).to_string()
+            }
+        };
         let format = match self.log_format {
             LogFormat::Human => "human",
             LogFormat::Json => "json",
         };
-        format!(
-            "bind = {:?}\ntick_rate = {}\nplayers_per_match = {}\ntick_threads = {}\n\
-             max_message_bytes = {}\nhandshake_timeout = {:?}\nheartbeat_interval = {:?}\n\
-             heartbeat_timeout = {:?}\nack_timeout = {:?}\noutbound_queue = {}\n\
-             input_queue_per_player = {}\nmax_inputs_per_second = {}\nmax_connections = {}\n\
-             max_connections_per_ip = {}\nempty_match_grace = {:?}\nreconnect_grace = {:?}\nallowed_origins = {:?}\n\
-             log_format = {:?}\nlog_filter = {:?}\n{}",
-            self.bind.to_string(),
-            self.tick_rate,
-            self.players_per_match,
-            self.tick_threads,
-            self.max_message_bytes,
-            d(self.handshake_timeout),
-            d(self.heartbeat_interval),
-            d(self.heartbeat_timeout),
-            d(self.ack_timeout),
-            self.outbound_queue,
-            self.input_queue_per_player,
-            self.max_inputs_per_second,
-            self.max_connections,
-            self.max_connections_per_ip,
-            d(self.empty_match_grace),
-            if self.reconnect_grace.is_zero() { "0s".to_string() } else { d(self.reconnect_grace) },
-            self.allowed_origins,
-            format,
-            self.log_filter,
-            if self.auth_secret.is_some() {
-                "# auth_secret is set (not shown)\n"
-            } else {
-                "# auth_secret is not set: anyone can join\n"
-            },
-        )
+        let mut out = String::new();
+        let mut line = |key: &str, value: String| {
+            out.push_str(key);
+            out.push_str(" = ");
+            out.push_str(&value);
+            out.push('\n');
+        };
+        line("bind", format!("{:?}", self.bind.to_string()));
+        line("tick_rate", self.tick_rate.to_string());
+        line("players_per_match", self.players_per_match.to_string());
+        line("tick_threads", self.tick_threads.to_string());
+        line("max_message_bytes", self.max_message_bytes.to_string());
+        line(
+            "handshake_timeout",
+            format!("{:?}", d(self.handshake_timeout)),
+        );
+        line(
+            "heartbeat_interval",
+            format!("{:?}", d(self.heartbeat_interval)),
+        );
+        line(
+            "heartbeat_timeout",
+            format!("{:?}", d(self.heartbeat_timeout)),
+        );
+        line("ack_timeout", format!("{:?}", d(self.ack_timeout)));
+        line("send_timeout", format!("{:?}", d(self.send_timeout)));
+        line("outbound_queue", self.outbound_queue.to_string());
+        line(
+            "input_queue_per_player",
+            self.input_queue_per_player.to_string(),
+        );
+        line(
+            "max_inputs_per_second",
+            self.max_inputs_per_second.to_string(),
+        );
+        line(
+            "max_pings_per_second",
+            self.max_pings_per_second.to_string(),
+        );
+        line("max_connections", self.max_connections.to_string());
+        line(
+            "max_connections_per_ip",
+            self.max_connections_per_ip.to_string(),
+        );
+        line("max_matches", self.max_matches.to_string());
+        line(
+            "api_requests_per_second",
+            self.api_requests_per_second.to_string(),
+        );
+        line("request_timeout", format!("{:?}", d(self.request_timeout)));
+        line(
+            "empty_match_grace",
+            format!("{:?}", d(self.empty_match_grace)),
+        );
+        line("reconnect_grace", format!("{:?}", d(self.reconnect_grace)));
+        line("drain_period", format!("{:?}", d(self.drain_period)));
+        line("tick_watchdog", format!("{:?}", d(self.tick_watchdog)));
+        line("allowed_origins", format!("{:?}", self.allowed_origins));
+        let proxies: Vec<String> = self.trusted_proxies.iter().map(|p| p.to_string()).collect();
+        line("trusted_proxies", format!("{proxies:?}"));
+        line(
+            "token_max_lifetime",
+            format!("{:?}", d(self.token_max_lifetime)),
+        );
+        if let Some(m) = self.metrics_bind {
+            line("metrics_bind", format!("{:?}", m.to_string()));
+        }
+        line("log_format", format!("{format:?}"));
+        line("log_filter", format!("{:?}", self.log_filter));
+        // Secrets are never printed, only whether they are set.
+        out.push_str(if self.auth_secret.is_some() {
+            "# auth_secret is set (not shown)\n"
+        } else {
+            "# auth_secret is not set: anyone can join\n"
+        });
+        out.push_str(if self.admin_token.is_some() {
+            "# admin_token is set (not shown)\n"
+        } else {
+            "# admin_token is not set: POST /v1/... routes are off\n"
+        });
+        out
     }
 }
 
