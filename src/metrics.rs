@@ -92,6 +92,65 @@ fn describe() {
         "tickwire_panics_total",
         "Panics caught, by where (match or connection)"
     );
+    describe_counter!(
+        "tickwire_pings_dropped_total",
+        "Protocol pings over a player's rate, left unanswered"
+    );
+    describe_counter!(
+        "tickwire_tick_stalls_total",
+        "Ticks seen running past the tick watchdog bound"
+    );
+    describe_counter!(
+        "tickwire_api_refusals_total",
+        "HTTP API requests refused, by reason"
+    );
+}
+
+/// Labelled series, by metric name and label, that exist from the start.
+pub(crate) struct SeriesLabels {
+    pub close_reasons: &'static [&'static str],
+    pub handshake_refusals: &'static [&'static str],
+    pub api_refusals: &'static [&'static str],
+}
+
+/// Registers every series at zero (histograms empty), so that dashboards and
+/// alerts never see a missing series before the first event.
+pub(crate) fn register_series(labels: &SeriesLabels) {
+    use metrics::{counter, gauge, histogram};
+    prometheus();
+    gauge!("tickwire_players").set(0.0);
+    gauge!("tickwire_matches").set(0.0);
+    let _ = histogram!("tickwire_tick_duration_seconds");
+    let _ = histogram!("tickwire_snapshot_payload_bytes");
+    for name in [
+        "tickwire_tick_overruns_total",
+        "tickwire_tick_stalls_total",
+        "tickwire_inputs_received_total",
+        "tickwire_snapshots_stale_total",
+        "tickwire_bytes_in_total",
+        "tickwire_bytes_out_total",
+        "tickwire_pings_dropped_total",
+    ] {
+        counter!(name).increment(0);
+    }
+    for reason in ["queue_full", "rate_limit"] {
+        counter!("tickwire_inputs_dropped_total", "reason" => reason).increment(0);
+    }
+    for kind in ["full", "delta"] {
+        counter!("tickwire_snapshots_sent_total", "kind" => kind).increment(0);
+    }
+    for place in ["match", "connection"] {
+        counter!("tickwire_panics_total", "where" => place).increment(0);
+    }
+    for &reason in labels.close_reasons {
+        counter!("tickwire_connection_closes_total", "reason" => reason).increment(0);
+    }
+    for &reason in labels.handshake_refusals {
+        counter!("tickwire_handshake_refusals_total", "reason" => reason).increment(0);
+    }
+    for &reason in labels.api_refusals {
+        counter!("tickwire_api_refusals_total", "reason" => reason).increment(0);
+    }
 }
 
 /// Tick durations since the window began, and totals since the server started.

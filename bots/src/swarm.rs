@@ -91,6 +91,9 @@ impl Shared {
 /// Sample one snapshot in this many for the full-snapshot comparison.
 const FULL_SAMPLE_EVERY: u64 = 16;
 const LATENCY_BATCH: usize = 64;
+/// How long a sent input waits for the snapshot that shows it: a stall
+/// longer than this is recorded as this long, never left out.
+const PENDING_WINDOW: Duration = Duration::from_secs(10);
 
 fn classify(shared: &Shared, e: &ClientError) {
     let c = &shared.counters;
@@ -240,6 +243,8 @@ async fn play(
     let leave_at = play_for.map(|d| Instant::now() + d);
     let mut input = random_input(rng);
     let mut inputs_sent: u32 = 0;
+    // Bounded by time, and so by count at any tick rate.
+    let pending_cap = PENDING_WINDOW.as_secs() as usize * tick_rate as usize;
     let mut pending: VecDeque<(u32, Instant)> = VecDeque::with_capacity(64);
     let mut batch: Vec<u64> = Vec::with_capacity(LATENCY_BATCH);
     let mut encoder = DeltaEncoder::new();
@@ -260,10 +265,16 @@ async fn play(
                     Err(e) => break Err(e),
                 };
                 shared.counters.inputs.fetch_add(1, Ordering::Relaxed);
-                if pending.len() >= 64 {
+                let now = Instant::now();
+                while pending.front().is_some_and(|(_, sent)| now.duration_since(*sent) >= PENDING_WINDOW)
+                    || pending.len() >= pending_cap
+                {
                     pending.pop_front();
+                    if shared.measuring.load(Ordering::Relaxed) {
+                        batch.push(PENDING_WINDOW.as_micros() as u64);
+                    }
                 }
-                pending.push_back((seq, Instant::now()));
+                pending.push_back((seq, now));
             }
             event = client.recv() => {
                 let event = match event {

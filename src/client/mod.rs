@@ -22,6 +22,9 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 /// Largest server message a client accepts: full snapshots of big worlds.
 const MAX_SERVER_MESSAGE: usize = 4 << 20;
 
+/// The close code of a connection taken over by a newer one of the same player.
+pub const TAKEN_OVER: u16 = 4001;
+
 /// When the client acknowledges snapshots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AckMode {
@@ -50,6 +53,11 @@ pub struct ReconnectPolicy {
     pub attempts: u32,
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
+    /// When the session is gone (the grace ran out, the server restarted),
+    /// join again as a new player: in the same match if it still exists,
+    /// else by quick-join (`recv` then returns `ClientEvent::Rejoined`).
+    /// Off: the reconnect fails with the server's refusal.
+    pub rejoin: bool,
 }
 
 impl Default for ReconnectPolicy {
@@ -58,6 +66,7 @@ impl Default for ReconnectPolicy {
             attempts: 5,
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(2),
+            rejoin: false,
         }
     }
 }
@@ -100,8 +109,24 @@ impl ClientError {
     pub fn is_connection_loss(&self) -> bool {
         match self {
             ClientError::WebSocket(_) | ClientError::Timeout => true,
-            // 1002, 1003, 1007, 1009: this client broke the protocol.
-            ClientError::Closed { code, .. } => !matches!(code, 1002 | 1003 | 1007 | 1009),
+            // 1002, 1003, 1007, 1009: this client broke the protocol; 4001: a
+            // newer connection of this player took the seat (reconnecting
+            // would take it back, and so on).
+            ClientError::Closed { code, .. } => {
+                !matches!(*code, 1002 | 1003 | 1007 | 1009 | TAKEN_OVER)
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the server no longer knows this session: resuming cannot work,
+    /// only joining again.
+    pub fn is_session_gone(&self) -> bool {
+        match self {
+            ClientError::Refused { status, body } => {
+                *status == 401 && body.contains("\"invalid_session\"")
+            }
+            ClientError::Server { code, .. } => *code == ErrorCode::InvalidSession,
             _ => false,
         }
     }
@@ -122,6 +147,10 @@ pub enum ClientEvent {
     /// The connection was lost and the client resumed its player (after
     /// `attempts` tries); the next snapshot is a full one.
     Resumed { attempts: u32 },
+    /// The connection was lost and the session was gone, so the client joined
+    /// again as a new player (`ReconnectPolicy::rejoin`): a new entity, maybe
+    /// in another match (see `Client::welcome`); the next snapshot is full.
+    Rejoined { attempts: u32, same_match: bool },
 }
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -179,31 +208,77 @@ impl<G: Game> Client<G> {
     /// exponential backoff per `ClientOptions::reconnect`. The next snapshot
     /// is a full one; input sequence numbers continue where they were.
     pub async fn reconnect(&mut self) -> Result<u32, ClientError> {
+        match self.reconnect_or_rejoin().await? {
+            ClientEvent::Resumed { attempts } | ClientEvent::Rejoined { attempts, .. } => {
+                Ok(attempts)
+            }
+            _ => unreachable!("reconnect_or_rejoin returns Resumed or Rejoined"),
+        }
+    }
+
+    async fn reconnect_or_rejoin(&mut self) -> Result<ClientEvent, ClientError> {
         let policy = self.options.reconnect.unwrap_or_default();
         let mut backoff = policy.initial_backoff;
         let mut last = ClientError::Timeout;
+        let mut session_gone = false;
         for attempt in 1..=policy.attempts.max(1) {
-            match open(&self.url, &self.options, Some(self.welcome.session_token)).await {
-                Ok((ws, welcome)) => {
+            let opened = if session_gone {
+                self.rejoin().await
+            } else {
+                open(&self.url, &self.options, Some(self.welcome.session_token))
+                    .await
+                    .map(|o| (o, true))
+            };
+            match opened {
+                Ok(((ws, welcome), same_match)) => {
                     self.ws = ws;
                     self.welcome = welcome;
                     self.history.clear();
                     self.unacked = None;
-                    return Ok(attempt);
+                    return Ok(if session_gone {
+                        ClientEvent::Rejoined {
+                            attempts: attempt,
+                            same_match,
+                        }
+                    } else {
+                        ClientEvent::Resumed { attempts: attempt }
+                    });
                 }
-                // The session is gone: retrying cannot help.
-                Err(
-                    e @ ClientError::Server {
-                        code: ErrorCode::InvalidSession,
-                        ..
-                    },
-                ) => return Err(e),
+                // The session is gone: resuming cannot help; joining again may.
+                Err(e) if e.is_session_gone() && !session_gone => {
+                    if !policy.rejoin {
+                        return Err(e);
+                    }
+                    session_gone = true;
+                    last = e;
+                    continue;
+                }
                 Err(e) => last = e,
             }
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(policy.max_backoff);
         }
         Err(last)
+    }
+
+    /// Joins as a new player: the old match if it still exists, else quick-join.
+    async fn rejoin(&mut self) -> Result<((Ws, Welcome), bool), ClientError> {
+        let same = with_query(
+            &self.url,
+            "match",
+            Some(&self.welcome.match_id.0.to_string()),
+        );
+        match open(&same, &self.options, None).await {
+            Ok(opened) => Ok((opened, true)),
+            Err(ClientError::Refused {
+                status: 404 | 409 | 410,
+                ..
+            }) => {
+                let quick = with_query(&self.url, "match", None);
+                Ok((open(&quick, &self.options, None).await?, false))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     pub fn welcome(&self) -> &Welcome {
@@ -265,8 +340,7 @@ impl<G: Game> Client<G> {
         let (msg, bytes) = match next_server_msg(&mut self.ws).await {
             Ok(m) => m,
             Err(e) if self.options.reconnect.is_some() && e.is_connection_loss() => {
-                let attempts = self.reconnect().await?;
-                return Ok(ClientEvent::Resumed { attempts });
+                return self.reconnect_or_rejoin().await;
             }
             Err(e) => return Err(e),
         };
@@ -360,12 +434,37 @@ async fn next_server_msg(ws: &mut Ws) -> Result<(ServerMsg, usize), ClientError>
     }
 }
 
-/// Opens a WebSocket to `url`, sends `Join` and waits for `Welcome`.
+/// `url` with every `key=` query parameter removed, and `key=value` added
+/// when given.
+fn with_query(url: &str, key: &str, value: Option<&str>) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut params: Vec<String> = query
+        .split('&')
+        .filter(|p| !p.is_empty() && p.split('=').next() != Some(key))
+        .map(str::to_string)
+        .collect();
+    if let Some(value) = value {
+        params.push(format!("{key}={value}"));
+    }
+    if params.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", params.join("&"))
+    }
+}
+
+/// Opens a WebSocket to `url`, sends `Join` and waits for `Welcome`. A
+/// resumed session is named in the URL (`resume=`), so the server hands the
+/// seat over before the upgrade.
 async fn open(
     url: &str,
     options: &ClientOptions,
     resume: Option<SessionToken>,
 ) -> Result<(Ws, Welcome), ClientError> {
+    let url = match resume {
+        Some(token) => with_query(url, "resume", Some(&token.to_hex())),
+        None => url.to_string(),
+    };
     let config = WebSocketConfig::default()
         .read_buffer_size(8 * 1024)
         .write_buffer_size(0)
@@ -402,5 +501,28 @@ async fn open(
     match msg {
         ServerMsg::Welcome(w) => Ok((ws, w)),
         _ => Err(ClientError::Unexpected("expected Welcome")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parameters_are_replaced_added_and_removed() {
+        let url = "ws://h:1/ws?match=3&token=abc";
+        assert_eq!(with_query(url, "match", None), "ws://h:1/ws?token=abc");
+        assert_eq!(
+            with_query(url, "match", Some("9")),
+            "ws://h:1/ws?token=abc&match=9"
+        );
+        assert_eq!(
+            with_query("ws://h:1/ws", "resume", Some("ff")),
+            "ws://h:1/ws?resume=ff"
+        );
+        assert_eq!(
+            with_query("ws://h:1/ws?match=3", "match", None),
+            "ws://h:1/ws"
+        );
     }
 }

@@ -4,7 +4,10 @@
 //! The lobby hands out a [`Seat`] before a WebSocket upgrade, so a full or
 //! unknown match is refused with an HTTP error instead of an upgrade. A seat is
 //! the player's claim on the match for the connection's lifetime: dropping it
-//! (however the connection ends) removes the player.
+//! (however the connection ends) removes the player. `sessions` hands seats
+//! from one connection to the next (resume, takeover).
+
+mod sessions;
 
 use crate::game::{Game, MatchSettings};
 use crate::protocol::{MatchId, PlayerId, SessionToken};
@@ -13,6 +16,8 @@ use crate::tick::{
     TickObserver, TickPool,
 };
 use crossbeam::queue::{ArrayQueue, SegQueue};
+pub use sessions::Evict;
+use sessions::Sessions;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -31,19 +36,25 @@ pub enum LobbyError {
     BadCapacity { requested: u16, max: u16 },
     #[error("unknown or expired session token")]
     InvalidSession,
-    #[error("player {} is already connected", .0.0)]
+    #[error("player {} is already connected and its connection did not hand the seat over", .0.0)]
     AlreadyConnected(PlayerId),
+    #[error("this session belongs to another player")]
+    NotYours,
+    #[error("the server is at its limit of {0} matches")]
+    TooManyMatches(usize),
 }
 
-/// Players whose id came from outside (an authentication token) and who hold
-/// a seat: one seat per such player at a time.
-type Identities = Arc<Mutex<std::collections::HashSet<PlayerId>>>;
-
-/// A disconnected player's seat, kept for the reconnect grace.
-struct Parked<G: Game> {
-    seat: Seat<G>,
-    /// Tells an expiry apart from a later park of the same session.
-    generation: u64,
+/// What a connection asks the lobby for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Claim {
+    /// A given match, or `None` for quick-join.
+    pub match_id: Option<MatchId>,
+    /// The player's id when it comes from outside (an authentication
+    /// token): such a player holds one seat at a time, and connecting again
+    /// takes that seat over.
+    pub player: Option<PlayerId>,
+    /// Resume the seat of this session (the match is the seat's own).
+    pub resume: Option<SessionToken>,
 }
 
 /// How the lobby creates matches.
@@ -55,6 +66,11 @@ pub struct LobbySettings {
     pub empty_match_grace: Duration,
     /// How long a disconnected player keeps its entity, waiting to resume.
     pub reconnect_grace: Duration,
+    /// Live matches at most.
+    pub max_matches: usize,
+    /// How long a connection taking a seat over waits for the previous
+    /// connection to let go of it.
+    pub handover_wait: Duration,
 }
 
 /// A live match as the network side sees it: queues in, counters out.
@@ -77,7 +93,8 @@ impl<G: Game> MatchHandle<G> {
     }
 
     pub fn has_ended(&self) -> bool {
-        self.ended.load(Ordering::Relaxed)
+        // SeqCst pairs with the match's store before it drains its commands.
+        self.ended.load(Ordering::SeqCst)
     }
 
     /// Receives every snapshot of this match from now on, without playing.
@@ -96,9 +113,7 @@ struct Inner<G: Game> {
     next_match: AtomicU64,
     next_player: AtomicU64,
     on_tick: Option<TickObserver>,
-    parked: Mutex<std::collections::HashMap<SessionToken, Parked<G>>>,
-    next_generation: AtomicU64,
-    identities: Identities,
+    sessions: Arc<Sessions<G>>,
 }
 
 /// The match registry of one node. Cheap to clone.
@@ -126,13 +141,14 @@ impl<G: Game> Lobby<G> {
             inner: Arc::new(Inner {
                 matches: Mutex::new(BTreeMap::new()),
                 pool,
-                settings,
                 next_match: AtomicU64::new(1),
                 next_player: AtomicU64::new(1),
                 on_tick,
-                parked: Mutex::new(std::collections::HashMap::new()),
-                next_generation: AtomicU64::new(1),
-                identities: Arc::new(Mutex::new(std::collections::HashSet::new())),
+                sessions: Arc::new(Sessions::new(
+                    settings.reconnect_grace,
+                    settings.handover_wait,
+                )),
+                settings,
             }),
         }
     }
@@ -165,6 +181,9 @@ impl<G: Game> Lobby<G> {
         capacity: Option<u16>,
     ) -> Result<Arc<MatchHandle<G>>, LobbyError> {
         let s = &self.inner.settings;
+        if registry.len() >= s.max_matches {
+            return Err(LobbyError::TooManyMatches(s.max_matches));
+        }
         let capacity = capacity.unwrap_or(s.players_per_match);
         if capacity == 0 || capacity > s.players_per_match {
             return Err(LobbyError::BadCapacity {
@@ -222,7 +241,7 @@ impl<G: Game> Lobby<G> {
         if !force && handle.seated() > 0 {
             return false;
         }
-        handle.ended.store(true, Ordering::Relaxed);
+        handle.ended.store(true, Ordering::SeqCst);
         registry.remove(&id);
         true
     }
@@ -231,6 +250,34 @@ impl<G: Game> Lobby<G> {
     /// (a new match when none has room).
     pub fn reserve(&self, id: Option<MatchId>) -> Result<Seat<G>, LobbyError> {
         self.reserve_as(id, None)
+    }
+
+    /// What a new connection gets: the seat of the session it resumes; for
+    /// an authenticated player who holds a seat already, that seat, taken
+    /// over from its previous connection (unless another match is asked
+    /// for: then the old seat is given up); otherwise a new seat.
+    pub async fn claim(&self, claim: Claim) -> Result<Seat<G>, LobbyError> {
+        let sessions = &self.inner.sessions;
+        if let Some(token) = claim.resume {
+            return sessions.take(token, claim.player).await;
+        }
+        if let Some(player) = claim.player {
+            if let Some(token) = sessions.of_identity(player) {
+                match sessions.take(token, Some(player)).await {
+                    Ok(seat) => {
+                        let elsewhere = claim.match_id.is_some_and(|m| m != seat.match_handle().id);
+                        if !elsewhere {
+                            return Ok(seat);
+                        }
+                        drop(seat); // the player leaves its old match
+                    }
+                    // Gone meanwhile: a fresh seat below.
+                    Err(LobbyError::InvalidSession) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        self.reserve_as(claim.match_id, claim.player)
     }
 
     /// As [`reserve`](Self::reserve), for a player whose id is known (from an
@@ -243,12 +290,7 @@ impl<G: Game> Lobby<G> {
     ) -> Result<Seat<G>, LobbyError> {
         let mut registry = self.registry();
         if let Some(player) = known {
-            let identities = self
-                .inner
-                .identities
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            if identities.contains(&player) {
+            if self.inner.sessions.of_identity(player).is_some() {
                 return Err(LobbyError::AlreadyConnected(player));
             }
         }
@@ -275,78 +317,39 @@ impl<G: Game> Lobby<G> {
                 }
             }
         };
+        let player = known
+            .unwrap_or_else(|| PlayerId(self.inner.next_player.fetch_add(1, Ordering::Relaxed)));
+        let token = SessionToken::random();
+        self.inner.sessions.open(player, known.is_some(), token)?;
+        // Counted under the registry lock, so racing joins never overfill a match.
         handle.seated.fetch_add(1, Ordering::Relaxed);
-        let (player, identity) = match known {
-            Some(player) => {
-                let identities = self.inner.identities.clone();
-                identities
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(player);
-                (player, Some(identities))
-            }
-            None => (
-                PlayerId(self.inner.next_player.fetch_add(1, Ordering::Relaxed)),
-                None,
-            ),
-        };
         Ok(Seat {
             handle,
             player,
-            token: SessionToken::random(),
+            token,
             joined: false,
-            identity,
+            identified: known.is_some(),
+            sessions: self.inner.sessions.clone(),
         })
     }
 
-    fn parked(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<SessionToken, Parked<G>>> {
-        self.inner.parked.lock().unwrap_or_else(|e| e.into_inner())
+    /// Ends a connection's hold on its seat: handed to a connection taking it
+    /// over, kept for the reconnect grace when the connection was lost
+    /// (`resumable`) and the player had joined, else dropped (the player
+    /// leaves). Must be called within a tokio runtime.
+    pub fn release(&self, seat: Seat<G>, resumable: bool) {
+        self.inner.sessions.release(seat, resumable);
     }
 
-    /// Keeps a disconnected player's seat (and so its entity) for the
-    /// reconnect grace; after it, the seat is dropped and the player leaves.
-    /// Must be called within a tokio runtime.
-    pub fn park(&self, seat: Seat<G>) {
-        let grace = self.inner.settings.reconnect_grace;
-        if !seat.joined || grace.is_zero() {
-            return; // dropped: the player leaves now
-        }
-        let token = seat.token;
-        let generation = self.inner.next_generation.fetch_add(1, Ordering::Relaxed);
-        self.parked().insert(token, Parked { seat, generation });
-        let weak = Arc::downgrade(&self.inner);
-        tokio::spawn(async move {
-            tokio::time::sleep(grace).await;
-            if let Some(inner) = weak.upgrade() {
-                let lobby = Lobby { inner };
-                let mut parked = lobby.parked();
-                if parked
-                    .get(&token)
-                    .is_some_and(|p| p.generation == generation)
-                {
-                    // Dropping the seat outside the lock keeps Seat::drop simple.
-                    let expired = parked.remove(&token);
-                    drop(parked);
-                    drop(expired);
-                }
-            }
-        });
-    }
-
-    /// The parked seat of the session `token`, for a player coming back.
-    pub fn resume(&self, token: SessionToken) -> Result<Seat<G>, LobbyError> {
-        self.parked()
-            .remove(&token)
-            .map(|p| p.seat)
-            .filter(|seat| !seat.handle.has_ended())
-            .ok_or(LobbyError::InvalidSession)
+    /// Lets a later connection of the same player (or session) end this
+    /// seat's connection through `evict`, to take the seat over.
+    pub fn on_evict(&self, seat: &Seat<G>, evict: Evict) {
+        self.inner.sessions.set_evict(seat.token, evict);
     }
 
     /// Players disconnected and within their reconnect grace.
     pub fn parked_players(&self) -> usize {
-        self.parked().len()
+        self.inner.sessions.parked()
     }
 
     pub fn get(&self, id: MatchId) -> Option<Arc<MatchHandle<G>>> {
@@ -370,8 +373,9 @@ pub struct Seat<G: Game> {
     /// The secret that lets this player resume after a disconnect.
     token: SessionToken,
     joined: bool,
-    /// Where this player's externally given id is registered, if it has one.
-    identity: Option<Identities>,
+    /// The player's id came from an authentication token.
+    identified: bool,
+    sessions: Arc<Sessions<G>>,
 }
 
 impl<G: Game> Seat<G> {
@@ -383,14 +387,24 @@ impl<G: Game> Seat<G> {
         self.token
     }
 
+    /// Whether the player has (had) an entity through this seat: a resumed or
+    /// taken-over seat has.
+    pub fn has_joined(&self) -> bool {
+        self.joined
+    }
+
     pub fn match_handle(&self) -> &Arc<MatchHandle<G>> {
         &self.handle
     }
 
     /// Gives the player an entity (its old one, when resuming); snapshots
-    /// start flowing into `slot`. `None` when the match ended before the join
-    /// was applied.
-    pub async fn join(&mut self, slot: Arc<OutboundSlot<G::Entity>>) -> Option<Joined> {
+    /// start flowing into `slot`. `None` when the match ended (or failed)
+    /// before the join was applied, or did not answer within `deadline`.
+    pub async fn join(
+        &mut self,
+        slot: Arc<OutboundSlot<G::Entity>>,
+        deadline: Duration,
+    ) -> Option<Joined> {
         let (reply, joined) = tokio::sync::oneshot::channel();
         self.handle.commands.push(MatchCommand::Join {
             player: self.player,
@@ -398,7 +412,13 @@ impl<G: Game> Seat<G> {
             reply,
         });
         self.joined = true;
-        joined.await.ok()
+        // The match drains its commands after marking itself ended, so a
+        // command pushed before this check is answered, and one pushed after
+        // it is never waited for.
+        if self.handle.has_ended() {
+            return None;
+        }
+        tokio::time::timeout(deadline, joined).await.ok()?.ok()
     }
 
     /// What a connection's reader needs to feed this player's inputs to the match.
@@ -433,7 +453,7 @@ impl<G: Game> InputSender<G> {
 
     /// The match's newest tick.
     pub fn tick(&self) -> crate::protocol::Tick {
-        crate::protocol::Tick(self.handle.stats.tick.load(Ordering::Relaxed))
+        crate::protocol::Tick(self.handle.stats.tick.load(Ordering::Acquire))
     }
 }
 
@@ -445,11 +465,6 @@ impl<G: Game> Drop for Seat<G> {
             });
         }
         self.handle.seated.fetch_sub(1, Ordering::Relaxed);
-        if let Some(identities) = &self.identity {
-            identities
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&self.player);
-        }
+        self.sessions.close(self.token, self.player);
     }
 }

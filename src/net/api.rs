@@ -15,6 +15,16 @@ use serde::{Deserialize, Serialize};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+/// Every reason an API request is refused under (`tickwire_api_refusals_total`).
+pub(crate) const API_REFUSALS: &[&str] = &[
+    "unauthorized",
+    "admin_routes_off",
+    "rate_limited",
+    "too_many_matches",
+    "request_timeout",
+    "unsupported_media_type",
+];
+
 pub(crate) fn routes<G: Game>() -> Router<Arc<App<G>>> {
     Router::new()
         .route(
@@ -33,7 +43,7 @@ pub(crate) fn routes<G: Game>() -> Router<Arc<App<G>>> {
 }
 
 async fn readyz<G: Game>(State(app): State<Arc<App<G>>>) -> Response {
-    if app.shutdown.is_cancelled() {
+    if app.draining.is_cancelled() {
         json_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "shutting_down",
@@ -170,7 +180,7 @@ async fn create_match<G: Game>(
             }
         }
     };
-    if app.shutdown.is_cancelled() {
+    if app.draining.is_cancelled() {
         return json_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "shutting_down",
@@ -182,6 +192,11 @@ async fn create_match<G: Game>(
         Err(e @ LobbyError::BadCapacity { .. }) => json_error(
             StatusCode::UNPROCESSABLE_ENTITY,
             "bad_capacity",
+            e.to_string(),
+        ),
+        Err(e @ LobbyError::TooManyMatches(_)) => json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_matches",
             e.to_string(),
         ),
         Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),

@@ -3,8 +3,8 @@
 use super::limits::{ConnectionPermit, Refusal};
 use super::{connection, App};
 use crate::game::Game;
-use crate::lobby::LobbyError;
-use crate::protocol::MatchId;
+use crate::lobby::{Claim, LobbyError};
+use crate::protocol::{MatchId, SessionToken};
 use axum::body::Body;
 use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -29,10 +29,66 @@ pub(crate) fn json_error(
     (status, Json(body)).into_response()
 }
 
+/// Every reason `refuse` counts under, so the series exist from the start.
+pub(crate) const REFUSAL_REASONS: &[&str] = &[
+    "server_full",
+    "too_many_connections",
+    "match_not_found",
+    "match_full",
+    "match_ended",
+    "already_connected",
+    "invalid_session",
+    "bad_capacity",
+    "session_not_yours",
+    "too_many_matches",
+    "bad_query",
+    "shutting_down",
+    "websocket_required",
+    "bad_websocket_version",
+    "missing_websocket_key",
+    "bad_websocket_key",
+    "origin_not_allowed",
+    "no_upgrade",
+    "unauthorized",
+    "match_not_allowed",
+];
+
 /// A refused WebSocket handshake: counted by reason, answered in JSON.
 fn refuse(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
+    debug_assert!(
+        REFUSAL_REASONS.contains(&code),
+        "list {code} in REFUSAL_REASONS"
+    );
     metrics::counter!("tickwire_handshake_refusals_total", "reason" => code).increment(1);
     json_error(status, code, message)
+}
+
+/// Answers a socket over a connection cap and closes it at once: it gets no
+/// task, and holds its descriptor no longer than this call. The answer is
+/// written without reading the request (a client that sent one may see the
+/// connection reset instead; either way it is refused now, not later).
+fn refuse_socket(stream: tokio::net::TcpStream, refusal: Refusal) {
+    let (status, code, message) = match refusal {
+        Refusal::ServerFull => (
+            "503 Service Unavailable",
+            "server_full",
+            "the server is at its connection limit",
+        ),
+        Refusal::TooManyFromIp => (
+            "429 Too Many Requests",
+            "too_many_connections",
+            "too many connections from this address",
+        ),
+    };
+    metrics::counter!("tickwire_handshake_refusals_total", "reason" => code).increment(1);
+    let body = serde_json::json!({ "error": { "code": code, "message": message } }).to_string();
+    let response = format!(
+        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    // A fresh socket's send buffer takes this whole; if not, it is cut short.
+    let _ = stream.try_write(response.as_bytes());
+    drop(stream);
 }
 
 pub(crate) async fn accept_loop<G: Game>(listener: TcpListener, app: Arc<App<G>>) {
@@ -51,43 +107,30 @@ pub(crate) async fn accept_loop<G: Game>(listener: TcpListener, app: Arc<App<G>>
                 continue;
             }
         };
+        let admitted = match app.limits.admit(peer.ip()) {
+            Ok(permit) => Arc::new(permit),
+            Err(refusal) => {
+                refuse_socket(stream, refusal);
+                continue;
+            }
+        };
         // Snapshots are small and latency-bound: never wait to coalesce them.
         let _ = stream.set_nodelay(true);
-        let admitted = app.limits.admit(peer.ip()).map(Arc::new);
         let router = router.clone();
         let timeout = app.config.handshake_timeout;
         let shutdown = app.shutdown.clone();
         tokio::spawn(async move {
-            let keep_alive = admitted.is_ok();
             let service = hyper::service::service_fn(
                 move |mut req: hyper::Request<hyper::body::Incoming>| {
                     let router = router.clone();
-                    let admitted = admitted.clone();
-                    async move {
-                        match admitted {
-                            Ok(permit) => {
-                                req.extensions_mut().insert(peer);
-                                req.extensions_mut().insert(permit);
-                                router.oneshot(req.map(Body::new)).await
-                            }
-                            Err(Refusal::ServerFull) => Ok(refuse(
-                                StatusCode::SERVICE_UNAVAILABLE,
-                                "server_full",
-                                "the server is at its connection limit",
-                            )),
-                            Err(Refusal::TooManyFromIp) => Ok(refuse(
-                                StatusCode::TOO_MANY_REQUESTS,
-                                "too_many_connections",
-                                "too many connections from this address",
-                            )),
-                        }
-                    }
+                    req.extensions_mut().insert(peer);
+                    req.extensions_mut().insert(admitted.clone());
+                    router.oneshot(req.map(Body::new))
                 },
             );
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(timeout)
-                .keep_alive(keep_alive)
                 .serve_connection(TokioIo::new(stream), service)
                 .with_upgrades();
             tokio::select! {
@@ -113,6 +156,8 @@ struct WsQuery {
     match_id: Option<u64>,
     /// A join token, for browsers, which cannot set an Authorization header.
     token: Option<String>,
+    /// The session token of a player coming back (32 hex digits).
+    resume: Option<String>,
 }
 
 fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
@@ -140,6 +185,12 @@ fn lobby_refusal(e: &LobbyError) -> Response {
         LobbyError::BadCapacity { .. } => {
             refuse(StatusCode::BAD_REQUEST, "bad_capacity", e.to_string())
         }
+        LobbyError::NotYours => refuse(StatusCode::FORBIDDEN, "session_not_yours", e.to_string()),
+        LobbyError::TooManyMatches(_) => refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_matches",
+            e.to_string(),
+        ),
     }
 }
 
@@ -157,20 +208,36 @@ async fn ws_upgrade<G: Game>(
             "query parameter `match` must be a match id (an unsigned integer)",
         );
     };
-    if app.shutdown.is_cancelled() {
+    if app.draining.is_cancelled() {
         return refuse(
             StatusCode::SERVICE_UNAVAILABLE,
             "shutting_down",
             "the server is shutting down",
         );
     }
+    let resume = match query.resume.as_deref().map(SessionToken::from_hex) {
+        None => None,
+        Some(Some(token)) => Some(token),
+        Some(None) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "bad_query",
+                "query parameter `resume` must be a session token (32 hex digits)",
+            )
+        }
+    };
     let headers = req.headers();
     if !is_websocket_upgrade(headers) {
-        return refuse(
+        let mut response = refuse(
             StatusCode::UPGRADE_REQUIRED,
             "websocket_required",
             "this route only speaks WebSocket",
         );
+        // RFC 9110 15.5.22: a 426 names the protocol to upgrade to.
+        let h = response.headers_mut();
+        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        return response;
     }
     if headers
         .get(header::SEC_WEBSOCKET_VERSION)
@@ -226,7 +293,12 @@ async fn ws_upgrade<G: Game>(
         }
         known_player = Some(identity.player);
     }
-    let seat = match app.lobby.reserve_as(match_id, known_player) {
+    let claim = Claim {
+        match_id,
+        player: known_player,
+        resume,
+    };
+    let seat = match app.lobby.claim(claim).await {
         Ok(seat) => seat,
         Err(e) => return lobby_refusal(&e),
     };
@@ -245,7 +317,7 @@ async fn ws_upgrade<G: Game>(
                 .await;
         // A panic ends this connection only (its seat is dropped while
         // unwinding, so the player leaves); it is logged and counted.
-        let run = std::panic::AssertUnwindSafe(connection::run(ws, seat, app, peer));
+        let run = std::panic::AssertUnwindSafe(connection::run(ws, seat, app, peer, resume));
         if futures_util::FutureExt::catch_unwind(run).await.is_err() {
             tracing::error!(peer = ?peer, "connection task panicked; closed it");
             metrics::counter!("tickwire_panics_total", "where" => "connection").increment(1);

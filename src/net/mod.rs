@@ -29,6 +29,10 @@ use tokio_util::task::TaskTracker;
 pub(crate) struct App<G: Game> {
     pub config: Config,
     pub lobby: Lobby<G>,
+    /// Set first when the server stops: readiness fails and new joins are
+    /// refused, while players keep playing for the drain period.
+    pub draining: CancellationToken,
+    /// Set after the drain period: connections close with 1001.
     pub shutdown: CancellationToken,
     pub stats: Arc<ServerStats>,
     pub limits: Arc<limits::ConnectionLimits>,
@@ -65,9 +69,16 @@ impl<G: Game> ServerHandle<G> {
         self.app.shutdown.cancelled().await
     }
 
-    /// Stops accepting, closes every connection with 1001 and waits (at most
-    /// 5 s) for the close frames to go out.
+    /// Stops accepting players (readiness turns 503 at once), lets players
+    /// play on for the configured drain period, then closes every connection
+    /// with 1001 and waits (at most 5 s) for the close frames to go out.
     pub async fn shutdown(self) {
+        self.app.draining.cancel();
+        let drain = self.app.config.drain_period;
+        if !drain.is_zero() {
+            tracing::info!(drain = ?drain, "draining: new joins refused, players keep playing");
+            tokio::time::sleep(drain).await;
+        }
         self.app.shutdown.cancel();
         let _ = self.accept.await;
         self.app.connections.close();
@@ -79,7 +90,7 @@ impl<G: Game> ServerHandle<G> {
 pub async fn start<G: Game>(config: Config) -> std::io::Result<ServerHandle<G>> {
     let listener = TcpListener::bind(config.bind).await?;
     let local_addr = listener.local_addr()?;
-    let pool = TickPool::new(config.tick_threads)?;
+    let pool = TickPool::new(config.tick_threads, config.tick_watchdog)?;
     let stats = Arc::new(ServerStats::default());
     let lobby = Lobby::new(
         LobbySettings {
@@ -88,10 +99,17 @@ pub async fn start<G: Game>(config: Config) -> std::io::Result<ServerHandle<G>> 
             input_queue_per_player: config.input_queue_per_player,
             empty_match_grace: config.empty_match_grace,
             reconnect_grace: config.reconnect_grace,
+            max_matches: config.max_matches,
+            handover_wait: config.send_timeout + Duration::from_secs(1),
         },
         pool,
         Some(stats.tick_observer()),
     );
+    crate::metrics::register_series(&crate::metrics::SeriesLabels {
+        close_reasons: connection::CLOSE_REASONS,
+        handshake_refusals: http::REFUSAL_REASONS,
+        api_refusals: api::API_REFUSALS,
+    });
     let limits =
         limits::ConnectionLimits::new(config.max_connections, config.max_connections_per_ip);
     if config.auth_secret.is_none() {
@@ -103,6 +121,7 @@ pub async fn start<G: Game>(config: Config) -> std::io::Result<ServerHandle<G>> 
     let app = Arc::new(App {
         config,
         lobby,
+        draining: CancellationToken::new(),
         shutdown: CancellationToken::new(),
         stats,
         limits,

@@ -62,6 +62,30 @@ impl SessionToken {
         getrandom::fill(&mut bytes).expect("operating system random source is unavailable");
         SessionToken(bytes)
     }
+
+    /// The token as it travels in a URL (`/ws?resume=...`): 32 lowercase hex digits.
+    pub fn to_hex(&self) -> String {
+        use std::fmt::Write;
+        self.0.iter().fold(String::with_capacity(32), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+    }
+
+    /// Parses [`to_hex`](Self::to_hex)'s form (either case); `None` for anything else.
+    pub fn from_hex(text: &str) -> Option<Self> {
+        let bytes = text.as_bytes();
+        // from_str_radix alone would take a sign ("+f").
+        if bytes.len() != 32 || !bytes.iter().all(u8::is_ascii_hexdigit) {
+            return None;
+        }
+        let mut out = [0u8; 16];
+        for (i, pair) in bytes.chunks_exact(2).enumerate() {
+            let digits = std::str::from_utf8(pair).ok()?;
+            out[i] = u8::from_str_radix(digits, 16).ok()?;
+        }
+        Some(SessionToken(out))
+    }
 }
 
 impl std::fmt::Debug for SessionToken {
@@ -77,6 +101,21 @@ mod tests {
     use super::*;
     use crate::game::arena::ArenaInput;
     use proptest::prelude::*;
+
+    #[test]
+    fn session_tokens_round_trip_through_their_url_form() {
+        let token = SessionToken([0x0b, 0xff, 0, 0x10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+        assert_eq!(token.to_hex(), "0bff00100102030405060708090a0b0c");
+        assert_eq!(SessionToken::from_hex(&token.to_hex()), Some(token));
+        assert_eq!(
+            SessionToken::from_hex(&token.to_hex().to_uppercase()),
+            Some(token)
+        );
+        let signed = format!("+b{}", "0".repeat(30));
+        for bad in ["", "0b", &"g".repeat(32), &"0".repeat(33), &signed] {
+            assert_eq!(SessionToken::from_hex(bad), None, "{bad:?}");
+        }
+    }
 
     fn hex(s: &str) -> Vec<u8> {
         s.split_whitespace()

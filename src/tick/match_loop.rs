@@ -57,7 +57,8 @@ pub struct MatchLoop<G: Game> {
     start: Instant,
     dt: Duration,
     /// Index of the next deadline: the next tick runs at `start + next_slot * dt`.
-    next_slot: u32,
+    /// u64: at 240 Hz a u32 would wrap after 207 days of uptime.
+    next_slot: u64,
     inputs: Arc<ArrayQueue<PlayerInput<G::Input>>>,
     commands: Arc<SegQueue<MatchCommand<G>>>,
     players: Vec<PlayerEntry<G::Entity>>,
@@ -78,6 +79,16 @@ pub const TICK_PHASES: u32 = 4;
 fn tick_epoch() -> Instant {
     static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
     *EPOCH.get_or_init(Instant::now)
+}
+
+/// `start + slot * dt` without narrowing `slot` (`Duration * u32` would).
+fn deadline_of(start: Instant, dt: Duration, slot: u64) -> Instant {
+    let nanos = u128::from(slot) * dt.as_nanos();
+    let offset = Duration::new(
+        (nanos / 1_000_000_000) as u64,
+        (nanos % 1_000_000_000) as u32,
+    );
+    start + offset
 }
 
 /// Everything a match loop is built from.
@@ -103,7 +114,7 @@ impl<G: Game> MatchLoop<G> {
         let phase = (parts.id.0 % u64::from(TICK_PHASES)) as u32;
         let epoch = tick_epoch() + dt * phase / TICK_PHASES;
         let slots_since_epoch =
-            (Instant::now().saturating_duration_since(epoch).as_nanos() / dt.as_nanos()) as u32;
+            (Instant::now().saturating_duration_since(epoch).as_nanos() / dt.as_nanos()) as u64;
         MatchLoop {
             id: parts.id,
             game: G::new(&parts.settings),
@@ -192,6 +203,8 @@ impl<G: Game> MatchLoop<G> {
         self.last_len = entities.len();
         let snapshot = Snapshot::new(self.tick, entities);
         let published = Arc::new(Published::new(snapshot));
+        // Stored before any player can see this tick: an ack beyond it is a lie.
+        self.stats.tick.store(self.tick.0, Ordering::Release);
         for p in &self.players {
             p.slot.push(published.clone());
         }
@@ -199,7 +212,6 @@ impl<G: Game> MatchLoop<G> {
         for o in &self.observers {
             o.push(published.clone());
         }
-        self.stats.tick.store(self.tick.0, Ordering::Relaxed);
     }
 
     /// Whether an empty match has been empty for its grace period and the lobby
@@ -220,24 +232,35 @@ impl<G: Game> MatchLoop<G> {
         for o in self.observers.drain(..) {
             o.close(why);
         }
+        // Commands that arrived too late get their answer now: a dropped join
+        // reply tells the joiner the match is gone, instead of leaving it waiting.
+        while let Some(command) = self.commands.pop() {
+            match command {
+                MatchCommand::Join { reply, .. } => drop(reply),
+                MatchCommand::Observe { slot } => slot.close(why),
+                MatchCommand::Leave { .. } => {}
+            }
+        }
     }
 }
 
 impl<G: Game> TickTask for MatchLoop<G> {
     fn deadline(&self) -> Instant {
-        self.start + self.dt * self.next_slot
+        deadline_of(self.start, self.dt, self.next_slot)
+    }
+
+    fn id(&self) -> u64 {
+        self.id.0
     }
 
     fn run(&mut self, now: Instant) -> bool {
         // Late by a whole slot or more: count the missed deadlines and skip them,
         // so a slow tick never snowballs into a burst of catch-up ticks.
         let due = self.deadline();
-        let mut behind = 0;
+        let mut behind = 0u64;
         if now >= due + self.dt {
-            behind = ((now - due).as_nanos() / self.dt.as_nanos()) as u32;
-            self.stats
-                .overruns
-                .fetch_add(u64::from(behind), Ordering::Relaxed);
+            behind = ((now - due).as_nanos() / self.dt.as_nanos()) as u64;
+            self.stats.overruns.fetch_add(behind, Ordering::Relaxed);
             self.next_slot += behind;
         }
         self.next_slot += 1;
@@ -258,7 +281,7 @@ impl<G: Game> TickTask for MatchLoop<G> {
         if let Some(observe) = &self.on_tick {
             observe(TickReport {
                 duration: took,
-                overruns: behind,
+                overruns: u32::try_from(behind).unwrap_or(u32::MAX),
             });
         }
         if self.should_end(now) {
@@ -274,5 +297,65 @@ impl<G: Game> Drop for MatchLoop<G> {
     fn drop(&mut self) {
         // Server stopping: writers learn that no more snapshots will come.
         self.close_all(SlotClosed::MatchEnded);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::game::arena::Arena;
+
+    fn arena_loop() -> MatchLoop<Arena> {
+        MatchLoop::new(MatchParts {
+            id: MatchId(1),
+            settings: MatchSettings {
+                seed: 1,
+                tick_rate: 240,
+                capacity: 4,
+            },
+            inputs: Arc::new(ArrayQueue::new(4)),
+            commands: Arc::new(SegQueue::new()),
+            stats: Arc::new(MatchStats::default()),
+            empty_grace: Duration::from_secs(3600),
+            request_end: Box::new(|_| false),
+            on_tick: None,
+        })
+    }
+
+    #[test]
+    fn the_tick_grid_keeps_advancing_past_u32_slots() {
+        let mut task = arena_loop();
+        // About 207 days of uptime at 240 Hz: the slot index crosses 2^32.
+        task.next_slot = u64::from(u32::MAX) - 2;
+        let mut previous = task.deadline();
+        for _ in 0..6 {
+            let due = task.deadline();
+            assert!(task.run(due), "the match keeps running");
+            let next = task.deadline();
+            assert!(
+                next > previous,
+                "deadlines strictly increase across the wrap"
+            );
+            assert_eq!(next - due, task.dt, "one slot per tick");
+            previous = next;
+        }
+        assert!(task.next_slot > u64::from(u32::MAX));
+        assert_eq!(task.stats.overruns.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_join_queued_after_the_match_failed_is_answered() {
+        let mut task = arena_loop();
+        let (reply, joined) = tokio::sync::oneshot::channel();
+        task.commands.push(MatchCommand::Join {
+            player: PlayerId(1),
+            slot: Arc::new(OutboundSlot::new(1)),
+            reply,
+        });
+        task.close_all(SlotClosed::MatchFailed);
+        assert!(
+            joined.blocking_recv().is_err(),
+            "the joiner learns at once that the match is gone"
+        );
     }
 }

@@ -55,7 +55,9 @@ pub async fn next_snapshot(client: &mut Client<Arena>) -> Tick {
             .expect("recv")
         {
             ClientEvent::Snapshot { tick, .. } => return tick,
-            ClientEvent::Pong { .. } | ClientEvent::Resumed { .. } => continue,
+            ClientEvent::Pong { .. }
+            | ClientEvent::Resumed { .. }
+            | ClientEvent::Rejoined { .. } => continue,
         }
     }
 }

@@ -1,0 +1,218 @@
+//! The join handshake on an upgraded socket: the first message must be a
+//! valid `Join` within the handshake timeout; the player then gets its
+//! entity (its old one, when resuming) and a `Welcome`.
+
+use super::{count_close, encode, ws_error_end};
+use crate::game::Game;
+use crate::lobby::Seat;
+use crate::net::App;
+use crate::protocol::{
+    decode_client, ClientMsg, ErrorCode, ProtocolError, ServerMsg, SessionToken, Welcome,
+    PROTOCOL_VERSION,
+};
+use crate::snapshot::NetEntity;
+use crate::tick::OutboundSlot;
+use futures_util::{SinkExt, StreamExt};
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+/// Why the handshake did not complete.
+pub(super) struct Refused {
+    /// The peer went quiet or away (rather than breaking a rule).
+    pub resumable: bool,
+}
+
+const BROKE_A_RULE: Refused = Refused { resumable: false };
+const WENT_AWAY: Refused = Refused { resumable: true };
+
+/// Sends an error message and a close frame, within the send timeout,
+/// ignoring a peer that is already gone. Logged and counted like every close.
+async fn refuse<S>(
+    ws: &mut WebSocketStream<S>,
+    limit: std::time::Duration,
+    code: CloseCode,
+    error: ErrorCode,
+    reason: &str,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    count_close(super::close_label(code));
+    tracing::info!(
+        code = u16::from(code),
+        reason = ?reason,
+        "connection refused after the upgrade"
+    );
+    let msg = encode(&ServerMsg::Error {
+        code: error,
+        message: reason.to_string(),
+    });
+    let _ = tokio::time::timeout(limit, async {
+        ws.send(Message::Binary(msg)).await?;
+        ws.send(super::close_message(code, reason)).await
+    })
+    .await;
+}
+
+/// Waits for `Join`, takes the seat's entity and sends `Welcome`.
+pub(super) async fn handshake<G, S>(
+    ws: &mut WebSocketStream<S>,
+    seat: &mut Seat<G>,
+    slot: &Arc<OutboundSlot<G::Entity>>,
+    app: &App<G>,
+    resumed: Option<SessionToken>,
+    peer: Option<std::net::SocketAddr>,
+) -> Result<(), Refused>
+where
+    G: Game,
+    S: AsyncRead + AsyncWrite + Unpin,
+    G::Entity: NetEntity,
+{
+    let config = &app.config;
+    let limit = config.send_timeout;
+    let first = tokio::time::timeout(config.handshake_timeout, ws.next()).await;
+    let bytes = match first {
+        Ok(Some(Ok(Message::Binary(bytes)))) => bytes,
+        Ok(Some(Ok(Message::Text(_)))) => {
+            let reason = "text frames are not accepted; send binary frames";
+            refuse(
+                ws,
+                limit,
+                CloseCode::Unsupported,
+                ErrorCode::ExpectedJoin,
+                reason,
+            )
+            .await;
+            return Err(BROKE_A_RULE);
+        }
+        Ok(Some(Ok(Message::Close(_)))) | Ok(None) => {
+            count_close("client_closed");
+            let _ = tokio::time::timeout(limit, ws.close(None)).await;
+            return Err(WENT_AWAY);
+        }
+        Ok(Some(Ok(_))) => {
+            let reason = "the first message must be Join";
+            refuse(
+                ws,
+                limit,
+                CloseCode::Policy,
+                ErrorCode::ExpectedJoin,
+                reason,
+            )
+            .await;
+            return Err(BROKE_A_RULE);
+        }
+        Ok(Some(Err(e))) => {
+            return match ws_error_end(&e) {
+                Ok((code, reason)) => {
+                    refuse(ws, limit, code, ErrorCode::ExpectedJoin, &reason).await;
+                    Err(BROKE_A_RULE)
+                }
+                Err(_) => Err(WENT_AWAY),
+            };
+        }
+        Err(_) => {
+            let reason = "no Join within the handshake timeout";
+            refuse(
+                ws,
+                limit,
+                CloseCode::Policy,
+                ErrorCode::ExpectedJoin,
+                reason,
+            )
+            .await;
+            return Err(WENT_AWAY);
+        }
+    };
+    match decode_client::<G::Input>(&bytes, config.max_message_bytes) {
+        // Resuming is decided at the upgrade (`/ws?resume=`); a Join may only
+        // repeat that token.
+        Ok(ClientMsg::Join { resume, .. }) if resume.is_none() || resume == resumed => {}
+        Ok(ClientMsg::Join { .. }) => {
+            let reason = "resume with /ws?resume=TOKEN";
+            refuse(
+                ws,
+                limit,
+                CloseCode::Policy,
+                ErrorCode::InvalidSession,
+                reason,
+            )
+            .await;
+            return Err(BROKE_A_RULE);
+        }
+        Ok(_) => {
+            let reason = "the first message must be Join";
+            refuse(
+                ws,
+                limit,
+                CloseCode::Policy,
+                ErrorCode::ExpectedJoin,
+                reason,
+            )
+            .await;
+            return Err(BROKE_A_RULE);
+        }
+        Err(ProtocolError::UnsupportedVersion { got, supported }) => {
+            let reason =
+                format!("protocol version {got} is not supported (this server speaks {supported})");
+            refuse(
+                ws,
+                limit,
+                CloseCode::Protocol,
+                ErrorCode::UnsupportedVersion,
+                &reason,
+            )
+            .await;
+            return Err(BROKE_A_RULE);
+        }
+        Err(e) => {
+            refuse(
+                ws,
+                limit,
+                CloseCode::Invalid,
+                ErrorCode::ExpectedJoin,
+                &e.to_string(),
+            )
+            .await;
+            return Err(BROKE_A_RULE);
+        }
+    }
+
+    // Take an entity in the match (its old one, when resuming).
+    let Some(joined) = seat.join(slot.clone(), config.handshake_timeout).await else {
+        let reason = "the match ended";
+        refuse(
+            ws,
+            limit,
+            CloseCode::Again,
+            ErrorCode::MatchUnavailable,
+            reason,
+        )
+        .await;
+        return Err(BROKE_A_RULE);
+    };
+    let welcome = ServerMsg::Welcome(Welcome {
+        version: PROTOCOL_VERSION,
+        match_id: seat.match_handle().id,
+        player_id: seat.player(),
+        entity_id: joined.entity_id,
+        tick_rate: config.tick_rate,
+        tick: joined.tick,
+        session_token: seat.token(),
+    });
+    match tokio::time::timeout(limit, ws.send(Message::Binary(encode(&welcome)))).await {
+        Ok(Ok(())) => {}
+        _ => return Err(WENT_AWAY),
+    }
+    tracing::info!(
+        player = seat.player().0,
+        match_id = %seat.match_handle().id,
+        entity = joined.entity_id.0,
+        resumed = resumed.is_some(),
+        peer = ?peer,
+        "player joined"
+    );
+    Ok(())
+}

@@ -1,0 +1,141 @@
+//! The reader: frames in, validated messages out to the match. Never writes
+//! to the socket itself: replies and closes go through the writer.
+
+use super::{count_close, encode, ws_error_end, Control, End, Shared};
+use crate::game::Game;
+use crate::lobby::InputSender;
+use crate::net::App;
+use crate::protocol::{decode_client, ClientMsg, ServerMsg};
+use futures_util::stream::SplitStream;
+use futures_util::StreamExt;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+/// Reads frames until the peer leaves or breaks a rule; returns why it ended.
+pub(super) async fn read_loop<G, S>(
+    stream: SplitStream<WebSocketStream<S>>,
+    input: InputSender<G>,
+    shared: Arc<Shared>,
+    app: Arc<App<G>>,
+) -> End
+where
+    G: Game,
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let why = read_frames(stream, input, &shared, &app).await;
+    shared.finish_reading();
+    why
+}
+
+async fn read_frames<G, S>(
+    mut stream: SplitStream<WebSocketStream<S>>,
+    input: InputSender<G>,
+    shared: &Shared,
+    app: &App<G>,
+) -> End
+where
+    G: Game,
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let max = app.config.max_message_bytes;
+    let (input_budget, ping_budget) = super::budgets(&app.config);
+    let close = |code: CloseCode, reason: String| {
+        // The writer owns the sink and sends the close frame.
+        shared.send_control(Control::Close(code, reason.clone()));
+        End::left(reason)
+    };
+    // An ack may name only a tick this client could have been sent: the
+    // match stores its tick before publishing the snapshot.
+    let ack_is_sent = |tick: u32| tick <= input.tick().0;
+    loop {
+        let message = match stream.next().await {
+            None => {
+                count_close("disconnected");
+                return End::gone("connection closed without a close frame");
+            }
+            Some(Err(e)) => {
+                return match ws_error_end(&e) {
+                    Ok((code, reason)) => close(code, reason),
+                    Err(end) => end,
+                }
+            }
+            Some(Ok(m)) => m,
+        };
+        shared.heard.store(true, Ordering::Relaxed);
+        let bytes = match message {
+            Message::Binary(bytes) => bytes,
+            Message::Text(_) => {
+                return close(
+                    CloseCode::Unsupported,
+                    "text frames are not accepted; send binary frames".into(),
+                )
+            }
+            // tungstenite has queued its reply (the writer flushes it); it
+            // turns a close code a client may not send into 1002.
+            Message::Close(frame) => {
+                if frame.is_some_and(|f| f.code == CloseCode::Protocol) {
+                    count_close("protocol_error");
+                    return End::left(
+                        "client closed with a protocol error or an invalid close code",
+                    );
+                }
+                count_close("client_closed");
+                return End::left("client closed");
+            }
+            // tungstenite answers pings itself; a pong only proves liveness.
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+        };
+        shared
+            .bytes_in
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        match decode_client::<G::Input>(&bytes, max) {
+            Ok(ClientMsg::Input {
+                seq,
+                ack,
+                input: payload,
+            }) => {
+                if let Some(tick) = ack {
+                    if !ack_is_sent(tick.0) {
+                        return close(CloseCode::Policy, "ack for a tick not yet sent".into());
+                    }
+                    shared.acked.fetch_max(tick.0, Ordering::Relaxed);
+                }
+                shared.inputs.fetch_add(1, Ordering::Relaxed);
+                // Over the rate: dropped here; the writer closes a sustained flood.
+                if shared.window_inputs.fetch_add(1, Ordering::Relaxed) >= input_budget {
+                    shared.inputs_over_rate.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                if !input.send(seq, payload) {
+                    shared.inputs_dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Ok(ClientMsg::Ack { tick }) => {
+                if !ack_is_sent(tick.0) {
+                    return close(CloseCode::Policy, "ack for a tick not yet sent".into());
+                }
+                shared.acked.fetch_max(tick.0, Ordering::Relaxed);
+            }
+            Ok(ClientMsg::Ping { client_time_us }) => {
+                // Over the rate: unanswered; the writer closes a sustained flood.
+                if shared.window_pings.fetch_add(1, Ordering::Relaxed) >= ping_budget {
+                    shared.pings_dropped.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                let pong = encode(&ServerMsg::Pong {
+                    client_time_us,
+                    server_tick: input.tick(),
+                });
+                shared.send_control(Control::Frame(pong));
+            }
+            Ok(ClientMsg::Join { .. }) => {
+                return close(CloseCode::Policy, "Join sent twice".into());
+            }
+            Err(e) => return close(CloseCode::Invalid, format!("undecodable message: {e}")),
+        }
+    }
+}
