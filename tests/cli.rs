@@ -183,3 +183,80 @@ fn sigterm_closes_clients_with_1001_and_exits_0_within_5_seconds() {
     let parsed: serde_json::Value = serde_json::from_str(first).expect("JSON log lines");
     assert!(parsed["fields"]["message"].is_string(), "{first}");
 }
+
+/// `tickwire serve` on a free loopback port with `extra` flags, once it answers.
+fn serve(extra: &[&str]) -> (std::process::Child, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bind = format!("127.0.0.1:{port}");
+    let mut args = vec!["serve", "--bind", &bind];
+    args.extend_from_slice(extra);
+    let child = tickwire()
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(&bind).is_ok() {
+            return (child, port);
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("the server did not come up on {bind}");
+}
+
+fn get(url: &str) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into();
+    let mut response = agent.get(url).call().expect("HTTP request completes");
+    let status = response.status().as_u16();
+    (
+        status,
+        response.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
+#[test]
+fn a_fresh_server_exports_every_series_the_dashboard_uses() {
+    let (mut child, port) = serve(&[]);
+    let (status, text) = get(&format!("http://127.0.0.1:{port}/metrics"));
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert_eq!(status, 200);
+    let dashboard = include_str!("../deploy/grafana/tickwire-dashboard.json");
+    let mut names: Vec<&str> = dashboard
+        .match_indices("tickwire_")
+        .map(|(at, _)| {
+            let rest = &dashboard[at..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            &rest[..end]
+        })
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    assert!(names.len() >= 15, "the dashboard names {names:?}");
+    for name in names {
+        assert!(
+            text.lines().any(|l| l.starts_with(name)),
+            "{name} is missing from a fresh server's /metrics:\n{text}"
+        );
+    }
+    // Labelled series for the known reasons exist at zero too.
+    for series in [
+        "tickwire_connection_closes_total{reason=\"send_timeout\"} 0",
+        "tickwire_handshake_refusals_total{reason=\"match_full\"} 0",
+        "tickwire_inputs_dropped_total{reason=\"rate_limit\"} 0",
+        "tickwire_panics_total{where=\"match\"} 0",
+    ] {
+        assert!(text.contains(series), "{series} missing");
+    }
+}
