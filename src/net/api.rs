@@ -1,19 +1,145 @@
 //! Operator routes: health, readiness, Prometheus metrics, load-test stats and
-//! the match API. Every error is JSON with a code and a message.
+//! the match API. Every error is JSON with a code and a message. Routes that
+//! change state need the admin token; every `/v1/` route is rate-limited per
+//! client address.
 
-use super::http::json_error;
+use super::http::{json_error, ClientAddr};
 use super::App;
 use crate::game::Game;
 use crate::lobby::{LobbyError, MatchHandle};
 use crate::protocol::MatchId;
-use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+
+/// Largest request body an API route reads.
+const MAX_API_BODY: usize = 4 * 1024;
+
+fn api_refusal(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
+    debug_assert!(API_REFUSALS.contains(&code), "list {code} in API_REFUSALS");
+    metrics::counter!("tickwire_api_refusals_total", "reason" => code).increment(1);
+    json_error(status, code, message)
+}
+
+/// `Ok` when the request carries the admin token. Compared in constant time,
+/// so response timing tells nothing about how much of a guess was right.
+fn admin_check<G: Game>(app: &App<G>, headers: &HeaderMap) -> Result<(), Response> {
+    use subtle::ConstantTimeEq;
+    let Some(expected) = app.config.admin_token.as_deref() else {
+        return Err(api_refusal(
+            StatusCode::NOT_FOUND,
+            "admin_routes_off",
+            "routes that change state are off; start the server with --admin-token \
+             (or TICKWIRE_ADMIN_TOKEN) to turn them on",
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    // Hashing first makes the comparison constant-time in the length too.
+    let digest = |t: &str| -> [u8; 32] {
+        use sha2::Digest;
+        sha2::Sha256::digest(t.as_bytes()).into()
+    };
+    match given {
+        Some(token) if bool::from(digest(token).ct_eq(&digest(expected))) => Ok(()),
+        _ => {
+            let mut refusal = api_refusal(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "this route needs Authorization: Bearer <admin token>",
+            );
+            refusal
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            Err(refusal)
+        }
+    }
+}
+
+/// `Ok` for a request body this route may read as JSON: none, or one sent
+/// as `application/json` (a cross-site form or `text/plain` POST is not).
+fn json_body_check(headers: &HeaderMap) -> Result<(), Response> {
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    // Answered before the body is read, so an `Expect: 100-continue`
+    // client gets its 413 instead of a 100.
+    if length.is_some_and(|l| l > MAX_API_BODY as u64) {
+        return Err(json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("a request body is at most {MAX_API_BODY} bytes"),
+        ));
+    }
+    let has_body = length.is_some_and(|l| l > 0) || headers.contains_key(header::TRANSFER_ENCODING);
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim());
+    match content_type {
+        Some(t) if t.eq_ignore_ascii_case("application/json") => Ok(()),
+        None if !has_body => Ok(()),
+        _ => Err(api_refusal(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as Content-Type: application/json",
+        )),
+    }
+}
+
+/// Reads a checked body, answering every failure in JSON.
+async fn read_body(body: axum::body::Body) -> Result<axum::body::Bytes, Response> {
+    axum::body::to_bytes(body, MAX_API_BODY).await.map_err(|e| {
+        let too_large = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        if too_large {
+            json_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("a request body is at most {MAX_API_BODY} bytes"),
+            )
+        } else {
+            json_error(
+                StatusCode::BAD_REQUEST,
+                "bad_body",
+                "the request body could not be read",
+            )
+        }
+    })
+}
+
+/// The per-address request rate of the `/v1/` routes.
+async fn rate_limited<G: Game>(
+    State(app): State<Arc<App<G>>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if let Some(ClientAddr(ip)) = req.extensions().get::<ClientAddr>().copied() {
+        if let Err(wait) = app.api_rate.check(ip) {
+            let mut refusal = api_refusal(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many API requests from this address",
+            );
+            let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+                refusal.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            return refusal;
+        }
+    }
+    next.run(req).await
+}
 
 /// Every reason an API request is refused under (`tickwire_api_refusals_total`).
 pub(crate) const API_REFUSALS: &[&str] = &[
@@ -25,21 +151,46 @@ pub(crate) const API_REFUSALS: &[&str] = &[
     "unsupported_media_type",
 ];
 
-pub(crate) fn routes<G: Game>() -> Router<Arc<App<G>>> {
-    Router::new()
+/// Health always; the read-only routes (metrics, stats, listing matches)
+/// and the admin routes (which change state) where asked.
+pub(crate) fn routes<G: Game>(
+    app: &Arc<App<G>>,
+    read_only: bool,
+    admin: bool,
+) -> Router<Arc<App<G>>> {
+    let mut v1 = Router::new();
+    let mut matches: Option<MethodRouter<Arc<App<G>>>> = None;
+    if read_only {
+        v1 = v1
+            .route("/v1/stats", get(stats::<G>))
+            .route("/v1/matches/{id}", get(get_match::<G>));
+        matches = Some(get(list_matches::<G>));
+    }
+    if admin {
+        v1 = v1.route("/v1/stats/window", post(restart_window::<G>));
+        matches = Some(match matches {
+            Some(m) => m.post(create_match::<G>),
+            None => post(create_match::<G>),
+        });
+    }
+    if let Some(m) = matches {
+        v1 = v1.route("/v1/matches", m);
+    }
+    let v1 = v1.route_layer(middleware::from_fn_with_state(
+        app.clone(),
+        rate_limited::<G>,
+    ));
+    let mut router = Router::new()
         .route(
             "/healthz",
             get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
         )
         .route("/readyz", get(readyz::<G>))
-        .route("/metrics", get(metrics_text::<G>))
-        .route("/v1/stats", get(stats::<G>))
-        .route("/v1/stats/window", post(restart_window::<G>))
-        .route(
-            "/v1/matches",
-            get(list_matches::<G>).post(create_match::<G>),
-        )
-        .route("/v1/matches/{id}", get(get_match::<G>))
+        .merge(v1);
+    if read_only {
+        router = router.route("/metrics", get(metrics_text::<G>));
+    }
+    router
 }
 
 async fn readyz<G: Game>(State(app): State<Arc<App<G>>>) -> Response {
@@ -106,8 +257,11 @@ async fn stats<G: Game>(State(app): State<Arc<App<G>>>) -> Json<Stats> {
 
 /// Closes the current tick window (returning its figures) and starts a new one:
 /// a load test calls it when its warm-up ends.
-async fn restart_window<G: Game>(State(app): State<Arc<App<G>>>) -> Json<Stats> {
-    Json(collect(&app, true))
+async fn restart_window<G: Game>(State(app): State<Arc<App<G>>>, headers: HeaderMap) -> Response {
+    if let Err(refusal) = admin_check(&app, &headers).and_then(|()| json_body_check(&headers)) {
+        return refusal;
+    }
+    Json(collect(&app, true)).into_response()
 }
 
 #[derive(Serialize)]
@@ -163,8 +317,16 @@ struct CreateMatch {
 
 async fn create_match<G: Game>(
     State(app): State<Arc<App<G>>>,
-    body: axum::body::Bytes,
+    headers: HeaderMap,
+    body: axum::body::Body,
 ) -> Response {
+    if let Err(refusal) = admin_check(&app, &headers).and_then(|()| json_body_check(&headers)) {
+        return refusal;
+    }
+    let body = match read_body(body).await {
+        Ok(b) => b,
+        Err(refusal) => return refusal,
+    };
     // An empty body means all defaults; anything else must be the JSON object.
     let request = if body.iter().all(u8::is_ascii_whitespace) {
         CreateMatch::default()
@@ -194,7 +356,7 @@ async fn create_match<G: Game>(
             "bad_capacity",
             e.to_string(),
         ),
-        Err(e @ LobbyError::TooManyMatches(_)) => json_error(
+        Err(e @ LobbyError::TooManyMatches(_)) => api_refusal(
             StatusCode::SERVICE_UNAVAILABLE,
             "too_many_matches",
             e.to_string(),

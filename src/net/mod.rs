@@ -11,6 +11,7 @@ mod auth;
 mod connection;
 mod http;
 mod limits;
+mod upgrade;
 
 use crate::config::Config;
 use crate::game::Game;
@@ -36,6 +37,8 @@ pub(crate) struct App<G: Game> {
     pub shutdown: CancellationToken,
     pub stats: Arc<ServerStats>,
     pub limits: Arc<limits::ConnectionLimits>,
+    /// The HTTP API's request rate per client address.
+    pub api_rate: limits::ApiRateLimit,
     /// Verifies join tokens; `None` runs open.
     pub auth: Option<auth::Authenticator>,
     /// Every upgraded connection, so shutdown can wait for their close frames.
@@ -45,6 +48,7 @@ pub(crate) struct App<G: Game> {
 /// A running server. Dropping the handle does not stop it; call `shutdown`.
 pub struct ServerHandle<G: Game> {
     local_addr: SocketAddr,
+    internal_addr: Option<SocketAddr>,
     app: Arc<App<G>>,
     accept: JoinHandle<()>,
 }
@@ -53,6 +57,12 @@ impl<G: Game> ServerHandle<G> {
     /// The address the server listens on (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The internal address of `/metrics` and the read-only API, when
+    /// `metrics_bind` moved them there.
+    pub fn internal_addr(&self) -> Option<SocketAddr> {
+        self.internal_addr
     }
 
     /// `ws://` URL of the WebSocket route.
@@ -105,20 +115,33 @@ pub async fn start<G: Game>(config: Config) -> std::io::Result<ServerHandle<G>> 
         pool,
         Some(stats.tick_observer()),
     );
+    // Bound first, so a taken port fails before anything starts.
+    let internal = match config.metrics_bind {
+        Some(addr) => Some(TcpListener::bind(addr).await?),
+        None => None,
+    };
     crate::metrics::register_series(&crate::metrics::SeriesLabels {
         close_reasons: connection::CLOSE_REASONS,
-        handshake_refusals: http::REFUSAL_REASONS,
+        handshake_refusals: upgrade::REFUSAL_REASONS,
         api_refusals: api::API_REFUSALS,
     });
     let limits =
         limits::ConnectionLimits::new(config.max_connections, config.max_connections_per_ip);
+    if config.admin_token.is_none() {
+        tracing::warn!(
+            "no admin token configured: POST /v1/matches and POST /v1/stats/window are off \
+             (set --admin-token or TICKWIRE_ADMIN_TOKEN to turn them on)"
+        );
+    }
     if config.auth_secret.is_none() {
         tracing::warn!(
             "no auth secret configured: anyone can join (set --auth-secret or TICKWIRE_AUTH_SECRET)"
         );
     }
     let authenticator = config.auth_secret.as_deref().map(auth::Authenticator::new);
+    let api_rate = limits::ApiRateLimit::new(config.api_requests_per_second);
     let app = Arc::new(App {
+        api_rate,
         config,
         lobby,
         draining: CancellationToken::new(),
@@ -128,25 +151,70 @@ pub async fn start<G: Game>(config: Config) -> std::io::Result<ServerHandle<G>> 
         auth: authenticator,
         connections: TaskTracker::new(),
     });
-    let accept = tokio::spawn(http::accept_loop(listener, app.clone()));
-    tokio::spawn(metrics_upkeep(app.shutdown.clone()));
+    let accept = tokio::spawn(http::accept_loop(
+        listener,
+        app.clone(),
+        http::public_routes(app.clone()),
+    ));
+    let internal_addr = match internal {
+        Some(listener) => {
+            let addr = listener.local_addr()?;
+            tokio::spawn(serve_internal(listener, app.clone()));
+            tracing::info!(%addr, "metrics and the read-only API listening");
+            Some(addr)
+        }
+        None => None,
+    };
+    tokio::spawn(upkeep(app.clone()));
     tracing::info!(%local_addr, "tickwire listening");
     Ok(ServerHandle {
         local_addr,
+        internal_addr,
         app,
         accept,
     })
 }
 
-/// Drains the Prometheus recorder's histogram samples into their buckets, so
-/// that memory stays flat between scrapes.
-async fn metrics_upkeep(shutdown: CancellationToken) {
+/// The internal listener (`--metrics-bind`): no connection caps, since only
+/// operators' tools reach it, and no WebSocket route.
+async fn serve_internal<G: Game>(listener: TcpListener, app: Arc<App<G>>) {
+    let router = http::internal_routes(app.clone());
+    loop {
+        let accepted = tokio::select! {
+            _ = app.shutdown.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                tokio::spawn(http::serve_connection(
+                    stream,
+                    peer,
+                    None,
+                    router.clone(),
+                    app.clone(),
+                ));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed on the internal listener");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Every few seconds: drains the Prometheus recorder's histogram samples into
+/// their buckets (memory stays flat between scrapes), and forgets idle
+/// addresses of the API rate limit.
+async fn upkeep<G: Game>(app: Arc<App<G>>) {
     let handle = crate::metrics::prometheus();
     let mut every = tokio::time::interval(Duration::from_secs(5));
     loop {
         tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = every.tick() => handle.run_upkeep(),
+            _ = app.shutdown.cancelled() => return,
+            _ = every.tick() => {
+                handle.run_upkeep();
+                app.api_rate.forget_idle();
+            }
         }
     }
 }

@@ -63,7 +63,7 @@ pub(super) async fn handshake<G, S>(
     slot: &Arc<OutboundSlot<G::Entity>>,
     app: &App<G>,
     resumed: Option<SessionToken>,
-    peer: Option<std::net::SocketAddr>,
+    peer: Option<std::net::IpAddr>,
 ) -> Result<(), Refused>
 where
     G: Game,

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use crossbeam::queue::ArrayQueue;
 use futures_util::task::AtomicWaker;
 use futures_util::StreamExt;
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -273,7 +273,7 @@ pub(crate) async fn run<G, S>(
     mut ws: WebSocketStream<S>,
     mut seat: Seat<G>,
     app: Arc<App<G>>,
-    peer: Option<SocketAddr>,
+    peer: Option<IpAddr>,
     resumed: Option<SessionToken>,
 ) where
     G: Game,

@@ -1,0 +1,322 @@
+//! The WebSocket handshake: `GET /ws[?match=ID][&token=JWT][&resume=TOKEN]`.
+//! Every check (protocol, Origin, token, seat) runs before the upgrade, so a
+//! refusal is an HTTP error with a JSON body and a refused client never
+//! holds a WebSocket.
+
+use super::http::{json_error, ClientAddr};
+use super::limits::{ConnectionPermit, Refusal};
+use super::{connection, App};
+use crate::game::Game;
+use crate::lobby::{Claim, LobbyError};
+use crate::protocol::{MatchId, SessionToken};
+use axum::body::Body;
+use axum::extract::{Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Version};
+use axum::response::Response;
+use base64::Engine;
+use hyper_util::rt::TokioIo;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
+
+/// Every reason `refuse` counts under, so the series exist from the start.
+pub(crate) const REFUSAL_REASONS: &[&str] = &[
+    "server_full",
+    "too_many_connections",
+    "match_not_found",
+    "match_full",
+    "match_ended",
+    "already_connected",
+    "invalid_session",
+    "bad_capacity",
+    "session_not_yours",
+    "too_many_matches",
+    "bad_query",
+    "shutting_down",
+    "websocket_required",
+    "bad_websocket_version",
+    "missing_websocket_key",
+    "bad_websocket_key",
+    "bad_http_version",
+    "origin_not_allowed",
+    "no_upgrade",
+    "unauthorized",
+    "match_not_allowed",
+];
+
+/// A refused WebSocket handshake: counted by reason, answered in JSON.
+fn refuse(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
+    debug_assert!(
+        REFUSAL_REASONS.contains(&code),
+        "list {code} in REFUSAL_REASONS"
+    );
+    metrics::counter!("tickwire_handshake_refusals_total", "reason" => code).increment(1);
+    json_error(status, code, message)
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct WsQuery {
+    #[serde(rename = "match")]
+    match_id: Option<u64>,
+    /// A join token, for browsers, which cannot set an Authorization header.
+    token: Option<String>,
+    /// The session token of a player coming back (32 hex digits).
+    resume: Option<String>,
+}
+
+fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
+    let has_token = |name: header::HeaderName, token: &str| {
+        headers.get_all(name).iter().any(|v| {
+            v.to_str()
+                .map(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+                .unwrap_or(false)
+        })
+    };
+    has_token(header::CONNECTION, "upgrade") && has_token(header::UPGRADE, "websocket")
+}
+
+fn lobby_refusal(e: &LobbyError) -> Response {
+    match e {
+        LobbyError::NotFound(_) => refuse(StatusCode::NOT_FOUND, "match_not_found", e.to_string()),
+        LobbyError::Full(_) => refuse(StatusCode::CONFLICT, "match_full", e.to_string()),
+        LobbyError::Ended(_) => refuse(StatusCode::GONE, "match_ended", e.to_string()),
+        LobbyError::AlreadyConnected(_) => {
+            refuse(StatusCode::CONFLICT, "already_connected", e.to_string())
+        }
+        LobbyError::InvalidSession => {
+            refuse(StatusCode::UNAUTHORIZED, "invalid_session", e.to_string())
+        }
+        LobbyError::BadCapacity { .. } => {
+            refuse(StatusCode::BAD_REQUEST, "bad_capacity", e.to_string())
+        }
+        LobbyError::NotYours => refuse(StatusCode::FORBIDDEN, "session_not_yours", e.to_string()),
+        LobbyError::TooManyMatches(_) => refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_matches",
+            e.to_string(),
+        ),
+    }
+}
+
+/// `GET /ws[?match=ID]`: places the player, then upgrades. Every refusal is an
+/// HTTP error before the upgrade, so a refused client never holds a socket.
+pub(crate) async fn ws_upgrade<G: Game>(
+    State(app): State<Arc<App<G>>>,
+    query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
+    mut req: Request,
+) -> Response {
+    let Ok(Query(query)) = query else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+            "query parameter `match` must be a match id (an unsigned integer)",
+        );
+    };
+    if app.draining.is_cancelled() {
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the server is shutting down",
+        );
+    }
+    let resume = match query.resume.as_deref().map(SessionToken::from_hex) {
+        None => None,
+        Some(Some(token)) => Some(token),
+        Some(None) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "bad_query",
+                "query parameter `resume` must be a session token (32 hex digits)",
+            )
+        }
+    };
+    let headers = req.headers();
+    // RFC 6455 4.1: the opening handshake is an HTTP/1.1 request.
+    if req.version() != Version::HTTP_11 {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "bad_http_version",
+            "a WebSocket handshake must be an HTTP/1.1 request",
+        );
+    }
+    if !is_websocket_upgrade(headers) {
+        let mut response = refuse(
+            StatusCode::UPGRADE_REQUIRED,
+            "websocket_required",
+            "this route only speaks WebSocket",
+        );
+        // RFC 9110 15.5.22: a 426 names the protocol to upgrade to.
+        let h = response.headers_mut();
+        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        return response;
+    }
+    if headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .map(|v| v.as_bytes())
+        != Some(b"13")
+    {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "bad_websocket_version",
+            "Sec-WebSocket-Version must be 13",
+        );
+    }
+    let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY) else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "missing_websocket_key",
+            "Sec-WebSocket-Key is missing",
+        );
+    };
+    // RFC 6455 4.1: the key is 16 random bytes, base64-encoded.
+    let decoded = base64::engine::general_purpose::STANDARD.decode(key.as_bytes());
+    if decoded.map_or(true, |k| k.len() != 16) {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "bad_websocket_key",
+            "Sec-WebSocket-Key must be 16 bytes in base64",
+        );
+    }
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let peer = req.extensions().get::<SocketAddr>().copied();
+    let client = req
+        .extensions()
+        .get::<ClientAddr>()
+        .map(|c| c.0)
+        .or(peer.map(|p| p.ip()));
+    let mut permits: Vec<Arc<ConnectionPermit>> = req
+        .extensions()
+        .get::<Arc<ConnectionPermit>>()
+        .cloned()
+        .into_iter()
+        .collect();
+    if let Err(why) = origin_allowed(&app.config.allowed_origins, req.headers()) {
+        return refuse(StatusCode::FORBIDDEN, "origin_not_allowed", why);
+    }
+    // Through a trusted proxy: the client's own address is capped here.
+    if let (Some(peer), Some(client)) = (peer, client) {
+        if client != peer.ip() {
+            match app.limits.admit_client(client) {
+                Ok(permit) => permits.push(Arc::new(permit)),
+                Err(Refusal::TooManyFromIp | Refusal::ServerFull) => {
+                    return refuse(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "too_many_connections",
+                        "too many connections from this address",
+                    )
+                }
+            }
+        }
+    }
+    let Some(on_upgrade) = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
+        return refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "no_upgrade",
+            "connection cannot be upgraded",
+        );
+    };
+    let mut match_id = query.match_id.map(MatchId);
+    let mut known_player = None;
+    if let Some(auth) = &app.auth {
+        let identity = match auth.verify(req.headers(), query.token.as_deref()) {
+            Ok(identity) => identity,
+            Err(why) => return refuse(StatusCode::UNAUTHORIZED, "unauthorized", why),
+        };
+        if let Some(pinned) = identity.match_id {
+            if match_id.is_some_and(|asked| asked != pinned) {
+                return refuse(
+                    StatusCode::FORBIDDEN,
+                    "match_not_allowed",
+                    format!("this token may only join match {pinned}"),
+                );
+            }
+            match_id = Some(pinned);
+        }
+        known_player = Some(identity.player);
+    }
+    let claim = Claim {
+        match_id,
+        player: known_player,
+        resume,
+    };
+    let seat = match app.lobby.claim(claim).await {
+        Ok(seat) => seat,
+        Err(e) => return lobby_refusal(&e),
+    };
+
+    let ws_config = websocket_config(app.config.max_message_bytes);
+    app.connections.clone().spawn(async move {
+        let upgraded = match on_upgrade.await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::debug!(error = %e, "upgrade failed");
+                return;
+            }
+        };
+        let ws =
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config))
+                .await;
+        // A panic ends this connection only (its seat is dropped while
+        // unwinding, so the player leaves); it is logged and counted.
+        let run = std::panic::AssertUnwindSafe(connection::run(ws, seat, app, client, resume));
+        if futures_util::FutureExt::catch_unwind(run).await.is_err() {
+            tracing::error!(client = ?client, "connection task panicked; closed it");
+            metrics::counter!("tickwire_panics_total", "where" => "connection").increment(1);
+        }
+        // The connection counts as open until its WebSocket is gone.
+        drop(permits);
+    });
+
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = response.headers_mut();
+    h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    if let Ok(v) = HeaderValue::from_str(&accept) {
+        h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+    }
+    response
+}
+
+/// Against Cross-Site WebSocket Hijacking: with an allow-list configured, a
+/// browser's Origin must be on it. Clients that send no Origin (native games,
+/// servers) are not browsers and pass. An Origin that is not visible ASCII,
+/// or more than one, is refused in any case: it is not a browser's either,
+/// and letting it pass would make the check fail open.
+fn origin_allowed(allowed: &[String], headers: &HeaderMap) -> Result<(), &'static str> {
+    let mut origins = headers.get_all(header::ORIGIN).iter();
+    let Some(origin) = origins.next() else {
+        return Ok(());
+    };
+    if origins.next().is_some() {
+        return Err("a request may carry one Origin header");
+    }
+    let Ok(origin) = origin.to_str() else {
+        return Err("the Origin header is not visible ASCII");
+    };
+    if allowed.is_empty()
+        || allowed
+            .iter()
+            .any(|a| a == "*" || a.eq_ignore_ascii_case(origin))
+    {
+        Ok(())
+    } else {
+        Err("this Origin may not open game connections")
+    }
+}
+
+/// tungstenite's buffers sized for tiny client messages: its default 128 KiB
+/// read buffer would cost ~128 KiB of memory per connection (and is zeroed on
+/// every read), and its default message limits would let a client make the
+/// server buffer 64 MiB. A read buffer the size of the largest message reads
+/// any legal frame in one go.
+fn websocket_config(max_message: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(max_message.clamp(256, 4096))
+        .write_buffer_size(0)
+        .max_write_buffer_size(256 * 1024)
+        .max_message_size(Some(max_message))
+        .max_frame_size(Some(max_message))
+}
