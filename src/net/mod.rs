@@ -99,7 +99,10 @@ pub async fn start<G: Game>(config: Config) -> std::io::Result<ServerHandle<G>> 
             "no auth secret configured: anyone can join (set --auth-secret or TICKWIRE_AUTH_SECRET)"
         );
     }
-    let authenticator = config.auth_secret.as_deref().map(auth::Authenticator::new);
+    let authenticator = config
+        .auth_secret
+        .as_deref()
+        .map(|secret| auth::Authenticator::new(secret, config.token_max_lifetime));
     let app = Arc::new(App {
         config,
         lobby,
