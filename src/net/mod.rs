@@ -138,7 +138,10 @@ pub async fn start<G: Game>(config: Config) -> std::io::Result<ServerHandle<G>> 
             "no auth secret configured: anyone can join (set --auth-secret or TICKWIRE_AUTH_SECRET)"
         );
     }
-    let authenticator = config.auth_secret.as_deref().map(auth::Authenticator::new);
+    let authenticator = config
+        .auth_secret
+        .as_deref()
+        .map(|secret| auth::Authenticator::new(secret, config.token_max_lifetime));
     let api_rate = limits::ApiRateLimit::new(config.api_requests_per_second);
     let app = Arc::new(App {
         api_rate,
