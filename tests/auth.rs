@@ -276,7 +276,8 @@ async fn a_sub_over_256_bytes_is_refused_and_one_of_256_joins() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_huge_token_is_refused_for_its_size() {
     let server = auth_server(test_config()).await;
-    // Deeply nested JSON in a 365 KB header segment: work for a parser.
+    // Deeply nested JSON in a 365 KB header segment: work for a parser. It
+    // never reaches one: the header section is over what the server reads.
     let depth = 137_000;
     let header = format!(
         r#"{{"alg":"HS256","x":{}{}}}"#,
@@ -286,7 +287,20 @@ async fn a_huge_token_is_refused_for_its_size() {
     let header_segment = base64url(header.as_bytes());
     assert!(header_segment.len() > 365_000);
     let huge = format!("{header_segment}.e30.c2lnbmF0dXJl");
-    let message = refusal(&server, Presented::Authorization(&format!("Bearer {huge}"))).await;
+    match join(&server, Presented::Authorization(&format!("Bearer {huge}"))).await {
+        Err(refused) => assert_eq!(refused.status, 431, "{refused:?}"),
+        Ok(_) => panic!("a 365 KB token joined"),
+    }
+    // Just over the token limit, within what the server reads: refused by
+    // its size before any decoding.
+    let nested = format!(
+        r#"{{"alg":"HS256","x":{}{}}}"#,
+        "[".repeat(1600),
+        "]".repeat(1600)
+    );
+    let over = format!("{}.e30.c2lnbmF0dXJl", base64url(nested.as_bytes()));
+    assert!(over.len() > 4096 && over.len() < 6000);
+    let message = refusal(&server, Presented::Authorization(&format!("Bearer {over}"))).await;
     assert!(message.contains("4096"), "{message}");
     server.shutdown().await;
 }

@@ -194,7 +194,7 @@ fn serve(extra: &[&str]) -> (std::process::Child, u16) {
     let bind = format!("127.0.0.1:{port}");
     let mut args = vec!["serve", "--bind", &bind];
     args.extend_from_slice(extra);
-    let child = tickwire()
+    let mut child = tickwire()
         .args(&args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -206,6 +206,8 @@ fn serve(extra: &[&str]) -> (std::process::Child, u16) {
         }
         std::thread::sleep(Duration::from_millis(25));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the server did not come up on {bind}");
 }
 

@@ -506,13 +506,6 @@ async fn with_an_auth_secret_only_valid_tokens_join_as_their_player() {
         401,
         "expired"
     );
-    assert_eq!(
-        refused_status(&format!("{ws}?token={}", jwt("alice", None, 3600)))
-            .await
-            .0,
-        401,
-        "non-numeric sub"
-    );
 
     // From the query (browsers) ...
     let mut a = Client::<Arena>::connect(
@@ -521,7 +514,7 @@ async fn with_an_auth_secret_only_valid_tokens_join_as_their_player() {
     )
     .await
     .unwrap();
-    assert_eq!(a.welcome().player_id, PlayerId(42));
+    let player_42 = a.welcome().player_id;
     next_snapshot(&mut a).await;
     // ... or the Authorization header.
     let mut request = ws.clone().into_client_request().unwrap();
@@ -541,7 +534,7 @@ async fn with_an_auth_secret_only_valid_tokens_join_as_their_player() {
     else {
         panic!()
     };
-    assert_eq!(w.player_id, PlayerId(43));
+    assert_ne!(w.player_id, player_42, "another subject, another player");
 
     // One seat per player at a time: connecting again takes the seat over.
     let mut again = Client::<Arena>::connect(

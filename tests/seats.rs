@@ -164,7 +164,7 @@ async fn with_auth_a_dropped_player_resumes_or_simply_joins_again() {
         ..test_config()
     })
     .await;
-    let url = format!("{}?token={}", server.ws_url(), jwt("1001"));
+    let url = format!("{}?token={}", server.ws_url(), jwt("alice@example.com"));
     let (raw, first) = raw_join(&url).await;
     drop(raw);
     wait_until("parked", 5, || server.lobby().parked_players() == 1).await;
@@ -182,7 +182,7 @@ async fn with_auth_a_dropped_player_resumes_or_simply_joins_again() {
     assert_eq!(again.welcome().player_id, first.player_id);
     next_snapshot(&mut again).await;
     // Someone else's token cannot resume this session.
-    let bob = format!("{}?token={}", server.ws_url(), jwt("1002"));
+    let bob = format!("{}?token={}", server.ws_url(), jwt("bob|5f7c1e"));
     match Client::<Arena>::resume(
         &bob,
         again.welcome().session_token,
@@ -208,7 +208,12 @@ async fn the_same_player_connecting_again_takes_its_seat_over() {
     let first_match = server.lobby().create_match(None, None).unwrap().id;
     let second_match = server.lobby().create_match(None, None).unwrap().id;
     let url = |id: tickwire::protocol::MatchId| {
-        format!("{}?match={}&token={}", server.ws_url(), id.0, jwt("1003"))
+        format!(
+            "{}?match={}&token={}",
+            server.ws_url(),
+            id.0,
+            jwt("carol-0b6e4c1a")
+        )
     };
     let mut old = Client::<Arena>::connect(&url(first_match), ClientOptions::default())
         .await

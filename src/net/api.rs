@@ -27,12 +27,12 @@ fn api_refusal(status: StatusCode, code: &'static str, message: impl Into<String
     json_error(status, code, message)
 }
 
-/// `Ok` when the request carries the admin token. Compared in constant time,
-/// so response timing tells nothing about how much of a guess was right.
-fn admin_check<G: Game>(app: &App<G>, headers: &HeaderMap) -> Result<(), Response> {
+/// The refusal of a request without the admin token, if it is one. Compared
+/// in constant time, so response timing tells nothing about a guess.
+fn admin_refusal<G: Game>(app: &App<G>, headers: &HeaderMap) -> Option<Response> {
     use subtle::ConstantTimeEq;
     let Some(expected) = app.config.admin_token.as_deref() else {
-        return Err(api_refusal(
+        return Some(api_refusal(
             StatusCode::NOT_FOUND,
             "admin_routes_off",
             "routes that change state are off; start the server with --admin-token \
@@ -51,7 +51,7 @@ fn admin_check<G: Game>(app: &App<G>, headers: &HeaderMap) -> Result<(), Respons
         sha2::Sha256::digest(t.as_bytes()).into()
     };
     match given {
-        Some(token) if bool::from(digest(token).ct_eq(&digest(expected))) => Ok(()),
+        Some(token) if bool::from(digest(token).ct_eq(&digest(expected))) => None,
         _ => {
             let mut refusal = api_refusal(
                 StatusCode::UNAUTHORIZED,
@@ -61,21 +61,22 @@ fn admin_check<G: Game>(app: &App<G>, headers: &HeaderMap) -> Result<(), Respons
             refusal
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            Err(refusal)
+            Some(refusal)
         }
     }
 }
 
-/// `Ok` for a request body this route may read as JSON: none, or one sent
-/// as `application/json` (a cross-site form or `text/plain` POST is not).
-fn json_body_check(headers: &HeaderMap) -> Result<(), Response> {
+/// The refusal of a body this route may not read as JSON, if it is one: a
+/// body must be sent as `application/json` (a cross-site form or
+/// `text/plain` POST is not), and be small.
+fn json_body_refusal(headers: &HeaderMap) -> Option<Response> {
     let length = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     // Answered before the body is read, so an `Expect: 100-continue`
     // client gets its 413 instead of a 100.
     if length.is_some_and(|l| l > MAX_API_BODY as u64) {
-        return Err(json_error(
+        return Some(json_error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",
             format!("a request body is at most {MAX_API_BODY} bytes"),
@@ -87,9 +88,9 @@ fn json_body_check(headers: &HeaderMap) -> Result<(), Response> {
         .and_then(|v| v.to_str().ok())
         .map(|v| v.split(';').next().unwrap_or("").trim());
     match content_type {
-        Some(t) if t.eq_ignore_ascii_case("application/json") => Ok(()),
-        None if !has_body => Ok(()),
-        _ => Err(api_refusal(
+        Some(t) if t.eq_ignore_ascii_case("application/json") => None,
+        None if !has_body => None,
+        _ => Some(api_refusal(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "send the body as Content-Type: application/json",
@@ -98,11 +99,11 @@ fn json_body_check(headers: &HeaderMap) -> Result<(), Response> {
 }
 
 /// Reads a checked body, answering every failure in JSON.
-async fn read_body(body: axum::body::Body) -> Result<axum::body::Bytes, Response> {
+async fn read_body(body: axum::body::Body) -> Result<axum::body::Bytes, Box<Response>> {
     axum::body::to_bytes(body, MAX_API_BODY).await.map_err(|e| {
         let too_large = std::error::Error::source(&e)
             .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-        if too_large {
+        Box::new(if too_large {
             json_error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body_too_large",
@@ -114,7 +115,7 @@ async fn read_body(body: axum::body::Body) -> Result<axum::body::Bytes, Response
                 "bad_body",
                 "the request body could not be read",
             )
-        }
+        })
     })
 }
 
@@ -258,7 +259,7 @@ async fn stats<G: Game>(State(app): State<Arc<App<G>>>) -> Json<Stats> {
 /// Closes the current tick window (returning its figures) and starts a new one:
 /// a load test calls it when its warm-up ends.
 async fn restart_window<G: Game>(State(app): State<Arc<App<G>>>, headers: HeaderMap) -> Response {
-    if let Err(refusal) = admin_check(&app, &headers).and_then(|()| json_body_check(&headers)) {
+    if let Some(refusal) = admin_refusal(&app, &headers).or_else(|| json_body_refusal(&headers)) {
         return refusal;
     }
     Json(collect(&app, true)).into_response()
@@ -320,12 +321,12 @@ async fn create_match<G: Game>(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
-    if let Err(refusal) = admin_check(&app, &headers).and_then(|()| json_body_check(&headers)) {
+    if let Some(refusal) = admin_refusal(&app, &headers).or_else(|| json_body_refusal(&headers)) {
         return refusal;
     }
     let body = match read_body(body).await {
         Ok(b) => b,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     // An empty body means all defaults; anything else must be the JSON object.
     let request = if body.iter().all(u8::is_ascii_whitespace) {

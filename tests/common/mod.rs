@@ -12,10 +12,16 @@ use tickwire::protocol::{MatchId, Tick};
 use tickwire::snapshot::Snapshot;
 use tickwire::{Arena, Config};
 
+/// The admin token of every test server (`test_config`).
+pub const ADMIN_TOKEN: &str = "an-admin-token-for-the-tests";
+
 pub fn test_config() -> Config {
     Config {
         bind: "127.0.0.1:0".parse().unwrap(),
         tick_threads: 1,
+        admin_token: Some(ADMIN_TOKEN.into()),
+        // Tests call the API in quick bursts from one address.
+        api_requests_per_second: 1000,
         ..Config::default()
     }
 }
@@ -104,28 +110,72 @@ impl ServerRecord {
     }
 }
 
-/// One HTTP request to the server under test; returns the status and the body.
+/// One HTTP request to the server under test; returns the status and the
+/// body. POSTs carry the admin token.
 pub async fn http(method: &str, url: String, body: Option<String>) -> (u16, String) {
+    let admin = format!("Bearer {ADMIN_TOKEN}");
+    let headers: Vec<(&str, &str)> = if method == "POST" {
+        vec![("authorization", admin.as_str())]
+    } else {
+        Vec::new()
+    };
+    let (status, _, body) = request(method, url, body, &headers).await;
+    (status, body)
+}
+
+/// One HTTP request with exactly these extra headers (a body is sent as
+/// JSON unless a content-type is given); returns the status, the response
+/// headers and the body.
+pub async fn request(
+    method: &str,
+    url: String,
+    body: Option<String>,
+    headers: &[(&str, &str)],
+) -> (u16, Vec<(String, String)>, String) {
     let method = method.to_string();
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let call = tokio::task::spawn_blocking(move || {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(5)))
             .build()
             .into();
-        let response = match (method.as_str(), body) {
-            ("GET", _) => agent.get(&url).call(),
-            ("POST", Some(b)) => agent
-                .post(&url)
-                .header("content-type", "application/json")
-                .send(b),
-            ("POST", None) => agent.post(&url).send_empty(),
-            (m, _) => panic!("unsupported method {m}"),
+        let has_type = headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
+        let response = match method.as_str() {
+            "GET" => {
+                let mut r = agent.get(&url);
+                for (k, v) in &headers {
+                    r = r.header(k.as_str(), v.as_str());
+                }
+                r.call()
+            }
+            "POST" => {
+                let mut r = agent.post(&url);
+                for (k, v) in &headers {
+                    r = r.header(k.as_str(), v.as_str());
+                }
+                match body {
+                    Some(b) if has_type => r.send(b),
+                    Some(b) => r.header("content-type", "application/json").send(b),
+                    None => r.send_empty(),
+                }
+            }
+            m => panic!("unsupported method {m}"),
         };
         let mut response = response.expect("HTTP request completes");
         let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
         let body = response.body_mut().read_to_string().unwrap_or_default();
-        (status, body)
+        (status, headers, body)
     });
     within("HTTP request", 10, call).await.expect("HTTP task")
 }
