@@ -52,6 +52,10 @@ struct Args {
     /// The pid of an already running server, to sample its CPU and memory.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// The server's admin token, for the stats window (`POST /v1/stats/window`);
+    /// with --spawn-server the bots make one up and pass it on.
+    #[arg(long, env = "TICKWIRE_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
     /// Extra flags for the spawned server, after `--`.
     #[arg(last = true)]
     server_args: Vec<String>,
@@ -119,18 +123,30 @@ struct Report {
 }
 
 pub(crate) async fn http_get_json(url: &str) -> anyhow::Result<serde_json::Value> {
-    http_json("GET", url).await
+    http_json("GET", url, None).await
 }
 
-async fn http_json(method: &'static str, url: &str) -> anyhow::Result<serde_json::Value> {
+/// One request; a POST carries `bearer` as its Authorization.
+async fn http_json(
+    method: &'static str,
+    url: &str,
+    bearer: Option<&str>,
+) -> anyhow::Result<serde_json::Value> {
     let url = url.to_string();
+    let authorization = bearer.map(|t| format!("Bearer {t}"));
     tokio::task::spawn_blocking(move || -> anyhow::Result<serde_json::Value> {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(5)))
             .build()
             .into();
         let mut response = match method {
-            "POST" => agent.post(&url).send_empty()?,
+            "POST" => {
+                let mut request = agent.post(&url);
+                if let Some(a) = &authorization {
+                    request = request.header("authorization", a.as_str());
+                }
+                request.send_empty()?
+            }
             _ => agent.get(&url).call()?,
         };
         let body = response.body_mut().read_to_string()?;
@@ -197,7 +213,17 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The admin token flag among a spawned server's flags, if the caller gave one.
+fn admin_token_in(server_args: &[String]) -> Option<String> {
+    server_args.iter().enumerate().find_map(|(i, a)| {
+        a.strip_prefix("--admin-token=")
+            .map(str::to_string)
+            .or_else(|| (a == "--admin-token").then(|| server_args.get(i + 1).cloned())?)
+    })
+}
+
 async fn run(args: &Args) -> anyhow::Result<Report> {
+    let mut admin_token = args.admin_token.clone();
     let spawned = if args.spawn_server {
         let bin = args
             .server_bin
@@ -221,6 +247,12 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
                 (args.clients + 64).max(10_000)
             ));
         }
+        // The stats window is an admin route: the bots hold the token.
+        admin_token = admin_token_in(&server_args).or_else(|| {
+            let token: String = (0..32).map(|_| fastrand::alphanumeric()).collect();
+            server_args.push(format!("--admin-token={token}"));
+            Some(token)
+        });
         Some(server::spawn(&bin, &server_args).await?)
     } else {
         None
@@ -286,7 +318,19 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
     tokio::time::sleep(args.warmup).await;
 
     // Measure.
-    let _ = http_json("POST", &format!("{base}/v1/stats/window")).await;
+    // Without the window, tick figures would include the ramp-up.
+    if let Err(e) = http_json(
+        "POST",
+        &format!("{base}/v1/stats/window"),
+        admin_token.as_deref(),
+    )
+    .await
+    {
+        eprintln!(
+            "tickwire-bots: could not restart the server's stats window ({e}); tick figures \
+             include the ramp-up (pass --admin-token)"
+        );
+    }
     shared
         .latency
         .lock()

@@ -18,11 +18,14 @@ fn a_small_swarm_plays_arena_and_reports_the_documented_json() {
         .block_on(tickwire::net::start::<Arena>(Config {
             bind: "127.0.0.1:0".parse().unwrap(),
             tick_threads: 1,
+            admin_token: Some("a-swarm-test-admin-token".into()),
             ..Config::default()
         }))
         .unwrap();
     let out = bots()
         .args([
+            "--admin-token",
+            "a-swarm-test-admin-token",
             "--url",
             &server.ws_url(),
             "--clients",
@@ -40,6 +43,11 @@ fn a_small_swarm_plays_arena_and_reports_the_documented_json() {
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("stats window"),
+        "the bots restart the window with the admin token: {stderr}"
     );
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     assert_eq!(r["clients"], 16);
