@@ -156,7 +156,11 @@ pub enum ConfigError {
     },
     #[error("config file {path}: {message}")]
     File { path: String, message: String },
-    #[error("invalid value for `{key}`: {message}")]
+    #[error(
+        "invalid value for `{key}` (flag --{flag}, environment variable TICKWIRE_{env}): {message}",
+        flag = key.replace('_', "-"),
+        env = key.to_uppercase()
+    )]
     Invalid { key: &'static str, message: String },
 }
 

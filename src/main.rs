@@ -45,14 +45,52 @@ impl Settings {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("tickwire: {e}");
-                std::process::exit(2);
+                std::process::exit(EXIT_INVALID_CONFIG);
             }
         }
     }
 }
 
+/// Exit codes, as README.md documents them.
+const EXIT_INVALID_CONFIG: i32 = 2;
+const EXIT_CANNOT_LISTEN: i32 = 3;
+
+/// Parses the command line; a bad value that came from a `TICKWIRE_*`
+/// variable is reported under that variable's name (clap names the flag,
+/// which the user never typed).
+fn parse_cli() -> Cli {
+    let error = match Cli::try_parse() {
+        Ok(cli) => return cli,
+        Err(e) => e,
+    };
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if matches!(
+        error.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) {
+        let flag = match error.get(ContextKind::InvalidArg) {
+            Some(ContextValue::String(arg)) => {
+                arg.split_whitespace().next().unwrap_or("").to_string()
+            }
+            _ => String::new(),
+        };
+        let typed = std::env::args().any(|a| a == flag || a.starts_with(&format!("{flag}=")));
+        if let Some(name) = flag.strip_prefix("--") {
+            let variable = format!("TICKWIRE_{}", name.replace('-', "_").to_uppercase());
+            if let (false, Ok(value)) = (typed, std::env::var(&variable)) {
+                eprintln!(
+                    "tickwire: invalid value {value:?} in the environment variable {variable} \
+                     (the setting --{name})"
+                );
+                std::process::exit(EXIT_INVALID_CONFIG);
+            }
+        }
+    }
+    error.exit()
+}
+
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let cli = parse_cli();
     match cli.command {
         Command::Config(settings) => {
             print!("{}", settings.load().to_toml());
@@ -67,16 +105,33 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn init_logging(config: &Config) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::layer::{Layer, SubscriberExt};
+    use tracing_subscriber::util::SubscriberInitExt;
     // RUST_LOG, when set, refines the configured filter.
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| config.log_filter.clone());
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log_filter));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    // tungstenite logs frame contents (text, close reasons: a peer's bytes,
+    // CR/LF included) at debug and trace: those lines could forge log lines,
+    // so its targets never go below info, whatever the filter says.
+    let peer_text = tracing_subscriber::filter::filter_fn(|meta| {
+        !meta.target().starts_with("tungstenite") && !meta.target().starts_with("tokio_tungstenite")
+            || *meta.level() <= tracing::Level::INFO
+    });
+    // Colour only for a person at a terminal, and never with NO_COLOR.
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
+    let registry = tracing_subscriber::registry();
     match config.log_format {
-        LogFormat::Human => builder.init(),
-        LogFormat::Json => builder.json().init(),
+        LogFormat::Human => registry
+            .with(layer.with_filter(filter).with_filter(peer_text))
+            .init(),
+        LogFormat::Json => registry
+            .with(layer.json().with_filter(filter).with_filter(peer_text))
+            .init(),
     }
 }
 
@@ -89,9 +144,15 @@ fn serve(config: Config) -> anyhow::Result<()> {
         .build()
         .context("starting the tokio runtime")?;
     runtime.block_on(async move {
-        let server = tickwire::net::start::<Arena>(config)
-            .await
-            .with_context(|| format!("binding {bind}"))?;
+        let server = match tickwire::net::start::<Arena>(config).await {
+            Ok(server) => server,
+            Err(e) => {
+                // One line, a documented exit code: a supervisor can tell
+                // "port taken" from a crash.
+                eprintln!("tickwire: cannot listen on {bind}: {e}");
+                std::process::exit(EXIT_CANNOT_LISTEN);
+            }
+        };
         println!(
             "tickwire listening on ws://{}/ws (arena-v1, Ctrl-C to stop)",
             server.local_addr()

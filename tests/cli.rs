@@ -262,3 +262,154 @@ fn a_fresh_server_exports_every_series_the_dashboard_uses() {
         assert!(text.contains(series), "{series} missing");
     }
 }
+
+#[test]
+fn a_bad_value_from_the_environment_names_the_variable() {
+    for (variable, value) in [
+        ("TICKWIRE_TICK_RATE", "fast"),
+        ("TICKWIRE_ACK_TIMEOUT", "soon"),
+    ] {
+        let out = tickwire()
+            .arg("config")
+            .env(variable, value)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{variable}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(variable), "{variable}: {stderr}");
+    }
+}
+
+#[test]
+fn a_port_in_use_exits_3_with_one_line() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = tickwire()
+        .args(["serve", "--bind", &addr])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&addr) && stderr.contains("in use"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn sigterm_drains_then_closes_with_a_retry_hint_and_logs_carry_no_colour_or_forged_lines() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = tickwire()
+        .args([
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--drain-period",
+            "1500ms",
+            "--log-filter",
+            "trace",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // stderr is read to its end on a thread, so the pipe never fills.
+    let mut stderr = child.stderr.take().unwrap();
+    let logs = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        text
+    });
+    let base = format!("http://127.0.0.1:{port}");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        use futures_util::SinkExt;
+        let url = format!("ws://127.0.0.1:{port}/ws");
+        let mut client = None;
+        for _ in 0..100 {
+            match tickwire::client::Client::<tickwire::Arena>::connect(&url, Default::default())
+                .await
+            {
+                Ok(c) => {
+                    client = Some(c);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+        let mut client = client.expect("the server came up");
+        // A peer's text with CR/LF, in a text frame and in a close reason.
+        let (mut forger, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        let forged = "x\r\nFORGED log line\r\n";
+        let _ = forger
+            .send(tokio_tungstenite::tungstenite::Message::Text(forged.into()))
+            .await;
+        let (mut closer, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        let _ = closer
+            .send(tokio_tungstenite::tungstenite::Message::Close(Some(
+                tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                    code:
+                        tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode::Normal,
+                    reason: forged.into(),
+                },
+            )))
+            .await;
+        common::next_snapshot(&mut client).await;
+
+        // SAFETY: kill(2) on our own child with a valid signal.
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let ready = tokio::task::spawn_blocking({
+            let base = base.clone();
+            move || get(&format!("{base}/readyz")).0
+        });
+        assert_eq!(ready.await.unwrap(), 503, "not ready while draining");
+        match tickwire::client::Client::<tickwire::Arena>::connect(&url, Default::default()).await {
+            Err(tickwire::client::ClientError::Refused { status: 503, body }) => {
+                assert!(body.contains("shutting_down"), "{body}")
+            }
+            other => panic!("a join while draining: {:?}", other.err()),
+        }
+        // Players play on through the drain period ...
+        for _ in 0..15 {
+            common::next_snapshot(&mut client).await;
+        }
+        // ... then get 1001 with a retry hint.
+        let err = loop {
+            match common::within("close after the drain", 5, client.recv()).await {
+                Ok(_) => continue,
+                Err(e) => break e,
+            }
+        };
+        match err {
+            tickwire::client::ClientError::Closed { code: 1001, reason } => {
+                assert!(reason.contains("retry"), "{reason}")
+            }
+            e => panic!("expected 1001, got {e}"),
+        }
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(8), "no exit");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+    let logs = logs.join().unwrap();
+    assert!(!logs.is_empty());
+    assert!(!logs.contains('\u{1b}'), "colour codes in piped logs");
+    assert!(
+        !logs.lines().any(|l| l.starts_with("FORGED")),
+        "a peer forged a log line:\n{logs}"
+    );
+}

@@ -586,3 +586,66 @@ async fn protocol_errors_get_1002_and_a_metric_before_and_after_join() {
     assert!(after - before >= 3.0, "counted {before} -> {after}");
     server.shutdown().await;
 }
+
+/// A WebSocket join through a "proxy" on 127.0.0.1 that says the client is `forwarded_for`.
+async fn join_forwarded(
+    server: &tickwire::net::ServerHandle<Arena>,
+    forwarded_for: &str,
+) -> Result<tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>, u16> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = server.ws_url().into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("x-forwarded-for", forwarded_for.parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((mut ws, _)) => {
+            ws.send(Message::Binary(join_bytes(1).into()))
+                .await
+                .unwrap();
+            Ok(ws)
+        }
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_the_per_address_cap_counts_forwarded_clients() {
+    let server = start(Config {
+        trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()],
+        max_connections_per_ip: 2,
+        ..test_config()
+    })
+    .await;
+    let a1 = join_forwarded(&server, "203.0.113.5").await.expect("first");
+    let a2 = join_forwarded(&server, "198.51.100.1, 203.0.113.5")
+        .await
+        .expect("second");
+    assert_eq!(
+        join_forwarded(&server, "203.0.113.5").await.err(),
+        Some(429)
+    );
+    // Another client through the same proxy is its own address.
+    let b = join_forwarded(&server, "203.0.113.6")
+        .await
+        .expect("another client");
+    drop((a1, a2, b));
+    server.shutdown().await;
+
+    // Trusting nobody (the default), the header is ignored: every join is
+    // 127.0.0.1's, whatever it claims.
+    let server = start(Config {
+        max_connections_per_ip: 2,
+        ..test_config()
+    })
+    .await;
+    let c1 = join_forwarded(&server, "203.0.113.7").await.expect("first");
+    // The cap counts TCP connections at accept: a third one from 127.0.0.1
+    // is refused, whatever it claims.
+    let c2 = join_forwarded(&server, "203.0.113.8")
+        .await
+        .expect("second");
+    assert!(join_forwarded(&server, "203.0.113.9").await.is_err());
+    drop((c1, c2));
+    server.shutdown().await;
+}
