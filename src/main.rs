@@ -106,6 +106,7 @@ fn main() -> anyhow::Result<()> {
 
 fn init_logging(config: &Config) {
     use std::io::IsTerminal;
+    use tracing_subscriber::filter::{FilterExt, LevelFilter};
     use tracing_subscriber::layer::{Layer, SubscriberExt};
     use tracing_subscriber::util::SubscriberInitExt;
     // RUST_LOG, when set, refines the configured filter.
@@ -114,11 +115,16 @@ fn init_logging(config: &Config) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log_filter));
     // tungstenite logs frame contents (text, close reasons: a peer's bytes,
     // CR/LF included) at debug and trace: those lines could forge log lines,
-    // so its targets never go below info, whatever the filter says.
+    // so its targets never go below info, whatever the filter says. The
+    // TRACE hint keeps the combined hint the EnvFilter's own: with no hint,
+    // `log`'s static max level would open, and every `log::trace!` on the
+    // frame path would reach the filters.
     let peer_text = tracing_subscriber::filter::filter_fn(|meta| {
         !meta.target().starts_with("tungstenite") && !meta.target().starts_with("tokio_tungstenite")
             || *meta.level() <= tracing::Level::INFO
-    });
+    })
+    .with_max_level_hint(LevelFilter::TRACE);
+    let filter = filter.and(peer_text);
     // Colour only for a person at a terminal, and never with NO_COLOR.
     let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let layer = tracing_subscriber::fmt::layer()
@@ -126,13 +132,24 @@ fn init_logging(config: &Config) {
         .with_ansi(ansi);
     let registry = tracing_subscriber::registry();
     match config.log_format {
-        LogFormat::Human => registry
-            .with(layer.with_filter(filter).with_filter(peer_text))
-            .init(),
-        LogFormat::Json => registry
-            .with(layer.json().with_filter(filter).with_filter(peer_text))
-            .init(),
+        LogFormat::Human => registry.with(layer.with_filter(filter)).init(),
+        LogFormat::Json => registry.with(layer.json().with_filter(filter)).init(),
     }
+    // The hint is what makes `log` skip disabled records at one compare.
+    debug_assert!(
+        LevelFilter::current() <= config_level_hint(config),
+        "the log level hint opened wider than the filter"
+    );
+}
+
+/// The most verbose level the configured filter (or RUST_LOG) can enable.
+fn config_level_hint(config: &Config) -> tracing_subscriber::filter::LevelFilter {
+    use tracing_subscriber::layer::Filter;
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| config.log_filter.clone());
+    tracing_subscriber::EnvFilter::try_new(&filter)
+        .ok()
+        .and_then(|f| <tracing_subscriber::EnvFilter as Filter<tracing_subscriber::Registry>>::max_level_hint(&f))
+        .unwrap_or(tracing_subscriber::filter::LevelFilter::TRACE)
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {
