@@ -37,7 +37,7 @@ pub struct Config {
     pub max_inputs_per_second: u32,
     /// Open connections (WebSocket or not yet upgraded) at most.
     pub max_connections: usize,
-    /// Open connections from one IP address at most.
+    /// Open connections from one address at most (an IPv6 /64 counts as one address).
     pub max_connections_per_ip: usize,
     /// How long an empty match lives before it ends.
     pub empty_match_grace: Duration,
@@ -208,7 +208,7 @@ pub struct ConfigLayer {
     /// Open connections at most [default: 10000].
     #[arg(long, env = "TICKWIRE_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
-    /// Open connections from one IP address at most [default: 64].
+    /// Open connections from one address (an IPv6 /64 is one) at most [default: 64].
     #[arg(long, env = "TICKWIRE_MAX_CONNECTIONS_PER_IP")]
     pub max_connections_per_ip: Option<usize>,
     /// How long an empty match lives before it ends [default: 10s].

@@ -135,9 +135,20 @@ fn init_logging(config: &Config) {
         LogFormat::Human => registry.with(layer.with_filter(filter)).init(),
         LogFormat::Json => registry.with(layer.json().with_filter(filter)).init(),
     }
-    // The hint is what makes `log` skip disabled records at one compare.
+    // `init` bridges the `log` crate (tungstenite logs through it) with its
+    // max level wide open, so every disabled `log::trace!` on the frame path
+    // would still reach the filters: close it to what the filter can enable.
+    let level = LevelFilter::current();
+    log::set_max_level(match level {
+        LevelFilter::OFF => log::LevelFilter::Off,
+        LevelFilter::ERROR => log::LevelFilter::Error,
+        LevelFilter::WARN => log::LevelFilter::Warn,
+        LevelFilter::INFO => log::LevelFilter::Info,
+        LevelFilter::DEBUG => log::LevelFilter::Debug,
+        _ => log::LevelFilter::Trace,
+    });
     debug_assert!(
-        LevelFilter::current() <= config_level_hint(config),
+        level <= config_level_hint(config),
         "the log level hint opened wider than the filter"
     );
 }
@@ -148,7 +159,11 @@ fn config_level_hint(config: &Config) -> tracing_subscriber::filter::LevelFilter
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| config.log_filter.clone());
     tracing_subscriber::EnvFilter::try_new(&filter)
         .ok()
-        .and_then(|f| <tracing_subscriber::EnvFilter as Filter<tracing_subscriber::Registry>>::max_level_hint(&f))
+        .and_then(|f| {
+            <tracing_subscriber::EnvFilter as Filter<tracing_subscriber::Registry>>::max_level_hint(
+                &f,
+            )
+        })
         .unwrap_or(tracing_subscriber::filter::LevelFilter::TRACE)
 }
 

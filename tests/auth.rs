@@ -237,7 +237,8 @@ async fn the_same_sub_is_the_same_player_after_a_reconnect_and_on_another_server
     ws.close(None).await.expect("close is sent");
     drop(ws);
     // The closed connection's seat is released by its task, asynchronously;
-    // until then the lobby refuses a second seat for the same player (409).
+    // a join meanwhile takes it over, or (if the handover does not come in
+    // time) is answered 409 and retried.
     let again = within("the same player rejoins", 10, async {
         loop {
             match join(&server, Presented::Query(&token_for(sub))).await {

@@ -555,3 +555,36 @@ async fn fifty_joins_racing_for_three_seats_seat_exactly_three() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_that_fails_before_its_welcome_leaves_the_seat_to_the_old_token() {
+    let server = start(Config {
+        reconnect_grace: Duration::from_secs(5),
+        ..test_config()
+    })
+    .await;
+    let (raw, welcome) = raw_join(&server.ws_url()).await;
+    drop(raw);
+    wait_until("parked", 5, || server.lobby().parked_players() == 1).await;
+    // Resumes at the upgrade, then vanishes before sending Join: the client
+    // never saw a new token.
+    let url = format!(
+        "{}?resume={}",
+        server.ws_url(),
+        welcome.session_token.to_hex()
+    );
+    let (vanishing, _) = within("upgrade", 5, tokio_tungstenite::connect_async(&url))
+        .await
+        .unwrap();
+    drop(vanishing);
+    wait_until("parked again", 5, || server.lobby().parked_players() == 1).await;
+    let back = Client::<Arena>::resume(
+        &server.ws_url(),
+        welcome.session_token,
+        ClientOptions::default(),
+    )
+    .await
+    .expect("the old token still resumes");
+    assert_eq!(back.welcome().entity_id, welcome.entity_id);
+    server.shutdown().await;
+}

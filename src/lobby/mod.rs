@@ -341,6 +341,17 @@ impl<G: Game> Lobby<G> {
         self.inner.sessions.release(seat, resumable);
     }
 
+    /// Releases a seat whose connection failed before its `Welcome` went
+    /// out: a seat that had an entity is parked again (under the token the
+    /// client resumed with, `resumed`, since it never saw the new one).
+    pub fn abandon(&self, mut seat: Seat<G>, resumed: Option<SessionToken>) {
+        if let Some(token) = resumed {
+            self.inner.sessions.restore_token(&mut seat, token);
+        }
+        let had_entity = seat.joined;
+        self.inner.sessions.release(seat, had_entity);
+    }
+
     /// Lets a later connection of the same player (or session) end this
     /// seat's connection through `evict`, to take the seat over.
     pub fn on_evict(&self, seat: &Seat<G>, evict: Evict) {

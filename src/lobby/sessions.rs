@@ -22,11 +22,11 @@ pub type Evict = Arc<dyn Fn() + Send + Sync>;
 
 enum Holder<G: Game> {
     /// A connection holds the seat. `handover` is set while another
-    /// connection waits for it.
+    /// connection waits for it (tagged, so a taker only withdraws its own).
     Live {
         player: PlayerId,
         evict: Option<Evict>,
-        handover: Option<oneshot::Sender<Seat<G>>>,
+        handover: Option<(u64, oneshot::Sender<Seat<G>>)>,
     },
     /// Nobody holds it; it ends with the reconnect grace. `generation` tells
     /// this park's expiry apart from a later park under a reissued token.
@@ -56,6 +56,35 @@ pub(crate) struct Sessions<G: Game> {
     /// How long a new connection waits for the old one to hand its seat over.
     handover_wait: Duration,
     next_generation: AtomicU64,
+}
+
+/// A taker's wait for a seat. However the wait ends (the seat arrived, a
+/// timeout, or the waiting request was dropped mid-way), the request is
+/// withdrawn, and a seat that arrived unclaimed is released rather than lost.
+struct Waiting<G: Game> {
+    sessions: Arc<Sessions<G>>,
+    token: SessionToken,
+    id: u64,
+    rx: oneshot::Receiver<Seat<G>>,
+}
+
+impl<G: Game> Drop for Waiting<G> {
+    fn drop(&mut self) {
+        if let Some(Holder::Live { handover, .. }) =
+            self.sessions.book().by_token.get_mut(&self.token)
+        {
+            if handover.as_ref().is_some_and(|(id, _)| *id == self.id) {
+                *handover = None;
+            }
+        }
+        self.rx.close();
+        if let Ok(seat) = self.rx.try_recv() {
+            // It came as nobody was left to take it: the player may come back.
+            if tokio::runtime::Handle::try_current().is_ok() {
+                self.sessions.release(seat, true);
+            }
+        }
+    }
 }
 
 impl<G: Game> Sessions<G> {
@@ -143,13 +172,15 @@ impl<G: Game> Sessions<G> {
 
     /// Takes the seat of session `token`, parked or held by a live
     /// connection (which is evicted and hands it over). `owner`, when
-    /// given, must be the seat's player.
+    /// given, must be the seat's player. Cancel-safe: a dropped call
+    /// withdraws its request, and a seat handed over meanwhile is released.
     pub async fn take(
-        &self,
+        self: &Arc<Self>,
         token: SessionToken,
         owner: Option<PlayerId>,
     ) -> Result<Seat<G>, LobbyError> {
-        let (wait, evict, player) = {
+        let id = self.next_generation.fetch_add(1, Ordering::Relaxed);
+        let (waiting, evict, player) = {
             let mut book = self.book();
             let holder = book
                 .by_token
@@ -178,24 +209,40 @@ impl<G: Game> Sessions<G> {
                         return Err(LobbyError::AlreadyConnected(player));
                     }
                     let (tx, rx) = oneshot::channel();
-                    *handover = Some(tx);
-                    (rx, evict.clone(), player)
+                    *handover = Some((id, tx));
+                    let waiting = Waiting {
+                        sessions: self.clone(),
+                        token,
+                        id,
+                        rx,
+                    };
+                    (waiting, evict.clone(), player)
                 }
             }
         };
         if let Some(evict) = evict {
             evict();
         }
-        match tokio::time::timeout(self.handover_wait, wait).await {
+        let mut waiting = waiting;
+        match tokio::time::timeout(self.handover_wait, &mut waiting.rx).await {
             Ok(Ok(seat)) => Ok(self.reissue(seat)),
-            _ => {
-                // Withdraw the request so a later release parks normally.
-                if let Some(Holder::Live { handover, .. }) = self.book().by_token.get_mut(&token) {
-                    *handover = None;
-                }
-                Err(LobbyError::AlreadyConnected(player))
-            }
+            // `waiting` withdraws the request as it drops.
+            _ => Err(LobbyError::AlreadyConnected(player)),
         }
+    }
+
+    /// Gives a seat back the token it was resumed with: its connection
+    /// failed before the client learned the new one (no `Welcome`), so the
+    /// client will come back with the old.
+    pub fn restore_token(&self, seat: &mut Seat<G>, token: SessionToken) {
+        let mut book = self.book();
+        if let Some(holder) = book.by_token.remove(&seat.token) {
+            book.by_token.insert(token, holder);
+        }
+        if seat.identified {
+            book.by_identity.insert(seat.player, token);
+        }
+        seat.token = token;
     }
 
     /// A seat changing hands gets a new token: the old one, which the
@@ -227,7 +274,9 @@ impl<G: Game> Sessions<G> {
             let waiting = {
                 let mut book = self.book();
                 match book.by_token.get_mut(&seat.token) {
-                    Some(Holder::Live { handover, .. }) if handover.is_some() => handover.take(),
+                    Some(Holder::Live { handover, .. }) if handover.is_some() => {
+                        handover.take().map(|(_, tx)| tx)
+                    }
                     _ if resumable && seat.joined && !self.grace.is_zero() => {
                         let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
                         let token = seat.token;
@@ -263,6 +312,13 @@ impl<G: Game> Sessions<G> {
             if matches!(book.by_token.get(&token), Some(Holder::Parked { generation: g, .. }) if *g == generation)
             {
                 let expired = book.by_token.remove(&token);
+                // Under the same lock: a claim by this player from now on
+                // gets a fresh seat, not a session that is going away.
+                if let Some(Holder::Parked { seat, .. }) = &expired {
+                    if book.by_identity.get(&seat.player) == Some(&token) {
+                        book.by_identity.remove(&seat.player);
+                    }
+                }
                 drop(book);
                 drop(expired); // the player leaves
             }

@@ -21,7 +21,12 @@ use std::sync::Arc;
 /// Largest request body an API route reads.
 const MAX_API_BODY: usize = 4 * 1024;
 
-fn api_refusal(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
+/// A refused API or HTTP request: counted by reason, answered in JSON.
+pub(crate) fn api_refusal(
+    status: StatusCode,
+    code: &'static str,
+    message: impl Into<String>,
+) -> Response {
     debug_assert!(API_REFUSALS.contains(&code), "list {code} in API_REFUSALS");
     metrics::counter!("tickwire_api_refusals_total", "reason" => code).increment(1);
     json_error(status, code, message)
@@ -76,7 +81,7 @@ fn json_body_refusal(headers: &HeaderMap) -> Option<Response> {
     // Answered before the body is read, so an `Expect: 100-continue`
     // client gets its 413 instead of a 100.
     if length.is_some_and(|l| l > MAX_API_BODY as u64) {
-        return Some(json_error(
+        return Some(api_refusal(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",
             format!("a request body is at most {MAX_API_BODY} bytes"),
@@ -104,13 +109,13 @@ async fn read_body(body: axum::body::Body) -> Result<axum::body::Bytes, Box<Resp
         let too_large = std::error::Error::source(&e)
             .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
         Box::new(if too_large {
-            json_error(
+            api_refusal(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body_too_large",
                 format!("a request body is at most {MAX_API_BODY} bytes"),
             )
         } else {
-            json_error(
+            api_refusal(
                 StatusCode::BAD_REQUEST,
                 "bad_body",
                 "the request body could not be read",
@@ -150,6 +155,12 @@ pub(crate) const API_REFUSALS: &[&str] = &[
     "too_many_matches",
     "request_timeout",
     "unsupported_media_type",
+    "body_too_large",
+    "bad_body",
+    "bad_host",
+    "uri_too_long",
+    "headers_too_large",
+    "method_not_allowed",
 ];
 
 /// Health always; the read-only routes (metrics, stats, listing matches)

@@ -181,14 +181,14 @@ pub(crate) async fn serve_connection<G: Game>(
 fn malformed<B>(req: &hyper::Request<B>) -> Option<Response> {
     let hosts = req.headers().get_all(header::HOST).iter().count();
     if hosts > 1 || (hosts == 0 && req.version() == Version::HTTP_11) {
-        return Some(json_error(
+        return Some(super::api::api_refusal(
             StatusCode::BAD_REQUEST,
             "bad_host",
             "a request needs exactly one Host header",
         ));
     }
     if req.uri().to_string().len() > MAX_URI_BYTES {
-        return Some(json_error(
+        return Some(super::api::api_refusal(
             StatusCode::URI_TOO_LONG,
             "uri_too_long",
             format!("the request target is longer than {MAX_URI_BYTES} bytes"),
@@ -200,7 +200,7 @@ fn malformed<B>(req: &hyper::Request<B>) -> Option<Response> {
         .map(|(k, v)| k.as_str().len() + v.len() + 4)
         .sum();
     if header_bytes > MAX_HEADER_BYTES {
-        return Some(json_error(
+        return Some(super::api::api_refusal(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             "headers_too_large",
             format!("the header section is larger than {MAX_HEADER_BYTES} bytes"),
@@ -236,7 +236,7 @@ async fn not_found() -> Response {
 }
 
 async fn method_not_allowed() -> Response {
-    json_error(
+    super::api::api_refusal(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
         "this route does not take that method",

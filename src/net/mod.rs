@@ -110,7 +110,9 @@ pub async fn start<G: Game>(config: Config) -> std::io::Result<ServerHandle<G>> 
             empty_match_grace: config.empty_match_grace,
             reconnect_grace: config.reconnect_grace,
             max_matches: config.max_matches,
-            handover_wait: config.send_timeout + Duration::from_secs(1),
+            // The longest an evicted connection takes to let go: a send in
+            // flight, then its close frame, each under the send deadline.
+            handover_wait: config.send_timeout * 2 + Duration::from_secs(1),
         },
         pool,
         Some(stats.tick_observer()),

@@ -252,6 +252,8 @@ pub(crate) async fn ws_upgrade<G: Game>(
             Ok(u) => u,
             Err(e) => {
                 tracing::debug!(error = %e, "upgrade failed");
+                // A resumed or taken-over seat is kept for its player.
+                app.lobby.abandon(seat, resume);
                 return;
             }
         };

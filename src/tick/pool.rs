@@ -94,12 +94,25 @@ impl TickPool {
     }
 }
 
+/// How long dropping the pool waits for its threads to finish their tick.
+const STOP_WAIT: Duration = Duration::from_secs(2);
+
 impl Drop for TickPool {
     fn drop(&mut self) {
         self.workers.clear(); // disconnects every thread's channel
         let handles = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        // A thread stuck in game code never finishes its tick: wait a while,
+        // then leave it (the process is stopping) rather than hang the stop.
+        let deadline = Instant::now() + STOP_WAIT;
         for handle in handles {
-            let _ = handle.join();
+            while !handle.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if handle.is_finished() {
+                let _ = handle.join();
+            } else {
+                tracing::warn!("a tick thread is still running game code; not waiting for it");
+            }
         }
     }
 }

@@ -20,13 +20,15 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 /// Why the handshake did not complete.
-pub(super) struct Refused {
-    /// The peer went quiet or away (rather than breaking a rule).
-    pub resumable: bool,
+pub(super) enum Refused {
+    /// The peer went away, went quiet or broke a rule (it was told why).
+    Other,
+    /// A newer connection of the same player takes the seat.
+    TakenOver,
 }
 
-const BROKE_A_RULE: Refused = Refused { resumable: false };
-const WENT_AWAY: Refused = Refused { resumable: true };
+const BROKE_A_RULE: Refused = Refused::Other;
+const WENT_AWAY: Refused = Refused::Other;
 
 /// Sends an error message and a close frame, within the send timeout,
 /// ignoring a peer that is already gone. Logged and counted like every close.

@@ -17,7 +17,7 @@ use crate::tick::OutboundSlot;
 use bytes::Bytes;
 use crossbeam::queue::ArrayQueue;
 use futures_util::task::AtomicWaker;
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -280,13 +280,33 @@ pub(crate) async fn run<G, S>(
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let slot = Arc::new(OutboundSlot::new(app.config.outbound_queue));
-    // A seat that already had an entity (resumed, taken over) is parked
-    // again if this connection fails before it plays; a new one is dropped.
-    let had_entity = resumed.is_some() || seat.has_joined();
-    if let Err(refused) = join::handshake(&mut ws, &mut seat, &slot, &app, resumed, peer).await {
-        let resumable = had_entity && refused.resumable;
-        app.lobby.release(seat, resumable);
-        return;
+    // A newer connection of this player may take the seat over even while
+    // this one is still in its handshake.
+    let evicted = Arc::new(tokio::sync::Notify::new());
+    let notify = evicted.clone();
+    app.lobby
+        .on_evict(&seat, Arc::new(move || notify.notify_one()));
+    let handshake = join::handshake(&mut ws, &mut seat, &slot, &app, resumed, peer);
+    let outcome = tokio::select! {
+        outcome = handshake => outcome,
+        _ = evicted.notified() => Err(join::Refused::TakenOver),
+    };
+    match outcome {
+        Ok(()) => {}
+        Err(join::Refused::TakenOver) => {
+            count_close("taken_over");
+            let close = close_message(
+                CloseCode::from(TAKEN_OVER),
+                "taken over by a newer connection",
+            );
+            let _ = tokio::time::timeout(app.config.send_timeout, ws.send(close)).await;
+            app.lobby.release(seat, true);
+            return;
+        }
+        Err(join::Refused::Other) => {
+            app.lobby.abandon(seat, resumed);
+            return;
+        }
     }
     let player = seat.player();
     let match_id = seat.match_handle().id;

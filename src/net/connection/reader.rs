@@ -26,7 +26,18 @@ where
     G: Game,
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let why = read_frames(stream, input, &shared, &app).await;
+    // A panic here must still tell the writer (which would otherwise wait
+    // for the heartbeat timeout) and be counted like any other.
+    let reading = std::panic::AssertUnwindSafe(read_frames(stream, input, &shared, &app));
+    let why = match futures_util::FutureExt::catch_unwind(reading).await {
+        Ok(why) => why,
+        Err(_) => {
+            tracing::error!("connection reader panicked; closed it");
+            metrics::counter!("tickwire_panics_total", "where" => "connection").increment(1);
+            shared.send_control(Control::Close(CloseCode::Error, "internal error".into()));
+            End::left("the reader panicked")
+        }
+    };
     shared.finish_reading();
     why
 }

@@ -195,6 +195,11 @@ where
 
     // What to send the peer (nothing when it is gone or stuck), and how the
     // connection ended.
+    let mut stuck = false;
+    let mut failed = |failure: SendFailed| {
+        stuck |= matches!(failure, SendFailed::Stuck);
+        send_failure(failure)
+    };
     let (close, end): (Option<(CloseCode, String)>, Option<End>) = loop {
         tokio::select! {
             // Housekeeping first: a writer kept busy by snapshots still
@@ -239,15 +244,15 @@ where
                 }
                 if now.duration_since(last_ping) >= config.heartbeat_interval {
                     last_ping = now;
-                    if let Err(failed) = send_within(&mut sink, Message::Ping(Bytes::new()), limit).await {
-                        break (None, Some(send_failure(failed)));
+                    if let Err(failure) = send_within(&mut sink, Message::Ping(Bytes::new()), limit).await {
+                        break (None, Some(failed(failure)));
                     }
                 }
             }
             control_msg = std::future::poll_fn(|cx| shared.poll_control(cx)) => match control_msg {
                 Some(Control::Frame(bytes)) => {
-                    if let Err(failed) = send_within(&mut sink, Message::Binary(bytes), limit).await {
-                        break (None, Some(send_failure(failed)));
+                    if let Err(failure) = send_within(&mut sink, Message::Binary(bytes), limit).await {
+                        break (None, Some(failed(failure)));
                     }
                 }
                 Some(Control::Close(code, reason)) => break (Some((code, reason)), None),
@@ -277,8 +282,8 @@ where
                 counts.bytes_out += frame.len() as u64;
                 counts.payload_sizes.push(frame.len() as f64);
                 sent.remember(published);
-                if let Err(failed) = send_within(&mut sink, Message::Binary(frame), limit).await {
-                    break (None, Some(send_failure(failed)));
+                if let Err(failure) = send_within(&mut sink, Message::Binary(frame), limit).await {
+                    break (None, Some(failed(failure)));
                 }
             }
             _ = &mut cancelled => break shutting_down(),
@@ -291,6 +296,8 @@ where
             count_close(close_label(code));
             let _ = send_within(&mut sink, close_message(code, &reason), limit).await;
         }
+        // A socket that did not drain gets no more time.
+        None if stuck => {}
         // The peer closed (or broke the protocol): flush the reply tungstenite
         // queued for its close frame, so its close is clean (RFC 6455 5.5.1),
         // then the TCP connection closes as the socket drops.
