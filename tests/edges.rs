@@ -649,3 +649,57 @@ async fn behind_a_trusted_proxy_the_per_address_cap_counts_forwarded_clients() {
     drop((c1, c2));
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_resume_tokens_and_handshake_headers_are_400() {
+    let server = start(test_config()).await;
+    let addr = server.local_addr();
+    let cases = [
+        ("/ws?resume=zz", format!("{UPGRADE}{KEY}"), "bad_query"),
+        ("/ws", UPGRADE.to_string(), "missing_websocket_key"),
+        (
+            "/ws",
+            format!(
+                "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 8\r\n{KEY}"
+            ),
+            "bad_websocket_version",
+        ),
+    ];
+    for (path, headers, code) in cases {
+        let answer = raw_http(
+            addr,
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\n{headers}\r\n").as_bytes(),
+        )
+        .await;
+        assert_eq!(status_of(&answer), 400, "{code}: {answer}");
+        assert_eq!(json_body(&answer)["error"]["code"], code);
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_naming_a_session_the_connection_was_not_opened_with_is_closed_1008() {
+    let server = start(test_config()).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(server.ws_url())
+        .await
+        .unwrap();
+    let mut join = Vec::new();
+    encode_client::<ArenaInput>(
+        &ClientMsg::Join {
+            version: 1,
+            resume: Some(tickwire::protocol::SessionToken([9; 16])),
+        },
+        &mut join,
+    );
+    ws.send(Message::Binary(join.into())).await.unwrap();
+    let close = loop {
+        match within("close", 5, ws.next()).await {
+            Some(Ok(Message::Close(Some(frame)))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(u16::from(close.code), 1008);
+    assert!(close.reason.contains("?resume="), "{}", close.reason);
+    server.shutdown().await;
+}
