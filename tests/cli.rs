@@ -110,6 +110,17 @@ fn an_invalid_value_is_refused_at_start_with_its_key_and_exit_code_2() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("tick_rat"));
 }
 
+/// A client of the server at `url`, once it is up (bounded: 5 s).
+async fn connect_when_up(url: &str) -> tickwire::client::Client<tickwire::Arena> {
+    for _ in 0..100 {
+        match tickwire::client::Client::<tickwire::Arena>::connect(url, Default::default()).await {
+            Ok(c) => return c,
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    panic!("the server at {url} did not come up");
+}
+
 #[test]
 fn sigterm_closes_clients_with_1001_and_exits_0_within_5_seconds() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -135,19 +146,7 @@ fn sigterm_closes_clients_with_1001_and_exits_0_within_5_seconds() {
         .unwrap();
     runtime.block_on(async {
         let url = format!("ws://127.0.0.1:{port}/ws");
-        let mut client = None;
-        for _ in 0..100 {
-            match tickwire::client::Client::<tickwire::Arena>::connect(&url, Default::default())
-                .await
-            {
-                Ok(c) => {
-                    client = Some(c);
-                    break;
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
-        let mut client = client.expect("the server came up");
+        let mut client = connect_when_up(&url).await;
         common::next_snapshot(&mut client).await;
         // SAFETY: kill(2) on our own child with a valid signal.
         unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
@@ -333,19 +332,7 @@ fn sigterm_drains_then_closes_with_a_retry_hint_and_logs_carry_no_colour_or_forg
     runtime.block_on(async {
         use futures_util::SinkExt;
         let url = format!("ws://127.0.0.1:{port}/ws");
-        let mut client = None;
-        for _ in 0..100 {
-            match tickwire::client::Client::<tickwire::Arena>::connect(&url, Default::default())
-                .await
-            {
-                Ok(c) => {
-                    client = Some(c);
-                    break;
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
-        let mut client = client.expect("the server came up");
+        let mut client = connect_when_up(&url).await;
         // A peer's text with CR/LF, in a text frame and in a close reason.
         let (mut forger, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
         let forged = "x\r\nFORGED log line\r\n";

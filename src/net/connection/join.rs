@@ -58,6 +58,89 @@ async fn refuse<S>(
     .await;
 }
 
+/// How waiting for `Join` failed: a close to send first, or a peer gone.
+enum Failure {
+    Refuse(CloseCode, ErrorCode, String, Refused),
+    Gone,
+}
+
+fn refusal(code: CloseCode, error: ErrorCode, reason: impl Into<String>) -> Failure {
+    Failure::Refuse(code, error, reason.into(), BROKE_A_RULE)
+}
+
+/// The first message, which must be a valid `Join` within the handshake
+/// timeout; resuming is decided at the upgrade (`/ws?resume=`), so a Join
+/// may only repeat that token.
+async fn expect_join<G, S>(
+    ws: &mut WebSocketStream<S>,
+    config: &crate::config::Config,
+    resumed: Option<SessionToken>,
+) -> Result<(), Failure>
+where
+    G: Game,
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let bytes = match tokio::time::timeout(config.handshake_timeout, ws.next()).await {
+        Ok(Some(Ok(Message::Binary(bytes)))) => bytes,
+        Ok(Some(Ok(Message::Text(_)))) => {
+            return Err(refusal(
+                CloseCode::Unsupported,
+                ErrorCode::ExpectedJoin,
+                "text frames are not accepted; send binary frames",
+            ))
+        }
+        Ok(Some(Ok(Message::Close(_)))) | Ok(None) => {
+            count_close("client_closed");
+            let _ = tokio::time::timeout(config.send_timeout, ws.close(None)).await;
+            return Err(Failure::Gone);
+        }
+        Ok(Some(Ok(_))) => {
+            return Err(refusal(
+                CloseCode::Policy,
+                ErrorCode::ExpectedJoin,
+                "the first message must be Join",
+            ))
+        }
+        Ok(Some(Err(e))) => {
+            return Err(match ws_error_end(&e) {
+                Ok((code, reason)) => refusal(code, ErrorCode::ExpectedJoin, reason),
+                Err(_) => Failure::Gone,
+            })
+        }
+        Err(_) => {
+            return Err(Failure::Refuse(
+                CloseCode::Policy,
+                ErrorCode::ExpectedJoin,
+                "no Join within the handshake timeout".into(),
+                WENT_AWAY,
+            ))
+        }
+    };
+    match decode_client::<G::Input>(&bytes, config.max_message_bytes) {
+        Ok(ClientMsg::Join { resume, .. }) if resume.is_none() || resume == resumed => Ok(()),
+        Ok(ClientMsg::Join { .. }) => Err(refusal(
+            CloseCode::Policy,
+            ErrorCode::InvalidSession,
+            "resume with /ws?resume=TOKEN",
+        )),
+        Ok(_) => Err(refusal(
+            CloseCode::Policy,
+            ErrorCode::ExpectedJoin,
+            "the first message must be Join",
+        )),
+        Err(ProtocolError::UnsupportedVersion { got, supported }) => Err(refusal(
+            CloseCode::Protocol,
+            ErrorCode::UnsupportedVersion,
+            format!("protocol version {got} is not supported (this server speaks {supported})"),
+        )),
+        Err(e) => Err(refusal(
+            CloseCode::Invalid,
+            ErrorCode::ExpectedJoin,
+            e.to_string(),
+        )),
+    }
+}
+
 /// Waits for `Join`, takes the seat's entity and sends `Welcome`.
 pub(super) async fn handshake<G, S>(
     ws: &mut WebSocketStream<S>,
@@ -74,112 +157,14 @@ where
 {
     let config = &app.config;
     let limit = config.send_timeout;
-    let first = tokio::time::timeout(config.handshake_timeout, ws.next()).await;
-    let bytes = match first {
-        Ok(Some(Ok(Message::Binary(bytes)))) => bytes,
-        Ok(Some(Ok(Message::Text(_)))) => {
-            let reason = "text frames are not accepted; send binary frames";
-            refuse(
-                ws,
-                limit,
-                CloseCode::Unsupported,
-                ErrorCode::ExpectedJoin,
-                reason,
-            )
-            .await;
-            return Err(BROKE_A_RULE);
-        }
-        Ok(Some(Ok(Message::Close(_)))) | Ok(None) => {
-            count_close("client_closed");
-            let _ = tokio::time::timeout(limit, ws.close(None)).await;
-            return Err(WENT_AWAY);
-        }
-        Ok(Some(Ok(_))) => {
-            let reason = "the first message must be Join";
-            refuse(
-                ws,
-                limit,
-                CloseCode::Policy,
-                ErrorCode::ExpectedJoin,
-                reason,
-            )
-            .await;
-            return Err(BROKE_A_RULE);
-        }
-        Ok(Some(Err(e))) => {
-            return match ws_error_end(&e) {
-                Ok((code, reason)) => {
-                    refuse(ws, limit, code, ErrorCode::ExpectedJoin, &reason).await;
-                    Err(BROKE_A_RULE)
-                }
-                Err(_) => Err(WENT_AWAY),
-            };
-        }
-        Err(_) => {
-            let reason = "no Join within the handshake timeout";
-            refuse(
-                ws,
-                limit,
-                CloseCode::Policy,
-                ErrorCode::ExpectedJoin,
-                reason,
-            )
-            .await;
-            return Err(WENT_AWAY);
-        }
-    };
-    match decode_client::<G::Input>(&bytes, config.max_message_bytes) {
-        // Resuming is decided at the upgrade (`/ws?resume=`); a Join may only
-        // repeat that token.
-        Ok(ClientMsg::Join { resume, .. }) if resume.is_none() || resume == resumed => {}
-        Ok(ClientMsg::Join { .. }) => {
-            let reason = "resume with /ws?resume=TOKEN";
-            refuse(
-                ws,
-                limit,
-                CloseCode::Policy,
-                ErrorCode::InvalidSession,
-                reason,
-            )
-            .await;
-            return Err(BROKE_A_RULE);
-        }
-        Ok(_) => {
-            let reason = "the first message must be Join";
-            refuse(
-                ws,
-                limit,
-                CloseCode::Policy,
-                ErrorCode::ExpectedJoin,
-                reason,
-            )
-            .await;
-            return Err(BROKE_A_RULE);
-        }
-        Err(ProtocolError::UnsupportedVersion { got, supported }) => {
-            let reason =
-                format!("protocol version {got} is not supported (this server speaks {supported})");
-            refuse(
-                ws,
-                limit,
-                CloseCode::Protocol,
-                ErrorCode::UnsupportedVersion,
-                &reason,
-            )
-            .await;
-            return Err(BROKE_A_RULE);
-        }
-        Err(e) => {
-            refuse(
-                ws,
-                limit,
-                CloseCode::Invalid,
-                ErrorCode::ExpectedJoin,
-                &e.to_string(),
-            )
-            .await;
-            return Err(BROKE_A_RULE);
-        }
+    if let Err(failure) = expect_join::<G, S>(ws, config, resumed).await {
+        return match failure {
+            Failure::Refuse(code, error, reason, why) => {
+                refuse(ws, limit, code, error, &reason).await;
+                Err(why)
+            }
+            Failure::Gone => Err(WENT_AWAY),
+        };
     }
 
     // Take an entity in the match (its old one, when resuming).
