@@ -118,6 +118,14 @@ impl WriterCounts {
     }
 }
 
+/// What woke the writer.
+enum Event {
+    Snapshot,
+    Control(Option<Control>),
+    Housekeeping,
+    Cancelled,
+}
+
 /// Why a send did not complete.
 enum SendFailed {
     /// The peer is gone.
@@ -200,12 +208,36 @@ where
         stuck |= matches!(failure, SendFailed::Stuck);
         send_failure(failure)
     };
+    // Snapshots win the select when ready (the hot path polls nothing
+    // else). A writer they keep busy gets, every `busy_limit` frames, one
+    // round with the reader's requests and housekeeping first, so closes and
+    // limits hold even when it is never idle.
+    let busy_limit =
+        (f64::from(config.tick_rate) * super::housekeeping_period(config).as_secs_f64() * 2.0)
+            .ceil()
+            .max(8.0) as u32;
+    let mut busy = 0u32;
     let (close, end): (Option<(CloseCode, String)>, Option<End>) = loop {
-        tokio::select! {
-            // Housekeeping first: a writer kept busy by snapshots still
-            // checks its limits (polling a pending interval is cheap).
-            biased;
-            _ = housekeeping.tick() => {
+        let event = if busy < busy_limit {
+            tokio::select! {
+                biased;
+                _ = slot.wait() => Event::Snapshot,
+                control = std::future::poll_fn(|cx| shared.poll_control(cx)) => Event::Control(control),
+                _ = housekeeping.tick() => Event::Housekeeping,
+                _ = &mut cancelled => Event::Cancelled,
+            }
+        } else {
+            busy = 0;
+            tokio::select! {
+                biased;
+                control = std::future::poll_fn(|cx| shared.poll_control(cx)) => Event::Control(control),
+                _ = housekeeping.tick() => Event::Housekeeping,
+                _ = &mut cancelled => Event::Cancelled,
+                _ = slot.wait() => Event::Snapshot,
+            }
+        };
+        match event {
+            Event::Housekeeping => {
                 let now = Instant::now();
                 counts.stale += slot.stale_dropped() - stale_seen;
                 stale_seen = slot.stale_dropped();
@@ -213,26 +245,36 @@ where
                 if app.shutdown.is_cancelled() {
                     break shutting_down();
                 }
-                let over = |window: &std::sync::atomic::AtomicU32, budget: u32, floods: &mut u32| {
-                    if window.swap(0, Ordering::Relaxed) > budget {
-                        *floods += 1;
-                    } else {
-                        *floods = 0;
-                    }
-                    *floods >= FLOOD_WINDOWS
-                };
+                let over =
+                    |window: &std::sync::atomic::AtomicU32, budget: u32, floods: &mut u32| {
+                        if window.swap(0, Ordering::Relaxed) > budget {
+                            *floods += 1;
+                        } else {
+                            *floods = 0;
+                        }
+                        *floods >= FLOOD_WINDOWS
+                    };
                 if over(&shared.window_inputs, input_budget, &mut input_floods) {
                     let reason = "input flood: too many inputs per second";
-                    break (Some((CloseCode::Policy, reason.into())), Some(End::left(reason)));
+                    break (
+                        Some((CloseCode::Policy, reason.into())),
+                        Some(End::left(reason)),
+                    );
                 }
                 if over(&shared.window_pings, ping_budget, &mut ping_floods) {
                     let reason = "ping flood: too many pings per second";
-                    break (Some((CloseCode::Policy, reason.into())), Some(End::left(reason)));
+                    break (
+                        Some((CloseCode::Policy, reason.into())),
+                        Some(End::left(reason)),
+                    );
                 }
                 if shared.heard.swap(false, Ordering::Relaxed) {
                     last_heard = now;
                 } else if now.duration_since(last_heard) > config.heartbeat_timeout {
-                    break (Some((CloseCode::Away, "heartbeat timeout".into())), Some(End::gone("heartbeat timeout")));
+                    break (
+                        Some((CloseCode::Away, "heartbeat timeout".into())),
+                        Some(End::gone("heartbeat timeout")),
+                    );
                 }
                 let acked = shared.acked.load(Ordering::Relaxed);
                 if acked != ack_seen {
@@ -240,29 +282,40 @@ where
                     ack_advanced = now;
                 } else if now.duration_since(ack_advanced) > config.ack_timeout {
                     let reason = "no acknowledgement within the ack timeout";
-                    break (Some((CloseCode::Policy, reason.into())), Some(End::gone(reason)));
+                    break (
+                        Some((CloseCode::Policy, reason.into())),
+                        Some(End::gone(reason)),
+                    );
                 }
                 if now.duration_since(last_ping) >= config.heartbeat_interval {
                     last_ping = now;
-                    if let Err(failure) = send_within(&mut sink, Message::Ping(Bytes::new()), limit).await {
+                    if let Err(failure) =
+                        send_within(&mut sink, Message::Ping(Bytes::new()), limit).await
+                    {
                         break (None, Some(failed(failure)));
                     }
                 }
             }
-            control_msg = std::future::poll_fn(|cx| shared.poll_control(cx)) => match control_msg {
+            Event::Control(control_msg) => match control_msg {
                 Some(Control::Frame(bytes)) => {
-                    if let Err(failure) = send_within(&mut sink, Message::Binary(bytes), limit).await {
+                    if let Err(failure) =
+                        send_within(&mut sink, Message::Binary(bytes), limit).await
+                    {
                         break (None, Some(failed(failure)));
                     }
                 }
                 Some(Control::Close(code, reason)) => break (Some((code, reason)), None),
                 Some(Control::Evict) => {
                     let reason = "taken over by a newer connection";
-                    break (Some((CloseCode::from(TAKEN_OVER), reason.into())), Some(End::taken_over(reason)));
+                    break (
+                        Some((CloseCode::from(TAKEN_OVER), reason.into())),
+                        Some(End::taken_over(reason)),
+                    );
                 }
                 None => break (None, None),
             },
-            _ = slot.wait() => {
+            Event::Snapshot => {
+                busy += 1;
                 let Some(published) = slot.take_newest() else {
                     if let Some(why) = slot.closed() {
                         if app.shutdown.is_cancelled() {
@@ -276,8 +329,15 @@ where
                     }
                     continue;
                 };
-                let baseline = sent.baseline(shared.acked.load(Ordering::Relaxed), published.snapshot.tick);
-                if baseline.is_some() { counts.delta += 1 } else { counts.full += 1 }
+                let baseline = sent.baseline(
+                    shared.acked.load(Ordering::Relaxed),
+                    published.snapshot.tick,
+                );
+                if baseline.is_some() {
+                    counts.delta += 1
+                } else {
+                    counts.full += 1
+                }
                 let frame = published.frame(baseline);
                 counts.bytes_out += frame.len() as u64;
                 counts.payload_sizes.push(frame.len() as f64);
@@ -286,7 +346,7 @@ where
                     break (None, Some(failed(failure)));
                 }
             }
-            _ = &mut cancelled => break shutting_down(),
+            Event::Cancelled => break shutting_down(),
         }
     };
     counts.stale += slot.stale_dropped() - stale_seen;
