@@ -5,6 +5,7 @@
 //! player receives, every tick, a snapshot delta-compressed against the last one
 //! it acknowledged ([`snapshot`]). Start with docs/ARCHITECTURE.md.
 
+pub mod cli;
 pub mod client;
 pub mod config;
 pub mod game;

@@ -1,11 +1,12 @@
-//! The `tickwire` command: `tickwire serve` runs the server with the built-in
-//! arena game; `tickwire config` prints the effective configuration.
+//! The `tickwire` command: `tickwire serve [--game NAME]` runs the server with
+//! one of the built-in games; `tickwire config` prints the effective
+//! configuration. Everything but the choice of game is `tickwire::cli`, which
+//! a game of your own uses the same way.
 
-use anyhow::Context;
-use clap::{Parser, Subcommand};
-use std::path::PathBuf;
-use tickwire::config::{ConfigLayer, LogFormat};
-use tickwire::{Arena, Config};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use std::process::ExitCode;
+use tickwire::cli::Settings;
+use tickwire::Arena;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -23,198 +24,41 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Runs the server with the built-in arena game (scenario arena-v1).
-    Serve(Settings),
+    /// Runs the server with a built-in game (arena: scenario arena-v1).
+    Serve(Serve),
     /// Prints the effective configuration (defaults, file, environment, flags) as TOML.
     Config(Settings),
 }
 
 #[derive(clap::Args, Debug)]
-struct Settings {
-    /// A TOML configuration file.
-    #[arg(long, env = "TICKWIRE_CONFIG")]
-    config: Option<PathBuf>,
+struct Serve {
+    /// The built-in game to serve.
+    #[arg(long, value_enum, env = "TICKWIRE_GAME", default_value_t = BuiltinGame::Arena)]
+    game: BuiltinGame,
     #[command(flatten)]
-    layer: ConfigLayer,
+    settings: Settings,
 }
 
-impl Settings {
-    /// The effective configuration; an invalid value exits with code 2, naming its key.
-    fn load(&self) -> Config {
-        match Config::load(self.config.as_deref(), &self.layer) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("tickwire: {e}");
-                std::process::exit(EXIT_INVALID_CONFIG);
-            }
-        }
-    }
+/// The games the `tickwire` binary carries.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum BuiltinGame {
+    /// Scenario arena-v1: 2D, 64 NPCs, up to 16 players a match.
+    Arena,
 }
 
-/// Exit codes, as README.md documents them.
-const EXIT_INVALID_CONFIG: i32 = 2;
-const EXIT_CANNOT_LISTEN: i32 = 3;
-
-/// Parses the command line; a bad value that came from a `TICKWIRE_*`
-/// variable is reported under that variable's name (clap names the flag,
-/// which the user never typed).
-fn parse_cli() -> Cli {
-    let error = match Cli::try_parse() {
-        Ok(cli) => return cli,
-        Err(e) => e,
-    };
-    use clap::error::{ContextKind, ContextValue, ErrorKind};
-    if matches!(
-        error.kind(),
-        ErrorKind::InvalidValue | ErrorKind::ValueValidation
-    ) {
-        let flag = match error.get(ContextKind::InvalidArg) {
-            Some(ContextValue::String(arg)) => {
-                arg.split_whitespace().next().unwrap_or("").to_string()
-            }
-            _ => String::new(),
-        };
-        let typed = std::env::args().any(|a| a == flag || a.starts_with(&format!("{flag}=")));
-        if let Some(name) = flag.strip_prefix("--") {
-            let variable = format!("TICKWIRE_{}", name.replace('-', "_").to_uppercase());
-            if let (false, Ok(value)) = (typed, std::env::var(&variable)) {
-                eprintln!(
-                    "tickwire: invalid value {value:?} in the environment variable {variable} \
-                     (the setting --{name})"
-                );
-                std::process::exit(EXIT_INVALID_CONFIG);
-            }
-        }
-    }
-    error.exit()
-}
-
-fn main() -> anyhow::Result<()> {
-    let cli = parse_cli();
+fn main() -> ExitCode {
+    let cli: Cli = tickwire::cli::parse_or_exit(Cli::command());
     match cli.command {
         Command::Config(settings) => {
-            print!("{}", settings.load().to_toml());
-            Ok(())
+            print!("{}", settings.load_or_exit().to_toml());
+            ExitCode::SUCCESS
         }
-        Command::Serve(settings) => {
-            let config = settings.load();
-            init_logging(&config);
-            serve(config)
-        }
-    }
-}
-
-fn init_logging(config: &Config) {
-    use std::io::IsTerminal;
-    use tracing_subscriber::filter::{FilterExt, LevelFilter};
-    use tracing_subscriber::layer::{Layer, SubscriberExt};
-    use tracing_subscriber::util::SubscriberInitExt;
-    // RUST_LOG, when set, refines the configured filter.
-    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| config.log_filter.clone());
-    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log_filter));
-    // tungstenite logs frame contents (text, close reasons: a peer's bytes,
-    // CR/LF included) at debug and trace: those lines could forge log lines,
-    // so its targets never go below info, whatever the filter says. The
-    // TRACE hint keeps the combined hint the EnvFilter's own: with no hint,
-    // `log`'s static max level would open, and every `log::trace!` on the
-    // frame path would reach the filters.
-    let peer_text = tracing_subscriber::filter::filter_fn(|meta| {
-        !meta.target().starts_with("tungstenite") && !meta.target().starts_with("tokio_tungstenite")
-            || *meta.level() <= tracing::Level::INFO
-    })
-    .with_max_level_hint(LevelFilter::TRACE);
-    let filter = filter.and(peer_text);
-    // Colour only for a person at a terminal, and never with NO_COLOR.
-    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let layer = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi);
-    let registry = tracing_subscriber::registry();
-    match config.log_format {
-        LogFormat::Human => registry.with(layer.with_filter(filter)).init(),
-        LogFormat::Json => registry.with(layer.json().with_filter(filter)).init(),
-    }
-    // `init` bridges the `log` crate (tungstenite logs through it) with its
-    // max level wide open, so every disabled `log::trace!` on the frame path
-    // would still reach the filters: close it to what the filter can enable.
-    let level = LevelFilter::current();
-    log::set_max_level(match level {
-        LevelFilter::OFF => log::LevelFilter::Off,
-        LevelFilter::ERROR => log::LevelFilter::Error,
-        LevelFilter::WARN => log::LevelFilter::Warn,
-        LevelFilter::INFO => log::LevelFilter::Info,
-        LevelFilter::DEBUG => log::LevelFilter::Debug,
-        _ => log::LevelFilter::Trace,
-    });
-    debug_assert!(
-        level <= config_level_hint(config),
-        "the log level hint opened wider than the filter"
-    );
-}
-
-/// The most verbose level the configured filter (or RUST_LOG) can enable.
-fn config_level_hint(config: &Config) -> tracing_subscriber::filter::LevelFilter {
-    use tracing_subscriber::layer::Filter;
-    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| config.log_filter.clone());
-    tracing_subscriber::EnvFilter::try_new(&filter)
-        .ok()
-        .and_then(|f| {
-            <tracing_subscriber::EnvFilter as Filter<tracing_subscriber::Registry>>::max_level_hint(
-                &f,
-            )
-        })
-        .unwrap_or(tracing_subscriber::filter::LevelFilter::TRACE)
-}
-
-fn serve(config: Config) -> anyhow::Result<()> {
-    tickwire::net::raise_open_file_limit();
-    let bind = config.bind;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("tickwire-net")
-        .build()
-        .context("starting the tokio runtime")?;
-    runtime.block_on(async move {
-        let server = match tickwire::net::start::<Arena>(config).await {
-            Ok(server) => server,
-            Err(e) => {
-                // One line, a documented exit code: a supervisor can tell
-                // "port taken" from a crash.
-                eprintln!("tickwire: cannot listen on {bind}: {e}");
-                std::process::exit(EXIT_CANNOT_LISTEN);
+        Command::Serve(serve) => {
+            let config = serve.settings.load_or_exit();
+            tickwire::cli::init_logging(&config);
+            match serve.game {
+                BuiltinGame::Arena => tickwire::cli::serve::<Arena>(config, "arena-v1"),
             }
-        };
-        println!(
-            "tickwire listening on ws://{}/ws (arena-v1, Ctrl-C to stop)",
-            server.local_addr()
-        );
-        shutdown_signal().await;
-        tracing::info!("shutting down");
-        server.shutdown().await;
-        anyhow::Ok(())
-    })?;
-    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-    Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
     }
 }

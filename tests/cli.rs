@@ -400,3 +400,23 @@ fn sigterm_drains_then_closes_with_a_retry_hint_and_logs_carry_no_colour_or_forg
         "a peer forged a log line:\n{logs}"
     );
 }
+
+#[test]
+fn serve_picks_a_built_in_game_and_refuses_an_unknown_one_listing_the_others() {
+    let out = tickwire()
+        .args(["serve", "--game", "chess", "--bind", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("chess") && stderr.contains("arena"),
+        "{stderr}"
+    );
+
+    let (mut child, port) = serve(&["--game", "arena"]);
+    let (status, _) = get(&format!("http://127.0.0.1:{port}/healthz"));
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert_eq!(status, 200);
+}
