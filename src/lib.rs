@@ -4,18 +4,31 @@
 //! simulation ([`game::Game`]) applies them on a tick thread ([`tick`]) and every
 //! player receives, every tick, a snapshot delta-compressed against the last one
 //! it acknowledged ([`snapshot`]). Start with docs/ARCHITECTURE.md.
+//!
+//! The default feature `server` is everything; a game client depends on
+//! tickwire with `default-features = false` and gets the protocol, the
+//! snapshot codec, the games and [`client`], without the server's HTTP,
+//! auth and metrics stack.
 
-pub mod cli;
 pub mod client;
-pub mod config;
 pub mod game;
-pub mod lobby;
-pub mod metrics;
-pub mod net;
 pub mod protocol;
 pub mod snapshot;
+
+#[cfg(feature = "server")]
+pub mod cli;
+#[cfg(feature = "server")]
+pub mod config;
+#[cfg(feature = "server")]
+pub mod lobby;
+#[cfg(feature = "server")]
+pub mod metrics;
+#[cfg(feature = "server")]
+pub mod net;
+#[cfg(feature = "server")]
 pub mod tick;
 
+#[cfg(feature = "server")]
 pub use config::Config;
 pub use game::arena::Arena;
 pub use game::Game;

@@ -420,3 +420,47 @@ fn serve_picks_a_built_in_game_and_refuses_an_unknown_one_listing_the_others() {
     let _ = child.wait();
     assert_eq!(status, 200);
 }
+
+#[test]
+fn a_client_only_dependency_brings_no_server_stack() {
+    // `cargo tree` reads metadata only; `.ci/run` also compiles this set.
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args([
+            "tree",
+            "-p",
+            "tickwire",
+            "--no-default-features",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "--offline",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tree = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        tree.contains("tokio-tungstenite"),
+        "the client's own stack: {tree}"
+    );
+    for server_only in [
+        "axum ",
+        "hyper ",
+        "jsonwebtoken ",
+        "metrics ",
+        "governor ",
+        "clap ",
+    ] {
+        assert!(
+            !tree.lines().any(|l| l.starts_with(server_only)),
+            "{server_only}in a client-only build:\n{tree}"
+        );
+    }
+}
