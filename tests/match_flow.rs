@@ -322,3 +322,42 @@ async fn quick_join_fills_the_fullest_open_match_before_opening_another() {
     assert_eq!(entities.len(), 2);
     server.shutdown().await;
 }
+
+/// What a client outside the server knows of arena: its entity and input,
+/// not its simulation.
+struct ArenaWire;
+
+impl tickwire::game::ClientGame for ArenaWire {
+    type Entity = tickwire::game::arena::ArenaEntity;
+    type Input = tickwire::game::arena::ArenaInput;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_needs_only_the_entity_and_input_types_not_the_game() {
+    let server = start(test_config()).await;
+    let mut client = within(
+        "connect",
+        10,
+        tickwire::client::Client::<ArenaWire>::connect(&server.ws_url(), ClientOptions::default()),
+    )
+    .await
+    .expect("connects");
+    let me = client.welcome().entity_id;
+    client
+        .send_input(tickwire::game::arena::ArenaInput::default())
+        .await
+        .unwrap();
+    for _ in 0..30 {
+        let event = within("snapshot", 5, client.recv()).await.unwrap();
+        if matches!(event, tickwire::client::ClientEvent::Snapshot { .. })
+            && client.world().is_some_and(|w| w.get(me).is_some())
+        {
+            break;
+        }
+    }
+    assert!(
+        client.world().unwrap().get(me).is_some(),
+        "its own entity, decoded"
+    );
+    server.shutdown().await;
+}

@@ -5,7 +5,7 @@
 //! message, so a bot or a game loop selects between `recv` and its own timer
 //! without extra tasks or channels.
 
-use crate::game::Game;
+use crate::game::ClientGame;
 use crate::protocol::{
     decode_server, encode_client, ClientMsg, ErrorCode, ProtocolError, ServerMsg, SessionToken,
     Tick, Welcome, MAX_BASELINE_AGE, PROTOCOL_VERSION,
@@ -156,7 +156,7 @@ pub enum ClientEvent {
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// A connected player of game `G`.
-pub struct Client<G: Game> {
+pub struct Client<G: ClientGame> {
     ws: Ws,
     url: String,
     welcome: Welcome,
@@ -171,7 +171,7 @@ pub struct Client<G: Game> {
     buf: Vec<u8>,
 }
 
-impl<G: Game> Client<G> {
+impl<G: ClientGame> Client<G> {
     /// Connects to `url` (e.g. `ws://127.0.0.1:7777/ws?match=1`) and joins.
     pub async fn connect(url: &str, options: ClientOptions) -> Result<Self, ClientError> {
         let (ws, welcome) = open(url, &options, None).await?;

@@ -23,6 +23,19 @@ pub struct MatchSettings {
     pub capacity: u16,
 }
 
+/// What a client of a game needs to know of it: the replicated entity and
+/// the input, without the simulation. Every [`Game`] is one; a client that
+/// does not link the game's simulation implements it on a marker type.
+pub trait ClientGame: 'static {
+    type Entity: NetEntity;
+    type Input: bincode::Encode + bincode::Decode<()> + Clone + std::fmt::Debug + Send + 'static;
+}
+
+impl<G: Game> ClientGame for G {
+    type Entity = G::Entity;
+    type Input = G::Input;
+}
+
 /// A game simulated by tickwire. See `arena::Arena` for a complete example.
 pub trait Game: Send + 'static {
     /// The replicated entity, with its hand-written delta encoding.
