@@ -104,3 +104,44 @@ async fn an_empty_match_ends_after_its_grace_period() {
     ));
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_that_sends_no_join_is_told_so_and_closed_after_the_handshake_timeout() {
+    use futures_util::StreamExt;
+    let server = start(tickwire::Config {
+        handshake_timeout: Duration::from_millis(300),
+        ..test_config()
+    })
+    .await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(server.ws_url())
+        .await
+        .unwrap();
+    let mut error = None;
+    let close = loop {
+        match within("closed after the handshake timeout", 5, ws.next()).await {
+            Some(Ok(Message::Binary(bytes))) => {
+                error = Some(tickwire::protocol::decode_server(&bytes, 4096).unwrap())
+            }
+            Some(Ok(Message::Close(Some(frame)))) => break frame,
+            Some(Ok(_)) => {}
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(u16::from(close.code), 1008);
+    assert!(
+        close.reason.contains("handshake timeout"),
+        "{}",
+        close.reason
+    );
+    assert!(
+        matches!(
+            error,
+            Some(tickwire::protocol::ServerMsg::Error {
+                code: tickwire::protocol::ErrorCode::ExpectedJoin,
+                ..
+            })
+        ),
+        "{error:?}"
+    );
+    server.shutdown().await;
+}

@@ -313,7 +313,7 @@ mod tests {
                 tick_rate: 240,
                 capacity: 4,
             },
-            inputs: Arc::new(ArrayQueue::new(4)),
+            inputs: Arc::new(ArrayQueue::new(16)),
             commands: Arc::new(SegQueue::new()),
             stats: Arc::new(MatchStats::default()),
             empty_grace: Duration::from_secs(3600),
@@ -341,6 +341,49 @@ mod tests {
         }
         assert!(task.next_slot > u64::from(u32::MAX));
         assert_eq!(task.stats.overruns.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_late_tick_counts_and_skips_its_missed_deadlines_instead_of_catching_up() {
+        let mut task = arena_loop();
+        let due = task.deadline();
+        // 10.5 slots late: ten deadlines are missed and skipped at once.
+        let late = due + task.dt * 21 / 2;
+        assert!(task.run(late));
+        assert_eq!(task.stats.overruns.load(Ordering::Relaxed), 10);
+        assert_eq!(task.tick, Tick(1), "one tick, not eleven");
+        assert!(task.deadline() > late, "the next deadline is in the future");
+        assert!(task.deadline() <= late + task.dt);
+    }
+
+    #[test]
+    fn an_input_whose_seq_does_not_increase_is_rejected() {
+        let mut task = arena_loop();
+        let (reply, _joined) = tokio::sync::oneshot::channel();
+        task.commands.push(MatchCommand::Join {
+            player: PlayerId(7),
+            slot: Arc::new(OutboundSlot::new(1)),
+            reply,
+        });
+        task.apply_commands();
+        let input = |seq| PlayerInput {
+            player: PlayerId(7),
+            seq,
+            input: crate::game::arena::ArenaInput::default(),
+        };
+        for seq in [5, 5, 3, 6] {
+            task.inputs.push(input(seq)).unwrap();
+        }
+        // And one from a player who is not in the match.
+        task.inputs
+            .push(PlayerInput {
+                player: PlayerId(8),
+                ..input(9)
+            })
+            .unwrap();
+        task.apply_inputs();
+        assert_eq!(task.stats.inputs_rejected.load(Ordering::Relaxed), 3);
+        assert_eq!(task.players[0].last_seq, 6);
     }
 
     #[test]
