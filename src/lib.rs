@@ -12,6 +12,9 @@
 
 pub mod client;
 pub mod game;
+/// The vector math of the built-in games and `game::grid`, re-exported so a
+/// game uses the same version.
+pub use glam;
 pub mod protocol;
 pub mod snapshot;
 

@@ -8,6 +8,7 @@
 //! snapshot codec replicates.
 
 pub mod arena;
+pub mod grid;
 
 use crate::protocol::{EntityId, PlayerId, Tick};
 use crate::snapshot::NetEntity;
