@@ -13,7 +13,6 @@ use tickwire::{Arena, Config};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-const SECRET: &str = "a-test-secret-of-enough-length";
 const HOUR: i64 = 3600;
 const DAY: i64 = 24 * HOUR;
 const YEAR: i64 = 365 * DAY;

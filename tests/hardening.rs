@@ -450,25 +450,6 @@ async fn a_panic_in_game_code_ends_only_that_match() {
     server.shutdown().await;
 }
 
-const SECRET: &str = "a-test-secret-of-enough-length";
-
-fn jwt(sub: &str, match_id: Option<u64>, exp_from_now: i64) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let mut claims = serde_json::json!({ "sub": sub, "exp": now + exp_from_now });
-    if let Some(m) = match_id {
-        claims["match"] = serde_json::json!(m);
-    }
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .unwrap()
-}
-
 async fn refused_status(url: &str) -> (u16, String) {
     match Client::<Arena>::connect(url, ClientOptions::default()).await {
         Err(ClientError::Refused { status, body }) => (status, body),

@@ -16,21 +16,6 @@ use tickwire::snapshot::Snapshot;
 use tickwire::Config;
 use tokio_tungstenite::tungstenite::Message;
 
-const SECRET: &str = "a-test-secret-of-enough-length";
-
-fn jwt(sub: &str) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &serde_json::json!({ "sub": sub, "iat": now, "exp": now + 3600 }),
-        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .unwrap()
-}
-
 /// A bare WebSocket that joins; returns it with its `Welcome`.
 async fn raw_join(
     url: &str,
@@ -164,7 +149,11 @@ async fn with_auth_a_dropped_player_resumes_or_simply_joins_again() {
         ..test_config()
     })
     .await;
-    let url = format!("{}?token={}", server.ws_url(), jwt("alice@example.com"));
+    let url = format!(
+        "{}?token={}",
+        server.ws_url(),
+        jwt("alice@example.com", None, 3600)
+    );
     let (raw, first) = raw_join(&url).await;
     drop(raw);
     wait_until("parked", 5, || server.lobby().parked_players() == 1).await;
@@ -182,7 +171,11 @@ async fn with_auth_a_dropped_player_resumes_or_simply_joins_again() {
     assert_eq!(again.welcome().player_id, first.player_id);
     next_snapshot(&mut again).await;
     // Someone else's token cannot resume this session.
-    let bob = format!("{}?token={}", server.ws_url(), jwt("bob|5f7c1e"));
+    let bob = format!(
+        "{}?token={}",
+        server.ws_url(),
+        jwt("bob|5f7c1e", None, 3600)
+    );
     match Client::<Arena>::resume(
         &bob,
         again.welcome().session_token,
@@ -212,7 +205,7 @@ async fn the_same_player_connecting_again_takes_its_seat_over() {
             "{}?match={}&token={}",
             server.ws_url(),
             id.0,
-            jwt("carol-0b6e4c1a")
+            jwt("carol-0b6e4c1a", None, 3600)
         )
     };
     let mut old = Client::<Arena>::connect(&url(first_match), ClientOptions::default())

@@ -217,3 +217,25 @@ pub fn join_bytes(version: u16) -> Vec<u8> {
     );
     out
 }
+
+/// The auth secret of the tests that turn authentication on.
+pub const SECRET: &str = "a-test-secret-of-enough-length";
+
+/// An HS256 join token for `sub`, valid from now for `exp_from_now` seconds
+/// (negative: already expired), pinned to `match_id` if given.
+pub fn jwt(sub: &str, match_id: Option<u64>, exp_from_now: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let mut claims = serde_json::json!({ "sub": sub, "iat": now, "exp": now + exp_from_now });
+    if let Some(m) = match_id {
+        claims["match"] = serde_json::json!(m);
+    }
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap()
+}
