@@ -17,6 +17,15 @@ fn tickwire() -> Command {
     c
 }
 
+/// A loopback port nothing listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("tickwire-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -123,11 +132,7 @@ async fn connect_when_up(url: &str) -> tickwire::client::Client<tickwire::Arena>
 
 #[test]
 fn sigterm_closes_clients_with_1001_and_exits_0_within_5_seconds() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut child = tickwire()
         .args([
             "serve",
@@ -185,11 +190,7 @@ fn sigterm_closes_clients_with_1001_and_exits_0_within_5_seconds() {
 
 /// `tickwire serve` on a free loopback port with `extra` flags, once it answers.
 fn serve(extra: &[&str]) -> (std::process::Child, u16) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let bind = format!("127.0.0.1:{port}");
     let mut args = vec!["serve", "--bind", &bind];
     args.extend_from_slice(extra);
@@ -298,11 +299,7 @@ fn a_port_in_use_exits_3_with_one_line() {
 
 #[test]
 fn sigterm_drains_then_closes_with_a_retry_hint_and_logs_carry_no_colour_or_forged_lines() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut child = tickwire()
         .args([
             "serve",
