@@ -10,12 +10,16 @@
 //! snapshot codec, the games and [`client`], without the server's HTTP,
 //! auth and metrics stack.
 
+// The derive's generated code names `::tickwire`, in this crate too.
+extern crate self as tickwire;
+
 pub mod client;
 pub mod game;
 /// The vector math of the built-in games and `game::grid`, re-exported so a
 /// game uses the same version.
 pub use glam;
 pub mod protocol;
+pub mod replicate;
 pub mod snapshot;
 
 #[cfg(feature = "server")]
@@ -35,3 +39,4 @@ pub mod tick;
 pub use config::Config;
 pub use game::arena::Arena;
 pub use game::Game;
+pub use replicate::{NetEntity, Replicate, Replicated};

@@ -11,7 +11,7 @@ pub mod arena;
 pub mod grid;
 
 use crate::protocol::{EntityId, PlayerId, Tick};
-use crate::snapshot::NetEntity;
+use crate::replicate::{NetEntity, Replicated};
 
 /// What a match is created with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +29,7 @@ pub struct MatchSettings {
 /// does not link the game's simulation implements it on a marker type.
 pub trait ClientGame: 'static {
     type Entity: NetEntity;
-    type Input: bincode::Encode + bincode::Decode<()> + Clone + std::fmt::Debug + Send + 'static;
+    type Input: Replicated;
 }
 
 impl<G: Game> ClientGame for G {
@@ -39,10 +39,11 @@ impl<G: Game> ClientGame for G {
 
 /// A game simulated by tickwire. See `arena::Arena` for a complete example.
 pub trait Game: Send + 'static {
-    /// The replicated entity, with its hand-written delta encoding.
+    /// The replicated entity: a struct or an enum of kinds deriving `Replicate`.
     type Entity: NetEntity;
-    /// One input from a player, as the client sends it (bincode 2, standard config).
-    type Input: bincode::Encode + bincode::Decode<()> + Clone + std::fmt::Debug + Send + 'static;
+    /// One input from a player, a struct deriving `Replicate`: it travels
+    /// bit-packed by its schema, and arrives here snapped to its grid.
+    type Input: Replicated;
 
     /// A new match.
     fn new(settings: &MatchSettings) -> Self;

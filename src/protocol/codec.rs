@@ -1,7 +1,8 @@
 //! Encoding and size-limited decoding of messages with bincode 2's standard config.
 
 use super::{ClientMsg, ServerMsg};
-use bincode::{Decode, Encode};
+use crate::replicate::Replicated;
+use bincode::Decode;
 
 /// Decoding never allocates more than this, whatever length prefixes a frame claims.
 const DECODE_ALLOC_LIMIT: usize = 1 << 20;
@@ -44,7 +45,7 @@ fn decode_exact<T: Decode<()>>(bytes: &[u8], max_len: usize) -> Result<T, Protoc
 
 /// Decodes one client frame of at most `max_len` bytes. A `Join` with another
 /// protocol version is refused here, so a decoded message is already valid.
-pub fn decode_client<I: Decode<()>>(
+pub fn decode_client<I: Replicated>(
     bytes: &[u8],
     max_len: usize,
 ) -> Result<ClientMsg<I>, ProtocolError> {
@@ -66,7 +67,7 @@ pub fn decode_server(bytes: &[u8], max_len: usize) -> Result<ServerMsg, Protocol
 }
 
 /// Appends the encoding of `msg` to `out`.
-pub fn encode_client<I: Encode>(msg: &ClientMsg<I>, out: &mut Vec<u8>) {
+pub fn encode_client<I: Replicated>(msg: &ClientMsg<I>, out: &mut Vec<u8>) {
     // Writing into a Vec cannot fail, and every field of our messages is encodable.
     bincode::encode_into_std_write(msg, out, config()).expect("encoding into a Vec cannot fail");
 }

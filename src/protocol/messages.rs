@@ -1,10 +1,18 @@
 //! The messages of the protocol. Field order is wire order: do not reorder.
 
 use super::{EntityId, MatchId, PlayerId, SessionToken, Tick};
+use crate::replicate::Replicated;
+use crate::snapshot::{BitReader, BitWriter};
+use bincode::de::Decoder;
+use bincode::enc::Encoder;
+use bincode::error::{DecodeError, EncodeError};
 use bincode::{Decode, Encode};
 
 /// A message from a client. `I` is the game's input type (`Game::Input`).
-#[derive(Encode, Decode, Debug, Clone, PartialEq)]
+/// Encoded as bincode would derive it, except that the input travels as a
+/// byte string holding its bit-packed fields (`Replicated::write_full`), so
+/// a client in any language encodes it from the schema.
+#[derive(Debug, Clone, PartialEq)]
 pub enum ClientMsg<I> {
     /// First message on a connection: the protocol version, and the session token
     /// of a player to resume after a disconnect.
@@ -74,4 +82,68 @@ pub enum ErrorCode {
     ShuttingDown,
     /// Anything else; the message says what.
     Internal,
+}
+
+impl<I: Replicated> Encode for ClientMsg<I> {
+    fn encode<E: Encoder>(&self, e: &mut E) -> Result<(), EncodeError> {
+        match self {
+            ClientMsg::Join { version, resume } => {
+                0u32.encode(e)?;
+                version.encode(e)?;
+                resume.encode(e)
+            }
+            ClientMsg::Input { seq, ack, input } => {
+                1u32.encode(e)?;
+                seq.encode(e)?;
+                ack.encode(e)?;
+                let mut w = BitWriter::new();
+                input.write_full(&mut w);
+                w.finish().encode(e)
+            }
+            ClientMsg::Ack { tick } => {
+                2u32.encode(e)?;
+                tick.encode(e)
+            }
+            ClientMsg::Ping { client_time_us } => {
+                3u32.encode(e)?;
+                client_time_us.encode(e)
+            }
+        }
+    }
+}
+
+impl<I: Replicated, C> Decode<C> for ClientMsg<I> {
+    fn decode<D: Decoder<Context = C>>(d: &mut D) -> Result<Self, DecodeError> {
+        Ok(match u32::decode(d)? {
+            0 => ClientMsg::Join {
+                version: Decode::decode(d)?,
+                resume: Decode::decode(d)?,
+            },
+            1 => {
+                let seq = Decode::decode(d)?;
+                let ack = Decode::decode(d)?;
+                let bytes: Vec<u8> = Decode::decode(d)?;
+                let mut r = BitReader::new(&bytes);
+                let mut input = I::read_full(&mut r)
+                    .and_then(|i| r.expect_end().map(|()| i))
+                    .map_err(|err| DecodeError::OtherString(format!("input: {err}")))?;
+                // The schema's ranges are the promise: values arrive on the grid.
+                input.snap();
+                ClientMsg::Input { seq, ack, input }
+            }
+            2 => ClientMsg::Ack {
+                tick: Decode::decode(d)?,
+            },
+            3 => ClientMsg::Ping {
+                client_time_us: Decode::decode(d)?,
+            },
+            found => {
+                return Err(DecodeError::UnexpectedVariant {
+                    type_name: "ClientMsg",
+                    allowed: &bincode::error::AllowedEnumVariants::Range { min: 0, max: 3 },
+                    found,
+                })
+            }
+        })
+    }
 }

@@ -164,7 +164,7 @@ mod tests {
                     buttons: 1,
                 },
             },
-            "01 fb 2c 01 01 fb e8 03 7f 81 00 00 c0 3f 01",
+            "01 fb 2c 01 01 fb e8 03 05 fe 00 3d 1e 01",
         );
         client_vector(
             ClientMsg::Input {
@@ -172,7 +172,7 @@ mod tests {
                 ack: None,
                 input: ArenaInput::default(),
             },
-            "01 05 00 00 00 00 00 00 00 00",
+            "01 05 00 00 05 7f 7f 00 00 00",
         );
         client_vector(ClientMsg::Ack { tick: Tick(70000) }, "02 fc 70 11 01 00");
         client_vector(
@@ -283,10 +283,16 @@ mod tests {
 
         #[test]
         fn inputs_round_trip(seq in any::<u32>(), ack in proptest::option::of(any::<u32>()), mx in any::<i8>(), my in any::<i8>(), aim in -10.0f32..10.0, buttons in any::<u8>()) {
-            let msg = ClientMsg::Input { seq, ack: ack.map(Tick), input: ArenaInput { move_x: mx, move_y: my, aim, buttons } };
+            let input = ArenaInput { move_x: mx, move_y: my, aim, buttons };
             let mut out = Vec::new();
-            encode_client(&msg, &mut out);
-            prop_assert_eq!(decode_client::<ArenaInput>(&out, 1024).unwrap(), msg);
+            encode_client(&ClientMsg::Input { seq, ack: ack.map(Tick), input }, &mut out);
+            // The input arrives on its grid: moves clamped to -127..=127, aim in 16 bits of a turn.
+            let mut snapped = input;
+            crate::replicate::Replicated::snap(&mut snapped);
+            prop_assert_eq!(decode_client::<ArenaInput>(&out, 1024).unwrap(), ClientMsg::Input { seq, ack: ack.map(Tick), input: snapped });
+            prop_assert_eq!(snapped.move_x, mx.max(-127));
+            let turn = std::f32::consts::TAU;
+            prop_assert!((snapped.aim - aim.rem_euclid(turn)).abs() < 1e-3 || (snapped.aim - aim.rem_euclid(turn)).abs() > turn - 1e-3);
         }
     }
 }

@@ -63,7 +63,7 @@ impl DeltaEncoder {
             }
             if i < base.len() && base[i].id() == c.id() {
                 let predicted = base[i].predict(ticks);
-                if *c != predicted {
+                if !c.same_on_wire(&predicted) {
                     write_id(w, &mut prev, c.id());
                     c.write_changes(&predicted, w);
                 }
@@ -108,40 +108,83 @@ pub fn decode_delta<E: NetEntity>(
     tick: Tick,
     payload: &[u8],
 ) -> Result<Snapshot<E>, CodecError> {
+    let base = baseline.map(|b| (b.tick, b.entities.as_slice()));
+    let entities = decode_with(&Typed::<E>(std::marker::PhantomData), base, tick, payload)?;
+    Ok(Snapshot { tick, entities })
+}
+
+/// How the payload layout reads one entity type: generated code for a
+/// `NetEntity`, or a schema for the generic decoder.
+pub(crate) trait EntityReader {
+    type Entity;
+    fn id(&self, e: &Self::Entity) -> EntityId;
+    fn predict(&self, e: &Self::Entity, ticks: u32) -> Self::Entity;
+    fn read_full(&self, id: EntityId, r: &mut BitReader) -> Result<Self::Entity, CodecError>;
+    fn read_changes(
+        &self,
+        predicted: &Self::Entity,
+        r: &mut BitReader,
+    ) -> Result<Self::Entity, CodecError>;
+}
+
+struct Typed<E>(std::marker::PhantomData<E>);
+
+impl<E: NetEntity> EntityReader for Typed<E> {
+    type Entity = E;
+    fn id(&self, e: &E) -> EntityId {
+        e.id()
+    }
+    fn predict(&self, e: &E, ticks: u32) -> E {
+        e.predict(ticks)
+    }
+    fn read_full(&self, id: EntityId, r: &mut BitReader) -> Result<E, CodecError> {
+        E::read_full(id, r)
+    }
+    fn read_changes(&self, predicted: &E, r: &mut BitReader) -> Result<E, CodecError> {
+        E::read_changes(predicted, r)
+    }
+}
+
+/// The payload layout's decoder: the entities at `tick`, sorted by id.
+pub(crate) fn decode_with<C: EntityReader>(
+    codec: &C,
+    baseline: Option<(Tick, &[C::Entity])>,
+    tick: Tick,
+    payload: &[u8],
+) -> Result<Vec<C::Entity>, CodecError> {
     let mut r = BitReader::new(payload);
-    let empty: &[E] = &[];
-    let (base, ticks) = match baseline {
-        Some(b) if b.tick < tick => (b.entities.as_slice(), tick.since(b.tick)),
-        Some(b) => {
+    let (base, ticks): (&[C::Entity], u32) = match baseline {
+        Some((b, entities)) if b < tick => (entities, tick.since(b)),
+        Some((b, _)) => {
             return Err(CodecError::BaselineNotBefore {
-                baseline: b.tick.0,
+                baseline: b.0,
                 tick: tick.0,
             })
         }
-        None => (empty, 0),
+        None => (&[], 0),
     };
 
     // Removed ids, ascending; each must exist in the baseline.
     let mut removed: Vec<EntityId> = Vec::new();
     let mut prev = -1;
     while let Some(id) = read_id(&mut r, &mut prev)? {
-        if base.binary_search_by_key(&id, |e| e.id()).is_err() {
+        if base.binary_search_by_key(&id, |e| codec.id(e)).is_err() {
             return Err(CodecError::Invalid("removed entity is not in the baseline"));
         }
         removed.push(id);
     }
 
     // Merge the baseline (minus removed) with written entities, both ascending.
-    let mut out: Vec<E> = Vec::with_capacity(base.len());
+    let mut out: Vec<C::Entity> = Vec::with_capacity(base.len());
     let mut bi = 0;
     let mut ri = 0;
-    let carry = |out: &mut Vec<E>, upto: Option<EntityId>, bi: &mut usize, ri: &mut usize| {
-        while *bi < base.len() && upto.is_none_or(|u| base[*bi].id() < u) {
+    let carry = |out: &mut Vec<C::Entity>, upto: Option<EntityId>, bi: &mut usize, ri: &mut usize| {
+        while *bi < base.len() && upto.is_none_or(|u| codec.id(&base[*bi]) < u) {
             let b = &base[*bi];
-            if *ri < removed.len() && removed[*ri] == b.id() {
+            if *ri < removed.len() && removed[*ri] == codec.id(b) {
                 *ri += 1;
             } else {
-                out.push(b.predict(ticks));
+                out.push(codec.predict(b, ticks));
             }
             *bi += 1;
         }
@@ -149,25 +192,22 @@ pub fn decode_delta<E: NetEntity>(
     let mut prev = -1;
     while let Some(id) = read_id(&mut r, &mut prev)? {
         carry(&mut out, Some(id), &mut bi, &mut ri);
-        let entity = if bi < base.len() && base[bi].id() == id {
+        let entity = if bi < base.len() && codec.id(&base[bi]) == id {
             if ri < removed.len() && removed[ri] == id {
                 return Err(CodecError::Invalid("entity is both removed and changed"));
             }
-            let e = E::read_changes(&base[bi].predict(ticks), &mut r)?;
+            let e = codec.read_changes(&codec.predict(&base[bi], ticks), &mut r)?;
             bi += 1;
             e
         } else {
-            E::read_full(id, &mut r)?
+            codec.read_full(id, &mut r)?
         };
-        if entity.id() != id {
+        if codec.id(&entity) != id {
             return Err(CodecError::Invalid("entity decoded with another id"));
         }
         out.push(entity);
     }
     carry(&mut out, None, &mut bi, &mut ri);
     r.expect_end()?;
-    Ok(Snapshot {
-        tick,
-        entities: out,
-    })
+    Ok(out)
 }

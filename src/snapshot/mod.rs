@@ -13,6 +13,9 @@ mod delta;
 
 pub use bits::{BitReader, BitWriter};
 pub use delta::{decode_delta, encode_delta, DeltaEncoder};
+pub(crate) use delta::{decode_with, EntityReader};
+
+pub use crate::replicate::NetEntity;
 
 use crate::protocol::{EntityId, Tick};
 
@@ -25,35 +28,9 @@ pub enum CodecError {
     Invalid(&'static str),
     #[error("baseline tick {baseline} is not before snapshot tick {tick}")]
     BaselineNotBefore { baseline: u32, tick: u32 },
-}
-
-/// A replicated entity type: the codec's view of one game's entity.
-///
-/// Implementations write fields by hand with [`BitWriter`], so each game decides
-/// its own quantization and what to predict. `Eq` must mean bit-identical: the
-/// codec skips an entity exactly when it equals the prediction.
-pub trait NetEntity: Clone + PartialEq + std::fmt::Debug + Send + Sync + 'static {
-    fn id(&self) -> EntityId;
-
-    /// What the client should assume this entity looks like `ticks` ticks after
-    /// this state, absent news (e.g. position extrapolated by velocity). Must be
-    /// a pure function of `self` and `ticks`, and total (no panic on any value).
-    fn predict(&self, ticks: u32) -> Self {
-        let _ = ticks;
-        self.clone()
-    }
-
-    /// Writes every field but the id (the codec writes ids).
-    fn write_full(&self, w: &mut BitWriter);
-
-    /// Reads what `write_full` wrote.
-    fn read_full(id: EntityId, r: &mut BitReader) -> Result<Self, CodecError>;
-
-    /// Writes how `self` differs from `predicted` (which it does not equal).
-    fn write_changes(&self, predicted: &Self, w: &mut BitWriter);
-
-    /// Reads what `write_changes` wrote, applying it to `predicted`.
-    fn read_changes(predicted: &Self, r: &mut BitReader) -> Result<Self, CodecError>;
+    /// A field's bits do not match its schema (out of range, unknown variant).
+    #[error("field `{field}`: {reason}")]
+    Field { field: String, reason: &'static str },
 }
 
 /// The frozen state of one match at one tick: entities sorted by id, unique.
@@ -64,8 +41,12 @@ pub struct Snapshot<E> {
 }
 
 impl<E: NetEntity> Snapshot<E> {
-    /// Builds a snapshot, sorting entities by id; duplicate ids keep the first.
+    /// Builds a snapshot: snaps every entity to its wire grid (so that what a
+    /// client decodes is bit-identical), sorts by id; duplicate ids keep the first.
     pub fn new(tick: Tick, mut entities: Vec<E>) -> Self {
+        for e in &mut entities {
+            e.snap();
+        }
         entities.sort_by_key(|e| e.id());
         entities.dedup_by_key(|e| e.id());
         Snapshot { tick, entities }
