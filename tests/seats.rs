@@ -533,7 +533,10 @@ async fn fifty_joins_racing_for_three_seats_seat_exactly_three() {
     let handle = server.lobby().get(id).unwrap();
     assert_eq!(handle.seated(), 3);
     let players = |w: &Snapshot<tickwire::game::arena::ArenaEntity>| {
-        w.entities.iter().filter(|e| e.kind == 0).count()
+        w.entities
+            .iter()
+            .filter(|e| e.kind == tickwire::game::arena::KIND_PLAYER)
+            .count()
     };
     for _ in 0..30 {
         next_snapshot(&mut seated[0]).await;

@@ -190,11 +190,17 @@ fn parse_predict(e: &Expr) -> syn::Result<Predict> {
             let is_linear = matches!(&*c.func, Expr::Path(p) if p.path.is_ident("linear"));
             match (is_linear, c.args.first(), c.args.len()) {
                 (true, Some(Expr::Path(v)), 1) if v.path.get_ident().is_some() => {
-                    Ok(Predict::Linear(v.path.get_ident().cloned().unwrap_or_else(|| {
-                        Ident::new("_", Span::call_site())
-                    })))
+                    Ok(Predict::Linear(
+                        v.path
+                            .get_ident()
+                            .cloned()
+                            .unwrap_or_else(|| Ident::new("_", Span::call_site())),
+                    ))
                 }
-                _ => Err(syn::Error::new_spanned(e, "expected linear(velocity_field)")),
+                _ => Err(syn::Error::new_spanned(
+                    e,
+                    "expected linear(velocity_field)",
+                )),
             }
         }
         _ => Err(syn::Error::new_spanned(
@@ -261,7 +267,11 @@ fn int_range(name: &str) -> Option<(i64, i64, bool, u32)> {
 }
 
 fn resolve(field: &syn::Field, a: &Attrs) -> syn::Result<(Codec, u8)> {
-    let ident = field.ident.as_ref().map(|i| i.to_string()).unwrap_or_default();
+    let ident = field
+        .ident
+        .as_ref()
+        .map(|i| i.to_string())
+        .unwrap_or_default();
     let err = |msg: String| syn::Error::new_spanned(&field.ty, format!("field `{ident}`: {msg}"));
     let name = type_name(&field.ty).unwrap_or_default();
     let only = |allowed: &[&str]| -> syn::Result<()> {
@@ -278,40 +288,57 @@ fn resolve(field: &syn::Field, a: &Attrs) -> syn::Result<(Codec, u8)> {
         .map(|(_, n)| *n)
         .collect();
         if let Some(bad) = given.first() {
-            return Err(err(format!("`{bad}` does not apply to `{name}`; {SUPPORTED}")));
+            return Err(err(format!(
+                "`{bad}` does not apply to `{name}`; {SUPPORTED}"
+            )));
         }
-        let count = [a.bits.is_some(), a.range.is_some(), a.varint, a.angle.is_some()]
-            .iter()
-            .filter(|x| **x)
-            .count();
+        let count = [
+            a.bits.is_some(),
+            a.range.is_some(),
+            a.varint,
+            a.angle.is_some(),
+        ]
+        .iter()
+        .filter(|x| **x)
+        .count();
         if count > 1 {
             return Err(err("give one of bits, range, varint or angle".into()));
         }
         Ok(())
     };
-    let int_codec = |lo: i64, hi: i64, signed: bool, width: u32, dims: u8| -> syn::Result<(Codec, u8)> {
-        if let Some(bits) = a.bits {
-            if bits == 0 || bits > width {
-                return Err(err(format!("bits must be 1..={width}")));
+    let int_codec =
+        |lo: i64, hi: i64, signed: bool, width: u32, dims: u8| -> syn::Result<(Codec, u8)> {
+            if let Some(bits) = a.bits {
+                if bits == 0 || bits > width {
+                    return Err(err(format!("bits must be 1..={width}")));
+                }
+                let (min, max) = if signed {
+                    (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1)
+                } else {
+                    (0, (1i64 << bits) - 1)
+                };
+                return Ok((Codec::Int { min, max, signed }, dims));
             }
-            let (min, max) = if signed {
-                (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1)
-            } else {
-                (0, (1i64 << bits) - 1)
-            };
-            return Ok((Codec::Int { min, max, signed }, dims));
-        }
-        if let Some((min, max)) = a.range {
-            if min > max || min < lo || max > hi {
-                return Err(err(format!("range must be within {lo}..={hi} and not empty")));
+            if let Some((min, max)) = a.range {
+                if min > max || min < lo || max > hi {
+                    return Err(err(format!(
+                        "range must be within {lo}..={hi} and not empty"
+                    )));
+                }
+                return Ok((Codec::Int { min, max, signed }, dims));
             }
-            return Ok((Codec::Int { min, max, signed }, dims));
-        }
-        if a.varint || dims > 1 {
-            return Ok((Codec::Varint { signed }, dims));
-        }
-        Ok((Codec::Int { min: lo, max: hi, signed }, dims))
-    };
+            if a.varint || dims > 1 {
+                return Ok((Codec::Varint { signed }, dims));
+            }
+            Ok((
+                Codec::Int {
+                    min: lo,
+                    max: hi,
+                    signed,
+                },
+                dims,
+            ))
+        };
     match name.as_str() {
         "bool" => {
             only(&[])?;
@@ -384,10 +411,10 @@ fn resolve(field: &syn::Field, a: &Attrs) -> syn::Result<(Codec, u8)> {
                 None => Err(err("`Quat` needs #[replicate(quat(bits = N))]".into())),
             }
         }
-        "u64" | "i64" | "u128" | "i128" | "usize" | "isize" | "f64" | "String" | "Vec" | "Option"
-        | "char" | "DVec2" | "DVec3" | "DQuat" | "UVec2" | "UVec3" | "EntityId" => Err(err(format!(
-            "`{name}` is not replicable; {SUPPORTED}"
-        ))),
+        "u64" | "i64" | "u128" | "i128" | "usize" | "isize" | "f64" | "String" | "Vec"
+        | "Option" | "char" | "DVec2" | "DVec3" | "DQuat" | "UVec2" | "UVec3" | "EntityId" => {
+            Err(err(format!("`{name}` is not replicable; {SUPPORTED}")))
+        }
         _ => {
             only(&[])?;
             Ok((Codec::Enum, 1))
@@ -469,7 +496,10 @@ fn expand_struct(name: &Ident, fields: Vec<&syn::Field>) -> syn::Result<Tokens> 
         }
         if a.id {
             if id_field.is_some() {
-                return Err(syn::Error::new_spanned(field, "only one field can be the id"));
+                return Err(syn::Error::new_spanned(
+                    field,
+                    "only one field can be the id",
+                ));
             }
             if type_name(&field.ty).as_deref() != Some("EntityId") {
                 return Err(syn::Error::new_spanned(
@@ -508,7 +538,10 @@ fn expand_struct(name: &Ident, fields: Vec<&syn::Field>) -> syn::Result<Tokens> 
                 if !matches!(f.codec, Codec::Int { .. } | Codec::Varint { .. }) || f.dims != 1 {
                     return Err(syn::Error::new(
                         f.span,
-                        format!("field `{}`: counter prediction needs an integer field", f.ident),
+                        format!(
+                            "field `{}`: counter prediction needs an integer field",
+                            f.ident
+                        ),
                     ));
                 }
             }
@@ -520,9 +553,10 @@ fn expand_struct(name: &Ident, fields: Vec<&syn::Field>) -> syn::Result<Tokens> 
                     )
                 })?;
                 let ok = match (&f.codec, &vel.codec) {
-                    (Codec::Int { .. } | Codec::Varint { .. }, Codec::Int { .. } | Codec::Varint { .. }) => {
-                        type_name(&f.ty) == type_name(&vel.ty)
-                    }
+                    (
+                        Codec::Int { .. } | Codec::Varint { .. },
+                        Codec::Int { .. } | Codec::Varint { .. },
+                    ) => type_name(&f.ty) == type_name(&vel.ty),
                     (Codec::Fixed { quantum: a, .. }, Codec::Fixed { quantum: b, .. }) => {
                         a == b && type_name(&f.ty) == type_name(&vel.ty)
                     }
@@ -714,7 +748,10 @@ fn expand_struct(name: &Ident, fields: Vec<&syn::Field>) -> syn::Result<Tokens> 
 
 fn expand_small_enum(name: &Ident, e: &syn::DataEnum) -> syn::Result<Tokens> {
     if e.variants.is_empty() {
-        return Err(syn::Error::new_spanned(name, "an enum needs at least one variant"));
+        return Err(syn::Error::new_spanned(
+            name,
+            "an enum needs at least one variant",
+        ));
     }
     let variants: Vec<&Ident> = e.variants.iter().map(|v| &v.ident).collect();
     let names: Vec<String> = variants.iter().map(|v| v.to_string()).collect();
@@ -751,7 +788,10 @@ fn expand_kinds(name: &Ident, e: &syn::DataEnum) -> syn::Result<Tokens> {
             ));
         };
         if u.unnamed.len() != 1 {
-            return Err(syn::Error::new_spanned(v, "each kind variant wraps exactly one struct"));
+            return Err(syn::Error::new_spanned(
+                v,
+                "each kind variant wraps exactly one struct",
+            ));
         }
         if parse_attrs(&v.attrs)?.singleton {
             if singleton.is_some() {
@@ -771,7 +811,10 @@ fn expand_kinds(name: &Ident, e: &syn::DataEnum) -> syn::Result<Tokens> {
     let many = variants.len() > 1;
     let idx: Vec<u32> = (0..variants.len() as u32).collect();
     let names: Vec<String> = variants.iter().map(|v| v.to_string()).collect();
-    let single: Vec<bool> = variants.iter().map(|v| Some(v) == singleton.as_ref()).collect();
+    let single: Vec<bool> = variants
+        .iter()
+        .map(|v| Some(v) == singleton.as_ref())
+        .collect();
     let ids = variants.iter().zip(&single).map(|(v, s)| {
         if *s {
             quote!(#name::#v(_) => #rp::SINGLETON_ID)

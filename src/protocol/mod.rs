@@ -160,11 +160,11 @@ mod tests {
                 input: ArenaInput {
                     move_x: 127,
                     move_y: -127,
-                    aim: 1.5,
+                    aim: std::f32::consts::FRAC_PI_2,
                     buttons: 1,
                 },
             },
-            "01 fb 2c 01 01 fb e8 03 05 fe 00 3d 1e 01",
+            "01 fb 2c 01 01 fb e8 03 05 fe 00 40 00 01",
         );
         client_vector(
             ClientMsg::Input {
@@ -172,7 +172,7 @@ mod tests {
                 ack: None,
                 input: ArenaInput::default(),
             },
-            "01 05 00 00 05 7f 7f 00 00 00",
+            "01 05 00 05 7f 7f 00 00 00",
         );
         client_vector(ClientMsg::Ack { tick: Tick(70000) }, "02 fc 70 11 01 00");
         client_vector(

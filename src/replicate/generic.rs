@@ -51,9 +51,9 @@ pub struct GenericCodec {
 
 fn dims(ty: &FieldType) -> usize {
     match ty {
-        FieldType::Int { dims, .. } | FieldType::Varint { dims, .. } | FieldType::Fixed { dims, .. } => {
-            usize::from(*dims)
-        }
+        FieldType::Int { dims, .. }
+        | FieldType::Varint { dims, .. }
+        | FieldType::Fixed { dims, .. } => usize::from(*dims),
         _ => 1,
     }
 }
@@ -69,7 +69,12 @@ fn read_full(f: &Field, r: &mut BitReader) -> Result<Value, CodecError> {
     let err = |e| named(f, e);
     let mut ints = [0i64; 3];
     match &f.ty {
-        FieldType::Bool => return Ok(Value::Bool(r.read_bit().map_err(|_| err("payload ends inside this field"))?)),
+        FieldType::Bool => {
+            return Ok(Value::Bool(
+                r.read_bit()
+                    .map_err(|_| err("payload ends inside this field"))?,
+            ))
+        }
         FieldType::Int { dims, min, max, .. } => {
             let bits = bits_for((max - min) as u64);
             for v in ints.iter_mut().take(usize::from(*dims)) {
@@ -81,21 +86,31 @@ fn read_full(f: &Field, r: &mut BitReader) -> Result<Value, CodecError> {
                 *v = wire::read_varint_full(r, *signed).map_err(err)?;
             }
         }
-        FieldType::Fixed { dims, qmin, qmax, .. } => {
+        FieldType::Fixed {
+            dims, qmin, qmax, ..
+        } => {
             let bits = bits_for((qmax - qmin) as u64);
             for v in ints.iter_mut().take(usize::from(*dims)) {
                 *v = wire::read_int_full(r, *qmin, *qmax, bits).map_err(err)?;
             }
         }
         FieldType::Angle { bits, .. } => {
-            ints[0] = i64::from(r.read_bits(*bits).map_err(|_| err("payload ends inside this field"))?);
+            ints[0] = i64::from(
+                r.read_bits(*bits)
+                    .map_err(|_| err("payload ends inside this field"))?,
+            );
         }
         FieldType::Quat { bits } => {
-            return QuatCodec { bits: *bits }.read_grid(r).map(Value::Quat).map_err(err)
+            return QuatCodec { bits: *bits }
+                .read_grid(r)
+                .map(Value::Quat)
+                .map_err(err)
         }
         FieldType::Enum { variants } => {
             let bits = bits_for(variants.len() as u64 - 1);
-            let i = r.read_bits(bits).map_err(|_| err("payload ends inside this field"))?;
+            let i = r
+                .read_bits(bits)
+                .map_err(|_| err("payload ends inside this field"))?;
             if i as usize >= variants.len() {
                 return Err(err("no such variant"));
             }
@@ -113,7 +128,15 @@ fn read_change(f: &Field, p: &Value, r: &mut BitReader) -> Result<Value, CodecEr
             .read_grid_change(*g, r)
             .map(Value::Quat)
             .map_err(err),
-        (FieldType::Int { dims, min, max, signed }, Value::Ints(p)) => {
+        (
+            FieldType::Int {
+                dims,
+                min,
+                max,
+                signed,
+            },
+            Value::Ints(p),
+        ) => {
             let mut out = *p;
             for v in out.iter_mut().take(usize::from(*dims)) {
                 *v = wire::read_residual(r, *v, *signed).map_err(err)?;
@@ -130,7 +153,12 @@ fn read_change(f: &Field, p: &Value, r: &mut BitReader) -> Result<Value, CodecEr
             }
             Ok(Value::Ints(out))
         }
-        (FieldType::Fixed { dims, qmin, qmax, .. }, Value::Ints(p)) => {
+        (
+            FieldType::Fixed {
+                dims, qmin, qmax, ..
+            },
+            Value::Ints(p),
+        ) => {
             let mut out = *p;
             for v in out.iter_mut().take(usize::from(*dims)) {
                 *v = wire::read_residual(r, *v, true).map_err(err)?;
@@ -160,7 +188,12 @@ fn write_full(f: &Field, v: &Value, w: &mut BitWriter) {
         (FieldType::Bool, Value::Bool(b)) => w.write_bit(*b),
         (FieldType::Int { dims, min, max, .. }, Value::Ints(x)) => {
             for c in x.iter().take(usize::from(*dims)) {
-                wire::int_full(w, (*c).clamp(*min, *max), *min, bits_for((max - min) as u64));
+                wire::int_full(
+                    w,
+                    (*c).clamp(*min, *max),
+                    *min,
+                    bits_for((max - min) as u64),
+                );
             }
         }
         (FieldType::Varint { dims, signed }, Value::Ints(x)) => {
@@ -168,9 +201,19 @@ fn write_full(f: &Field, v: &Value, w: &mut BitWriter) {
                 wire::varint_full(w, *c, *signed);
             }
         }
-        (FieldType::Fixed { dims, qmin, qmax, .. }, Value::Ints(x)) => {
+        (
+            FieldType::Fixed {
+                dims, qmin, qmax, ..
+            },
+            Value::Ints(x),
+        ) => {
             for c in x.iter().take(usize::from(*dims)) {
-                wire::int_full(w, (*c).clamp(*qmin, *qmax), *qmin, bits_for((qmax - qmin) as u64));
+                wire::int_full(
+                    w,
+                    (*c).clamp(*qmin, *qmax),
+                    *qmin,
+                    bits_for((qmax - qmin) as u64),
+                );
             }
         }
         (FieldType::Angle { bits, .. }, Value::Ints(x)) => w.write_bits(x[0] as u32, *bits),
@@ -308,10 +351,13 @@ impl EntityReader for GenericCodec {
                         FieldType::Varint { signed: true, .. } => (0, i64::from(i32::MAX)),
                         _ => (0, i64::from(u32::MAX)),
                     };
-                    out.fields[i] = Value::Ints([v[0].saturating_add(i64::from(ticks)).min(max), 0, 0]);
+                    out.fields[i] =
+                        Value::Ints([v[0].saturating_add(i64::from(ticks)).min(max), 0, 0]);
                 }
                 (Predict::Linear(_), Value::Ints(v)) => {
-                    let Some(Value::Ints(vel)) = self.velocity[e.kind as usize][i].map(|j| e.fields[j]) else {
+                    let Some(Value::Ints(vel)) =
+                        self.velocity[e.kind as usize][i].map(|j| e.fields[j])
+                    else {
                         continue;
                     };
                     let (min, max) = clamp_range(&f.ty);
@@ -346,7 +392,11 @@ impl EntityReader for GenericCodec {
         Ok(GenericEntity { id, kind, fields })
     }
 
-    fn read_changes(&self, p: &GenericEntity, r: &mut BitReader) -> Result<GenericEntity, CodecError> {
+    fn read_changes(
+        &self,
+        p: &GenericEntity,
+        r: &mut BitReader,
+    ) -> Result<GenericEntity, CodecError> {
         if self.enum_kinds && r.read_bit()? {
             return self.read_full(p.id, r);
         }
@@ -354,7 +404,9 @@ impl EntityReader for GenericCodec {
         let n = fields.len() as u32;
         let mask = r.read_bits(n)?;
         if mask == 0 {
-            return Err(CodecError::Invalid("changed entity with an empty field mask"));
+            return Err(CodecError::Invalid(
+                "changed entity with an empty field mask",
+            ));
         }
         let mut out = p.clone();
         for (k, f) in fields.iter().enumerate() {
@@ -399,10 +451,18 @@ fn present(f: &Field, v: &Value) -> Json {
 
 /// The grid value of a presented JSON value; out-of-range values are clamped.
 fn from_json(f: &Field, v: &Json) -> Result<Value, SchemaError> {
-    let bad = || SchemaError(format!("input field `{}`: value {v} does not fit its type", f.name));
+    let bad = || {
+        SchemaError(format!(
+            "input field `{}`: value {v} does not fit its type",
+            f.name
+        ))
+    };
     let nums = |n: usize| -> Result<Vec<f64>, SchemaError> {
         let xs: Vec<f64> = match v {
-            Json::Array(a) => a.iter().map(|x| x.as_f64().ok_or_else(bad)).collect::<Result<_, _>>()?,
+            Json::Array(a) => a
+                .iter()
+                .map(|x| x.as_f64().ok_or_else(bad))
+                .collect::<Result<_, _>>()?,
             x => vec![x.as_f64().ok_or_else(bad)?],
         };
         if xs.len() != n {

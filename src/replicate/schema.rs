@@ -64,7 +64,10 @@ pub enum FieldType {
         signed: bool,
     },
     /// `dims` gamma-coded integers.
-    Varint { dims: u8, signed: bool },
+    Varint {
+        dims: u8,
+        signed: bool,
+    },
     /// `dims` reals on the grid `q * quantum`, `q` in `qmin..=qmax`.
     Fixed {
         dims: u8,
@@ -80,9 +83,13 @@ pub enum FieldType {
         steps: bool,
     },
     /// Smallest-three with `bits` per component.
-    Quat { bits: u32 },
+    Quat {
+        bits: u32,
+    },
     /// A variant index of `bits_for(len - 1)` bits.
-    Enum { variants: Vec<String> },
+    Enum {
+        variants: Vec<String>,
+    },
 }
 
 /// How a client extrapolates a field absent news.
@@ -187,7 +194,10 @@ fn check_fields(owner: &str, fields: &[Field]) -> Result<(), SchemaError> {
                 return Err(bad("dims must be 1..=3"));
             }
             FieldType::Fixed {
-                quantum, qmin, qmax, ..
+                quantum,
+                qmin,
+                qmax,
+                ..
             } => {
                 if !(quantum.is_finite() && *quantum > 0.0)
                     || qmin > qmax
@@ -211,7 +221,10 @@ fn check_fields(owner: &str, fields: &[Field]) -> Result<(), SchemaError> {
         match &f.predict {
             Predict::Hold => {}
             Predict::Counter => {
-                if !matches!(f.ty, FieldType::Int { dims: 1, .. } | FieldType::Varint { dims: 1, .. }) {
+                if !matches!(
+                    f.ty,
+                    FieldType::Int { dims: 1, .. } | FieldType::Varint { dims: 1, .. }
+                ) {
                     return Err(bad("counter prediction needs a one-dimensional integer"));
                 }
             }

@@ -594,8 +594,12 @@ impl QuatCodec {
     /// The quaternion of a grid point.
     pub fn quat(&self, g: QuatGrid) -> Quat {
         let m = self.max_step() as f64;
-        let s = g.small.map(|v| v as f64 / m * std::f64::consts::FRAC_1_SQRT_2);
-        let big = (1.0 - s[0] * s[0] - s[1] * s[1] - s[2] * s[2]).max(0.0).sqrt();
+        let s = g
+            .small
+            .map(|v| v as f64 / m * std::f64::consts::FRAC_1_SQRT_2);
+        let big = (1.0 - s[0] * s[0] - s[1] * s[1] - s[2] * s[2])
+            .max(0.0)
+            .sqrt();
         let mut out = [0f32; 4];
         let mut k = 0;
         for (i, slot) in out.iter_mut().enumerate() {

@@ -178,17 +178,18 @@ pub(crate) fn decode_with<C: EntityReader>(
     let mut out: Vec<C::Entity> = Vec::with_capacity(base.len());
     let mut bi = 0;
     let mut ri = 0;
-    let carry = |out: &mut Vec<C::Entity>, upto: Option<EntityId>, bi: &mut usize, ri: &mut usize| {
-        while *bi < base.len() && upto.is_none_or(|u| codec.id(&base[*bi]) < u) {
-            let b = &base[*bi];
-            if *ri < removed.len() && removed[*ri] == codec.id(b) {
-                *ri += 1;
-            } else {
-                out.push(codec.predict(b, ticks));
+    let carry =
+        |out: &mut Vec<C::Entity>, upto: Option<EntityId>, bi: &mut usize, ri: &mut usize| {
+            while *bi < base.len() && upto.is_none_or(|u| codec.id(&base[*bi]) < u) {
+                let b = &base[*bi];
+                if *ri < removed.len() && removed[*ri] == codec.id(b) {
+                    *ri += 1;
+                } else {
+                    out.push(codec.predict(b, ticks));
+                }
+                *bi += 1;
             }
-            *bi += 1;
-        }
-    };
+        };
     let mut prev = -1;
     while let Some(id) = read_id(&mut r, &mut prev)? {
         carry(&mut out, Some(id), &mut bi, &mut ri);
