@@ -10,6 +10,7 @@ use crate::protocol::{
     decode_server, encode_client, ClientMsg, ErrorCode, ProtocolError, ServerMsg, SessionToken,
     Tick, Welcome, MAX_BASELINE_AGE, PROTOCOL_VERSION,
 };
+use crate::replicate::schema::hash_hex;
 use crate::snapshot::{decode_delta, CodecError, Snapshot};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::VecDeque;
@@ -18,6 +19,8 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub mod generic;
 
 /// Largest server message a client accepts: full snapshots of big worlds.
 const MAX_SERVER_MESSAGE: usize = 4 << 20;
@@ -101,6 +104,10 @@ pub enum ClientError {
     Timeout,
     #[error("unexpected message from the server: {0}")]
     Unexpected(&'static str),
+    #[error("this client decodes schema {client} but the server's game has schema {server}")]
+    SchemaMismatch { client: String, server: String },
+    #[error("the server's schema is unusable: {0}")]
+    Schema(#[from] crate::replicate::schema::SchemaError),
 }
 
 impl ClientError {
@@ -174,7 +181,7 @@ pub struct Client<G: ClientGame> {
 impl<G: ClientGame> Client<G> {
     /// Connects to `url` (e.g. `ws://127.0.0.1:7777/ws?match=1`) and joins.
     pub async fn connect(url: &str, options: ClientOptions) -> Result<Self, ClientError> {
-        let (ws, welcome) = open(url, &options, None).await?;
+        let (ws, welcome) = open(url, &options, None, Some(G::schema_hash())).await?;
         Ok(Self::joined(ws, url, welcome, options))
     }
 
@@ -185,7 +192,7 @@ impl<G: ClientGame> Client<G> {
         token: SessionToken,
         options: ClientOptions,
     ) -> Result<Self, ClientError> {
-        let (ws, welcome) = open(url, &options, Some(token)).await?;
+        let (ws, welcome) = open(url, &options, Some(token), Some(G::schema_hash())).await?;
         Ok(Self::joined(ws, url, welcome, options))
     }
 
@@ -225,9 +232,14 @@ impl<G: ClientGame> Client<G> {
             let opened = if session_gone {
                 self.rejoin().await
             } else {
-                open(&self.url, &self.options, Some(self.welcome.session_token))
-                    .await
-                    .map(|o| (o, true))
+                open(
+                    &self.url,
+                    &self.options,
+                    Some(self.welcome.session_token),
+                    Some(G::schema_hash()),
+                )
+                .await
+                .map(|o| (o, true))
             };
             match opened {
                 Ok(((ws, welcome), same_match)) => {
@@ -268,14 +280,17 @@ impl<G: ClientGame> Client<G> {
             "match",
             Some(&self.welcome.match_id.0.to_string()),
         );
-        match open(&same, &self.options, None).await {
+        match open(&same, &self.options, None, Some(G::schema_hash())).await {
             Ok(opened) => Ok((opened, true)),
             Err(ClientError::Refused {
                 status: 404 | 409 | 410,
                 ..
             }) => {
                 let quick = with_query(&self.url, "match", None);
-                Ok((open(&quick, &self.options, None).await?, false))
+                Ok((
+                    open(&quick, &self.options, None, Some(G::schema_hash())).await?,
+                    false,
+                ))
             }
             Err(e) => Err(e),
         }
@@ -456,15 +471,22 @@ fn with_query(url: &str, key: &str, value: Option<&str>) -> String {
 /// Opens a WebSocket to `url`, sends `Join` and waits for `Welcome`. A
 /// resumed session is named in the URL (`resume=`), so the server hands the
 /// seat over before the upgrade.
+/// A typed client states its schema hash (`schema=`): the server refuses
+/// another game's client before the upgrade, and leaves the schema text out
+/// of `Welcome`. Without it (`None`), `Welcome` carries the schema.
 async fn open(
     url: &str,
     options: &ClientOptions,
     resume: Option<SessionToken>,
+    schema: Option<u64>,
 ) -> Result<(Ws, Welcome), ClientError> {
-    let url = match resume {
+    let mut url = match resume {
         Some(token) => with_query(url, "resume", Some(&token.to_hex())),
         None => url.to_string(),
     };
+    if let Some(hash) = schema {
+        url = with_query(&url, "schema", Some(&hash_hex(hash)));
+    }
     let config = WebSocketConfig::default()
         .read_buffer_size(8 * 1024)
         .write_buffer_size(0)
@@ -499,7 +521,13 @@ async fn open(
         .await
         .map_err(|_| ClientError::Timeout)??;
     match msg {
-        ServerMsg::Welcome(w) => Ok((ws, w)),
+        ServerMsg::Welcome(w) => match schema {
+            Some(hash) if w.schema_hash != hash => Err(ClientError::SchemaMismatch {
+                client: hash_hex(hash),
+                server: hash_hex(w.schema_hash),
+            }),
+            _ => Ok((ws, w)),
+        },
         _ => Err(ClientError::Unexpected("expected Welcome")),
     }
 }

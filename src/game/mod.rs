@@ -30,6 +30,11 @@ pub struct MatchSettings {
 pub trait ClientGame: 'static {
     type Entity: NetEntity;
     type Input: Replicated;
+
+    /// The hash of this game's schema (what `/ws?schema=` states).
+    fn schema_hash() -> u64 {
+        crate::replicate::schema::GameSchema::of::<Self>().hash
+    }
 }
 
 impl<G: Game> ClientGame for G {

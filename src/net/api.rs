@@ -8,6 +8,7 @@ use super::App;
 use crate::game::Game;
 use crate::lobby::{LobbyError, MatchHandle};
 use crate::protocol::MatchId;
+use crate::replicate::schema::hash_hex;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -170,7 +171,8 @@ pub(crate) fn routes<G: Game>(
     read_only: bool,
     admin: bool,
 ) -> Router<Arc<App<G>>> {
-    let mut v1 = Router::new();
+    // Every client needs the schema: served wherever the API is.
+    let mut v1 = Router::new().route("/v1/schema", get(schema::<G>));
     let mut matches: Option<MethodRouter<Arc<App<G>>>> = None;
     if read_only {
         v1 = v1
@@ -203,6 +205,32 @@ pub(crate) fn routes<G: Game>(
         router = router.route("/metrics", get(metrics_text::<G>));
     }
     router
+}
+
+/// `GET /v1/schema`: the game's schema and its hash, with the hash as ETag.
+async fn schema<G: Game>(State(app): State<Arc<App<G>>>, headers: HeaderMap) -> Response {
+    let etag = format!("\"{}\"", hash_hex(app.schema.hash));
+    let fresh = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    if fresh {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    }
+    let body = format!(
+        "{{\"hash\":\"{}\",\"schema\":{}}}",
+        hash_hex(app.schema.hash),
+        app.schema.json
+    );
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/json".to_string()),
+            (header::ETAG, etag),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 async fn readyz<G: Game>(State(app): State<Arc<App<G>>>) -> Response {

@@ -43,6 +43,8 @@ pub(crate) struct App<G: Game> {
     pub auth: Option<auth::Authenticator>,
     /// Every upgraded connection, so shutdown can wait for their close frames.
     pub connections: TaskTracker,
+    /// The game's schema: served at `/v1/schema`, sent in `Welcome`.
+    pub schema: crate::replicate::schema::GameSchema,
 }
 
 /// A running server. Dropping the handle does not stop it; call `shutdown`.
@@ -155,6 +157,7 @@ pub async fn start<G: Game>(config: Config) -> std::io::Result<ServerHandle<G>> 
         limits,
         auth: authenticator,
         connections: TaskTracker::new(),
+        schema: crate::replicate::schema::GameSchema::of::<G>(),
     });
     let accept = tokio::spawn(http::accept_loop(
         listener,

@@ -9,6 +9,7 @@ use super::{connection, App};
 use crate::game::Game;
 use crate::lobby::{Claim, LobbyError};
 use crate::protocol::{MatchId, SessionToken};
+use crate::replicate::schema::hash_hex;
 use axum::body::Body;
 use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Version};
@@ -43,6 +44,7 @@ pub(crate) const REFUSAL_REASONS: &[&str] = &[
     "no_upgrade",
     "unauthorized",
     "match_not_allowed",
+    "schema_mismatch",
 ];
 
 /// A refused WebSocket handshake: counted by reason, answered in JSON.
@@ -63,6 +65,9 @@ pub(crate) struct WsQuery {
     token: Option<String>,
     /// The session token of a player coming back (32 hex digits).
     resume: Option<String>,
+    /// The schema hash the client was built for (16 hex digits); another
+    /// game's client is refused before it holds a socket.
+    schema: Option<String>,
 }
 
 fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
@@ -128,6 +133,25 @@ pub(crate) async fn ws_upgrade<G: Game>(
                 StatusCode::BAD_REQUEST,
                 "bad_query",
                 "query parameter `resume` must be a session token (32 hex digits)",
+            )
+        }
+    };
+    let send_schema = match query.schema.as_deref() {
+        None => true,
+        Some(hash)
+            if u64::from_str_radix(hash, 16).ok() == Some(app.schema.hash) && hash.len() == 16 =>
+        {
+            false
+        }
+        Some(hash) => {
+            return refuse(
+                StatusCode::CONFLICT,
+                "schema_mismatch",
+                format!(
+                    "this client was built for schema {hash}, the server's game has schema {}; \
+                     update the client or fetch GET /v1/schema",
+                    hash_hex(app.schema.hash)
+                ),
             )
         }
     };
@@ -262,7 +286,14 @@ pub(crate) async fn ws_upgrade<G: Game>(
                 .await;
         // A panic ends this connection only (its seat is dropped while
         // unwinding, so the player leaves); it is logged and counted.
-        let run = std::panic::AssertUnwindSafe(connection::run(ws, seat, app, client, resume));
+        let run = std::panic::AssertUnwindSafe(connection::run(
+            ws,
+            seat,
+            app,
+            client,
+            resume,
+            send_schema,
+        ));
         if futures_util::FutureExt::catch_unwind(run).await.is_err() {
             tracing::error!(client = ?client, "connection task panicked; closed it");
             metrics::counter!("tickwire_panics_total", "where" => "connection").increment(1);

@@ -43,6 +43,11 @@ pub struct Welcome {
     pub tick_rate: u16,
     pub tick: Tick,
     pub session_token: SessionToken,
+    /// FNV-1a 64 of the game's schema text (docs/PROTOCOL.md, "Schema").
+    pub schema_hash: u64,
+    /// The schema's JSON text, unless the client stated this hash in its
+    /// URL (`/ws?schema=HASH`) and so already has it.
+    pub schema: Option<String>,
 }
 
 /// A message from the server.

@@ -194,8 +194,11 @@ mod tests {
                 tick_rate: 30,
                 tick: Tick(250),
                 session_token: SessionToken([0x11; 16]),
+                schema_hash: 0x1122_3344_5566_7788,
+                schema: Some("{}".into()),
             }),
-            "00 01 03 2a 41 1e fa 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11",
+            "00 01 03 2a 41 1e fa 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 \
+             fd 88 77 66 55 44 33 22 11 01 02 7b 7d",
         );
         server_vector(
             ServerMsg::Snapshot {

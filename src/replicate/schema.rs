@@ -122,6 +122,24 @@ impl Field {
     }
 }
 
+/// A game's schema with its canonical text and hash, computed once.
+#[derive(Debug, Clone)]
+pub struct GameSchema {
+    pub schema: Schema,
+    /// The canonical JSON text the hash covers.
+    pub json: String,
+    pub hash: u64,
+}
+
+impl GameSchema {
+    pub fn of<G: crate::game::ClientGame + ?Sized>() -> Self {
+        let schema = Schema::of::<G::Entity, G::Input>();
+        let json = schema.to_json();
+        let hash = fnv1a(json.as_bytes());
+        GameSchema { schema, json, hash }
+    }
+}
+
 impl Schema {
     /// The schema of a game's entity and input types.
     pub fn of<E: super::NetEntity, I: super::Replicated>() -> Self {

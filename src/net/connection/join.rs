@@ -149,6 +149,7 @@ pub(super) async fn handshake<G, S>(
     app: &App<G>,
     resumed: Option<SessionToken>,
     peer: Option<std::net::IpAddr>,
+    send_schema: bool,
 ) -> Result<(), Refused>
 where
     G: Game,
@@ -188,6 +189,8 @@ where
         tick_rate: config.tick_rate,
         tick: joined.tick,
         session_token: seat.token(),
+        schema_hash: app.schema.hash,
+        schema: send_schema.then(|| app.schema.json.clone()),
     });
     match tokio::time::timeout(limit, ws.send(Message::Binary(encode(&welcome)))).await {
         Ok(Ok(())) => {}

@@ -275,6 +275,7 @@ pub(crate) async fn run<G, S>(
     app: Arc<App<G>>,
     peer: Option<IpAddr>,
     resumed: Option<SessionToken>,
+    send_schema: bool,
 ) where
     G: Game,
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -286,7 +287,7 @@ pub(crate) async fn run<G, S>(
     let notify = evicted.clone();
     app.lobby
         .on_evict(&seat, Arc::new(move || notify.notify_one()));
-    let handshake = join::handshake(&mut ws, &mut seat, &slot, &app, resumed, peer);
+    let handshake = join::handshake(&mut ws, &mut seat, &slot, &app, resumed, peer, send_schema);
     let outcome = tokio::select! {
         outcome = handshake => outcome,
         _ = evicted.notified() => Err(join::Refused::TakenOver),

@@ -1,0 +1,124 @@
+//! A client that knows no game: it decodes snapshots from the schema the
+//! server sends in `Welcome` and encodes inputs from JSON. For tools, tests
+//! and inspecting any server; a game client uses the typed [`super::Client`].
+
+use super::{next_server_msg, open, ClientError, ClientOptions, Ws};
+use crate::protocol::{ServerMsg, Tick, Welcome, MAX_BASELINE_AGE};
+use crate::replicate::generic::{GenericCodec, GenericSnapshot};
+use crate::replicate::schema::{fnv1a, SchemaError};
+use futures_util::SinkExt;
+use std::collections::VecDeque;
+use tokio_tungstenite::tungstenite::Message;
+
+/// What one `recv` brought.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GenericEvent {
+    /// A decoded snapshot, now [`GenericClient::world`].
+    Snapshot {
+        tick: Tick,
+        baseline: Option<Tick>,
+    },
+    Pong {
+        server_tick: Tick,
+    },
+}
+
+/// A connected player of whatever game the server runs.
+pub struct GenericClient {
+    ws: Ws,
+    welcome: Welcome,
+    codec: GenericCodec,
+    history: VecDeque<GenericSnapshot>,
+    next_seq: u32,
+}
+
+impl GenericClient {
+    /// Connects to `url` and joins, taking the game's schema from `Welcome`.
+    pub async fn connect(url: &str, options: ClientOptions) -> Result<Self, ClientError> {
+        let (ws, welcome) = open(url, &options, None, None).await?;
+        let text = welcome
+            .schema
+            .as_deref()
+            .ok_or(ClientError::Unexpected("Welcome without a schema"))?;
+        if fnv1a(text.as_bytes()) != welcome.schema_hash {
+            return Err(SchemaError("the schema text does not match its hash".into()).into());
+        }
+        let codec = GenericCodec::from_json(text)?;
+        Ok(GenericClient {
+            ws,
+            welcome,
+            codec,
+            history: VecDeque::with_capacity(4),
+            next_seq: 1,
+        })
+    }
+
+    pub fn welcome(&self) -> &Welcome {
+        &self.welcome
+    }
+
+    pub fn codec(&self) -> &GenericCodec {
+        &self.codec
+    }
+
+    /// The newest decoded snapshot.
+    pub fn world(&self) -> Option<&GenericSnapshot> {
+        self.history.back()
+    }
+
+    /// The newest decoded snapshot as JSON (`{"tick", "entities": [...]}`).
+    pub fn world_json(&self) -> Option<serde_json::Value> {
+        self.world().map(|w| self.codec.to_json(w))
+    }
+
+    /// Sends an input given as JSON field values; returns its sequence number.
+    pub async fn send_input(&mut self, input: &serde_json::Value) -> Result<u32, ClientError> {
+        let bytes = self.codec.encode_input(input)?;
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        // `ClientMsg::Input` with the input's bytes, as bincode lays it out.
+        let frame = bincode::encode_to_vec(
+            (1u32, seq, Option::<Tick>::None, bytes.as_slice()),
+            bincode::config::standard(),
+        )
+        .map_err(|_| ClientError::Unexpected("input does not encode"))?;
+        self.ws.send(Message::Binary(frame.into())).await?;
+        Ok(seq)
+    }
+
+    /// Reads the next message; snapshots are decoded and acknowledged at once.
+    pub async fn recv(&mut self) -> Result<GenericEvent, ClientError> {
+        let (msg, _) = next_server_msg(&mut self.ws).await?;
+        match msg {
+            ServerMsg::Snapshot {
+                tick,
+                baseline,
+                payload,
+            } => {
+                let base = match baseline {
+                    None => None,
+                    Some(b) => Some(
+                        self.history
+                            .iter()
+                            .find(|s| s.tick == b)
+                            .ok_or(ClientError::MissingBaseline { tick, baseline: b })?,
+                    ),
+                };
+                let snapshot = self.codec.decode(base, tick, &payload)?;
+                let oldest = tick.0.saturating_sub(MAX_BASELINE_AGE);
+                let floor = baseline.map_or(oldest, |b| b.0.max(oldest));
+                while self.history.front().is_some_and(|s| s.tick.0 < floor) {
+                    self.history.pop_front();
+                }
+                self.history.push_back(snapshot);
+                let ack = bincode::encode_to_vec((2u32, tick), bincode::config::standard())
+                    .map_err(|_| ClientError::Unexpected("ack does not encode"))?;
+                self.ws.send(Message::Binary(ack.into())).await?;
+                Ok(GenericEvent::Snapshot { tick, baseline })
+            }
+            ServerMsg::Pong { server_tick, .. } => Ok(GenericEvent::Pong { server_tick }),
+            ServerMsg::Welcome(_) => Err(ClientError::Unexpected("second Welcome")),
+            ServerMsg::Error { code, message } => Err(ClientError::Server { code, message }),
+        }
+    }
+}
