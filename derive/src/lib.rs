@@ -897,3 +897,89 @@ fn expand_kinds(name: &Ident, e: &syn::DataEnum) -> syn::Result<Tokens> {
         }
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syn::parse_quote;
+
+    fn error_of(input: DeriveInput) -> String {
+        match expand(&input) {
+            Ok(_) => panic!("expected a compile error"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn an_unsupported_type_names_the_field_and_the_supported_types() {
+        let e = error_of(parse_quote! {
+            struct S { ok: u8, big: u64 }
+        });
+        assert!(
+            e.contains("field `big`") && e.contains("`u64` is not replicable"),
+            "{e}"
+        );
+        assert!(e.contains("supported field types: bool"), "{e}");
+    }
+
+    #[test]
+    fn a_real_without_a_grid_says_how_to_declare_one() {
+        let e = error_of(parse_quote! {
+            struct S { pos: Vec3 }
+        });
+        assert!(
+            e.contains("field `pos`") && e.contains("fixed(quantum"),
+            "{e}"
+        );
+        let e = error_of(parse_quote! {
+            struct S { #[replicate(fixed(quantum = 0.0001, min = -10000, max = 10000))] x: f32 }
+        });
+        assert!(e.contains("exceeds f32's exact grid"), "{e}");
+    }
+
+    #[test]
+    fn a_linear_prediction_needs_a_matching_velocity() {
+        let e = error_of(parse_quote! {
+            struct S {
+                #[replicate(fixed(quantum = 0.5, min = -1, max = 1), predict = linear(vel))]
+                pos: f32,
+                #[replicate(fixed(quantum = 0.25, min = -1, max = 1))]
+                vel: f32,
+            }
+        });
+        assert!(e.contains("same quantum"), "{e}");
+        let e = error_of(parse_quote! {
+            struct S { #[replicate(predict = linear(nope))] x: i32 }
+        });
+        assert!(e.contains("no replicated field `nope`"), "{e}");
+    }
+
+    #[test]
+    fn attributes_that_do_not_fit_the_type_are_refused() {
+        let e = error_of(parse_quote! {
+            struct S { #[replicate(quat(bits = 10))] hp: u8 }
+        });
+        assert!(e.contains("`quat` does not apply to `u8`"), "{e}");
+        let e = error_of(parse_quote! {
+            struct S { #[replicate(range = 0..=300)] hp: u8 }
+        });
+        assert!(e.contains("range must be within 0..=255"), "{e}");
+    }
+
+    #[test]
+    fn a_valid_struct_expands() {
+        let input: DeriveInput = parse_quote! {
+            struct S {
+                #[replicate(id)] id: EntityId,
+                #[replicate(range = 0..=64000, predict = linear(vel))] pos: IVec2,
+                #[replicate(varint)] vel: IVec2,
+                #[replicate(skip)] secret: String,
+            }
+        };
+        let out = expand(&input).unwrap().to_string();
+        assert!(
+            out.contains("impl :: tickwire :: replicate :: NetEntity for S"),
+            "{out}"
+        );
+    }
+}
