@@ -328,6 +328,13 @@ fn resolve(field: &syn::Field, a: &Attrs) -> syn::Result<(Codec, u8)> {
                 return Ok((Codec::Int { min, max, signed }, dims));
             }
             if a.varint || dims > 1 {
+                if width != 32 {
+                    return Err(err(
+                        "varint needs a 32-bit integer (i32, u32, IVec2, IVec3); \
+                         use range or bits for a narrower one"
+                            .into(),
+                    ));
+                }
                 return Ok((Codec::Varint { signed }, dims));
             }
             Ok((
@@ -614,8 +621,8 @@ fn expand_struct(name: &Ident, fields: Vec<&syn::Field>) -> syn::Result<Tokens> 
             let (i, t) = (&f.ident, &f.ty);
             match &f.predict {
                 Predict::Hold => None,
-                Predict::Counter => Some(quote!(
-                    p.#i = #rp::wire::Counter::advance_counter(self.#i, ticks);
+                Predict::Counter => Some(quote_spanned!(f.span=>
+                    p.#i = #rp::wire::Counter::<#t>::advance_counter(&#c, self.#i, ticks);
                 )),
                 Predict::Linear(v) => Some(quote_spanned!(f.span=>
                     p.#i = #rp::wire::Linear::<#t>::advance(&#c, &self.#i, &self.#v, ticks);

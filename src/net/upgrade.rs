@@ -138,11 +138,7 @@ pub(crate) async fn ws_upgrade<G: Game>(
     };
     let send_schema = match query.schema.as_deref() {
         None => true,
-        Some(hash)
-            if u64::from_str_radix(hash, 16).ok() == Some(app.schema.hash) && hash.len() == 16 =>
-        {
-            false
-        }
+        Some(hash) if hash == hash_hex(app.schema.hash) => false,
         Some(hash) => {
             return refuse(
                 StatusCode::CONFLICT,

@@ -197,8 +197,9 @@ fn write_full(f: &Field, v: &Value, w: &mut BitWriter) {
             }
         }
         (FieldType::Varint { dims, signed }, Value::Ints(x)) => {
+            let (min, max) = clamp_range(&f.ty);
             for c in x.iter().take(usize::from(*dims)) {
-                wire::varint_full(w, *c, *signed);
+                wire::varint_full(w, (*c).clamp(min, max), *signed);
             }
         }
         (
@@ -286,16 +287,15 @@ impl GenericCodec {
             .collect()
     }
 
-    /// An entity as JSON: `id`, `kind` (its name) and each field by name.
+    /// An entity as JSON: `{"id", "kind" (its name), "fields": {name: value}}`
+    /// (fields apart, so a field may be called `id` or `kind`).
     pub fn entity_json(&self, e: &GenericEntity) -> Json {
         let kind = &self.schema.kinds[e.kind as usize];
-        let mut obj = Map::new();
-        obj.insert("id".into(), json!(e.id.0));
-        obj.insert("kind".into(), json!(kind.name));
+        let mut fields = Map::new();
         for (f, v) in kind.fields.iter().zip(&e.fields) {
-            obj.insert(f.name.clone(), present(f, v));
+            fields.insert(f.name.clone(), present(f, v));
         }
-        Json::Object(obj)
+        json!({ "id": e.id.0, "kind": kind.name, "fields": fields })
     }
 
     /// A snapshot as JSON: `{"tick": N, "entities": [...]}`.
@@ -346,11 +346,7 @@ impl EntityReader for GenericCodec {
         for (i, f) in kind.fields.iter().enumerate() {
             match (&f.predict, &e.fields[i]) {
                 (Predict::Counter, Value::Ints(v)) if v[0] != 0 => {
-                    let (_, max) = match &f.ty {
-                        FieldType::Int { max, .. } => (0, *max),
-                        FieldType::Varint { signed: true, .. } => (0, i64::from(i32::MAX)),
-                        _ => (0, i64::from(u32::MAX)),
-                    };
+                    let (_, max) = clamp_range(&f.ty);
                     out.fields[i] =
                         Value::Ints([v[0].saturating_add(i64::from(ticks)).min(max), 0, 0]);
                 }

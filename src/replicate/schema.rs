@@ -4,7 +4,8 @@
 //! The JSON form (docs/PROTOCOL.md, "Schema") is what `GET /v1/schema` serves
 //! and what `Welcome` carries, so a client in any language decodes any game
 //! without generated code. The hash is FNV-1a 64 of [`Schema::to_json`]'s
-//! compact text: two games hash alike exactly when their wire is alike.
+//! compact text: two games with the same hash have the same wire (names
+//! count too, as generic clients show them).
 
 use serde::{Deserialize, Serialize};
 

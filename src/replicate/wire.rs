@@ -108,9 +108,32 @@ pub trait Linear<T> {
 
 /// Counter prediction: once nonzero, the value grows by one per tick (a
 /// player's newest input sequence when it sends one input per tick), up to
-/// the type's maximum.
-pub trait Counter {
-    fn advance_counter(self, ticks: u32) -> Self;
+/// the field's maximum (declared, or the 32-bit domain of a varint).
+pub trait Counter<T> {
+    fn advance_counter(&self, v: T, ticks: u32) -> T;
+}
+
+#[inline]
+fn counter(v: i64, ticks: u32, max: i64) -> i64 {
+    if v == 0 {
+        0
+    } else {
+        v.saturating_add(i64::from(ticks)).min(max)
+    }
+}
+
+impl<T: IntValue> Counter<T> for Int {
+    #[inline]
+    fn advance_counter(&self, v: T, ticks: u32) -> T {
+        T::set(counter(v.get(), ticks, self.max))
+    }
+}
+
+impl<T: IntValue> Counter<T> for Varint {
+    #[inline]
+    fn advance_counter(&self, v: T, ticks: u32) -> T {
+        T::set(counter(v.get(), ticks, T::MAX))
+    }
 }
 
 /// Integer types a field can hold.
@@ -133,12 +156,6 @@ macro_rules! int_value {
             fn get(self) -> i64 { self as i64 }
             #[inline]
             fn set(v: i64) -> Self { v as $t }
-        }
-        impl Counter for $t {
-            #[inline]
-            fn advance_counter(self, ticks: u32) -> Self {
-                if self == 0 { 0 } else { (self as i64).saturating_add(i64::from(ticks)).min(<$t as IntValue>::MAX) as $t }
-            }
         }
     )*};
 }
@@ -217,8 +234,9 @@ impl<T: IntValue> Linear<T> for Int {
     }
 }
 
-/// Integers of any size: Elias gamma in full (zigzag first when signed), so
-/// small values are cheap and every value of the type round-trips.
+/// 32-bit integers (i32, u32, IVec2/IVec3) whose usual values are small:
+/// Elias gamma in full (zigzag first when signed). The derive allows it on
+/// 32-bit types only, so the schema's 32-bit domain is the type's range.
 #[derive(Debug, Clone, Copy)]
 pub struct Varint {
     pub signed: bool,
