@@ -390,7 +390,8 @@ fn resolve(field: &syn::Field, a: &Attrs) -> syn::Result<(Codec, u8)> {
                     if dims == 1 { " or angle(bits = N)" } else { "" }
                 )));
             };
-            if !(quantum.is_finite() && quantum > 0.0) || !(min <= max) {
+            let ordered = min.partial_cmp(&max).is_some_and(|o| o.is_le());
+            if !(quantum.is_finite() && quantum > 0.0 && ordered) {
                 return Err(err("fixed needs a positive quantum and min <= max".into()));
             }
             let (qmin, qmax) = ((min / quantum).round(), (max / quantum).round());

@@ -217,14 +217,12 @@ fn check_fields(owner: &str, fields: &[Field]) -> Result<(), SchemaError> {
                 qmin,
                 qmax,
                 ..
-            } => {
-                if !(quantum.is_finite() && *quantum > 0.0)
-                    || qmin > qmax
-                    || *qmin < -(1 << 23)
-                    || *qmax > 1 << 23
-                {
-                    return Err(bad("fixed needs a positive quantum and |q| <= 2^23"));
-                }
+            } if !(quantum.is_finite() && *quantum > 0.0)
+                || qmin > qmax
+                || *qmin < -(1 << 23)
+                || *qmax > 1 << 23 =>
+            {
+                return Err(bad("fixed needs a positive quantum and |q| <= 2^23"));
             }
             FieldType::Angle { bits, .. } if !(1..=32).contains(bits) => {
                 return Err(bad("angle bits must be 1..=32"));
