@@ -1,5 +1,6 @@
 //! The [`Game`] trait a user implements to run their own game on tickwire, and
-//! the built-in [`arena`] game (scenario arena-v1).
+//! the built-in games: [`arena`] (scenario arena-v1) and [`space3d`] (3D
+//! ships, shots and a scoreboard on `#[derive(Replicate)]`).
 //!
 //! A game is a plain single-threaded state machine: the tick thread that owns
 //! it calls it, and nothing else does, so a game needs no locks. It never sees
@@ -9,6 +10,7 @@
 
 pub mod arena;
 pub mod grid;
+pub mod space3d;
 
 use crate::protocol::{EntityId, PlayerId, Tick};
 use crate::replicate::{NetEntity, Replicated};
