@@ -1,11 +1,12 @@
 //! The `tickwire` command: `tickwire serve [--game NAME]` runs the server with
-//! one of the built-in games; `tickwire config` prints the effective
-//! configuration. Everything but the choice of game is `tickwire::cli`, which
-//! a game of your own uses the same way.
+//! one of the built-in games (arena, space3d); `tickwire config` prints the
+//! effective configuration. Everything but the choice of game is
+//! `tickwire::cli`, which a game of your own uses the same way.
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;
 use tickwire::cli::Settings;
+use tickwire::game::space3d::Space3d;
 use tickwire::Arena;
 
 #[derive(Parser, Debug)]
@@ -24,7 +25,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Runs the server with a built-in game (arena: scenario arena-v1).
+    /// Runs the server with a built-in game (arena: scenario arena-v1; space3d: 3D ships).
     Serve(Serve),
     /// Prints the effective configuration (defaults, file, environment, flags) as TOML.
     Config(Settings),
@@ -44,6 +45,9 @@ struct Serve {
 enum BuiltinGame {
     /// Scenario arena-v1: 2D, 64 NPCs, up to 16 players a match.
     Arena,
+    /// 3D ships, shots and a scoreboard: 64 NPC ships, players thrust, turn and fire.
+    #[value(name = "space3d")]
+    Space3d,
 }
 
 fn main() -> ExitCode {
@@ -58,6 +62,7 @@ fn main() -> ExitCode {
             tickwire::cli::init_logging(&config);
             match serve.game {
                 BuiltinGame::Arena => tickwire::cli::serve::<Arena>(config, "arena-v1"),
+                BuiltinGame::Space3d => tickwire::cli::serve::<Space3d>(config, "space3d"),
             }
         }
     }
