@@ -1,5 +1,5 @@
-//! `tickwire-bots`: a swarm of bot clients that plays arena-v1 against a
-//! tickwire server and reports what the scenario's measurement protocol asks:
+//! `tickwire-bots`: a swarm of bot clients that plays arena-v1 (or space3d)
+//! against a tickwire server and reports what the scenario's measurement protocol asks:
 //! server CPU and memory, downstream bytes against full snapshots,
 //! input-to-snapshot latency, tick durations and overruns, errors.
 
@@ -19,7 +19,7 @@ use swarm::{Behavior, Shared};
 #[command(
     name = "tickwire-bots",
     version,
-    about = "Load-test a tickwire server with a bot swarm (arena-v1)"
+    about = "Load-test a tickwire server with a bot swarm (arena-v1, or space3d)"
 )]
 struct Args {
     /// WebSocket URL of the server (ignored with --spawn-server).
@@ -37,7 +37,8 @@ struct Args {
     /// Measured time.
     #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
     duration: Duration,
-    /// What each bot does.
+    /// What each bot does; space3d plays the space3d game (a spawned server
+    /// is started with `--game space3d`), the others arena.
     #[arg(long, value_enum, default_value_t = Behavior::Arena)]
     behavior: Behavior,
     /// Print one JSON object on stdout instead of a table.
@@ -213,6 +214,25 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The built-in game a behavior plays, as `tickwire serve --game` names it.
+fn game_of(behavior: Behavior) -> &'static str {
+    match behavior {
+        Behavior::Space3d => "space3d",
+        Behavior::Arena | Behavior::Idle | Behavior::Churn => "arena",
+    }
+}
+
+/// Makes a spawned server run the game the bots play, unless the caller
+/// chose one after `--` (a `TICKWIRE_GAME` in the environment must not).
+fn add_game(server_args: &mut Vec<String>, behavior: Behavior) {
+    if !server_args
+        .iter()
+        .any(|a| a == "--game" || a.starts_with("--game="))
+    {
+        server_args.push(format!("--game={}", game_of(behavior)));
+    }
+}
+
 /// The admin token flag among a spawned server's flags, if the caller gave one.
 fn admin_token_in(server_args: &[String]) -> Option<String> {
     server_args.iter().enumerate().find_map(|(i, a)| {
@@ -232,6 +252,7 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
         // Every bot connects from 127.0.0.1: lift the per-address cap (a
         // protection against one remote host) unless the caller set it.
         let mut server_args = args.server_args.clone();
+        add_game(&mut server_args, args.behavior);
         let per_ip_set = server_args
             .iter()
             .any(|a| a.starts_with("--max-connections-per-ip"));
@@ -492,5 +513,29 @@ fn print_table(args: &Args, r: &Report) {
     );
     for e in &r.error_samples {
         println!("  error: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(args: &[&str]) -> Vec<String> {
+        args.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn a_spawned_server_runs_the_game_the_bots_play_unless_told_otherwise() {
+        let mut args = strings(&["--tick-rate", "60"]);
+        add_game(&mut args, Behavior::Space3d);
+        assert_eq!(args, strings(&["--tick-rate", "60", "--game=space3d"]));
+        let mut args = Vec::new();
+        add_game(&mut args, Behavior::Churn);
+        assert_eq!(args, strings(&["--game=arena"]));
+        for given in [strings(&["--game", "arena"]), strings(&["--game=arena"])] {
+            let mut args = given.clone();
+            add_game(&mut args, Behavior::Space3d);
+            assert_eq!(args, given, "the caller's choice stands");
+        }
     }
 }

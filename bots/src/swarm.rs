@@ -1,4 +1,5 @@
-//! The bots themselves: one tokio task per bot, each a real `tickwire` client.
+//! The bots themselves: one tokio task per bot, each a real `tickwire` client
+//! of the game the behavior names (arena, or space3d).
 
 use hdrhistogram::Histogram;
 use std::collections::VecDeque;
@@ -6,7 +7,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tickwire::client::{AckMode, Client, ClientError, ClientEvent, ClientOptions};
-use tickwire::game::arena::ArenaInput;
+use tickwire::game::arena::{ArenaEntity, ArenaInput};
+use tickwire::game::space3d::{Space3d, SpaceEntity, SpaceInput, ROTATE_MAX, THRUST_MAX};
+use tickwire::game::ClientGame;
 use tickwire::protocol::{encode_server, ServerMsg};
 use tickwire::snapshot::DeltaEncoder;
 use tickwire::Arena;
@@ -18,6 +21,9 @@ use tokio_util::sync::CancellationToken;
 pub enum Behavior {
     /// arena-v1: one input per tick, a new direction and aim every second.
     Arena,
+    /// space3d: one input per tick, new thrust, rotation and trigger every
+    /// second (the server must run `--game space3d`).
+    Space3d,
     /// Connect, join, only acknowledge: memory per connection.
     Idle,
     /// Play for 1-3 s, leave, rejoin: join/leave cost and leaks.
@@ -110,8 +116,57 @@ fn classify(shared: &Shared, e: &ClientError) {
     }
 }
 
+/// What a bot needs of a game beyond its wire types: what to press, and
+/// which input of its own the server has applied.
+pub trait BotGame: ClientGame {
+    fn random_input(rng: &mut fastrand::Rng) -> Self::Input;
+    /// The `last_input_seq` of the bot's own entity.
+    fn applied_seq(own: &Self::Entity) -> u32;
+}
+
+impl BotGame for Arena {
+    fn random_input(rng: &mut fastrand::Rng) -> ArenaInput {
+        ArenaInput {
+            move_x: rng.i8(-127..=127),
+            move_y: rng.i8(-127..=127),
+            aim: rng.f32() * std::f32::consts::TAU,
+            buttons: 0,
+        }
+    }
+
+    fn applied_seq(own: &ArenaEntity) -> u32 {
+        own.last_input_seq
+    }
+}
+
+impl BotGame for Space3d {
+    fn random_input(rng: &mut fastrand::Rng) -> SpaceInput {
+        let rotate = |rng: &mut fastrand::Rng| rng.i8(-ROTATE_MAX..=ROTATE_MAX);
+        SpaceInput {
+            thrust: rng.i8(-THRUST_MAX..=THRUST_MAX),
+            yaw: rotate(rng),
+            pitch: rotate(rng),
+            roll: rotate(rng),
+            fire: rng.bool(),
+        }
+    }
+
+    fn applied_seq(own: &SpaceEntity) -> u32 {
+        own.as_ship().map_or(0, |s| s.last_input_seq)
+    }
+}
+
 /// Runs one bot until the swarm stops.
 pub async fn run_bot(shared: Arc<Shared>, index: u64) {
+    match shared.behavior {
+        Behavior::Space3d => run_bot_of::<Space3d>(shared, index).await,
+        Behavior::Arena | Behavior::Idle | Behavior::Churn => {
+            run_bot_of::<Arena>(shared, index).await
+        }
+    }
+}
+
+async fn run_bot_of<G: BotGame>(shared: Arc<Shared>, index: u64) {
     let mut rng = fastrand::Rng::with_seed(index);
     loop {
         let ack = match shared.behavior {
@@ -124,7 +179,7 @@ pub async fn run_bot(shared: Arc<Shared>, index: u64) {
         };
         let connect = tokio::select! {
             _ = shared.stop.cancelled() => return,
-            c = Client::<Arena>::connect(&shared.url, options) => c,
+            c = Client::<G>::connect(&shared.url, options) => c,
         };
         let client = match connect {
             Ok(c) => c,
@@ -161,9 +216,9 @@ pub async fn run_bot(shared: Arc<Shared>, index: u64) {
 }
 
 /// Records a received snapshot, and samples its full-snapshot size.
-fn count_snapshot(
+fn count_snapshot<G: ClientGame>(
     shared: &Shared,
-    client: &Client<Arena>,
+    client: &Client<G>,
     bytes: usize,
     encoder: &mut DeltaEncoder,
     buf: &mut Vec<u8>,
@@ -193,7 +248,7 @@ fn count_snapshot(
     }
 }
 
-async fn idle(shared: &Shared, mut client: Client<Arena>) -> Result<(), ClientError> {
+async fn idle<G: ClientGame>(shared: &Shared, mut client: Client<G>) -> Result<(), ClientError> {
     let mut encoder = DeltaEncoder::new();
     let mut buf = Vec::new();
     loop {
@@ -204,15 +259,6 @@ async fn idle(shared: &Shared, mut client: Client<Arena>) -> Result<(), ClientEr
         if let ClientEvent::Snapshot { bytes, .. } = event {
             count_snapshot(shared, &client, bytes, &mut encoder, &mut buf);
         }
-    }
-}
-
-fn random_input(rng: &mut fastrand::Rng) -> ArenaInput {
-    ArenaInput {
-        move_x: rng.i8(-127..=127),
-        move_y: rng.i8(-127..=127),
-        aim: rng.f32() * std::f32::consts::TAU,
-        buttons: 0,
     }
 }
 
@@ -227,9 +273,9 @@ fn flush_latency(shared: &Shared, batch: &mut Vec<u64>) {
     batch.clear();
 }
 
-async fn play(
+async fn play<G: BotGame>(
     shared: &Shared,
-    mut client: Client<Arena>,
+    mut client: Client<G>,
     rng: &mut fastrand::Rng,
     play_for: Option<Duration>,
 ) -> Result<(), ClientError> {
@@ -241,7 +287,7 @@ async fn play(
     let mut ticker = tokio::time::interval_at(first, period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let leave_at = play_for.map(|d| Instant::now() + d);
-    let mut input = random_input(rng);
+    let mut input = G::random_input(rng);
     let mut inputs_sent: u32 = 0;
     // Bounded by time, and so by count at any tick rate.
     let pending_cap = PENDING_WINDOW.as_secs() as usize * tick_rate as usize;
@@ -257,10 +303,10 @@ async fn play(
                     break Ok(());
                 }
                 if inputs_sent % tick_rate == 0 {
-                    input = random_input(rng);
+                    input = G::random_input(rng);
                 }
                 inputs_sent += 1;
-                let seq = match client.send_input(input).await {
+                let seq = match client.send_input(input.clone()).await {
                     Ok(s) => s,
                     Err(e) => break Err(e),
                 };
@@ -283,7 +329,7 @@ async fn play(
                 };
                 let ClientEvent::Snapshot { bytes, .. } = event else { continue };
                 count_snapshot(shared, &client, bytes, &mut encoder, &mut buf);
-                let applied = client.world().and_then(|w| w.get(me)).map(|e| e.last_input_seq).unwrap_or(0);
+                let applied = client.world().and_then(|w| w.get(me)).map(G::applied_seq).unwrap_or(0);
                 let now = Instant::now();
                 let measuring = shared.measuring.load(Ordering::Relaxed);
                 while pending.front().is_some_and(|(seq, _)| *seq <= applied) {

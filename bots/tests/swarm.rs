@@ -78,6 +78,94 @@ fn a_small_swarm_plays_arena_and_reports_the_documented_json() {
 }
 
 #[test]
+fn a_small_swarm_plays_space3d_and_measures_its_inputs() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = runtime
+        .block_on(tickwire::net::start::<tickwire::game::space3d::Space3d>(
+            Config {
+                bind: "127.0.0.1:0".parse().unwrap(),
+                tick_threads: 1,
+                admin_token: Some("a-swarm-test-admin-token".into()),
+                ..Config::default()
+            },
+        ))
+        .unwrap();
+    let out = bots()
+        .args([
+            "--admin-token",
+            "a-swarm-test-admin-token",
+            "--url",
+            &server.ws_url(),
+            "--behavior",
+            "space3d",
+            "--clients",
+            "4",
+            "--warmup",
+            "1s",
+            "--duration",
+            "2s",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(r["behavior"], "space3d");
+    assert_eq!(r["connected"], 4);
+    assert_eq!(r["errors"], 0, "{r}");
+    assert!(r["snapshots"].as_u64().unwrap() > 0);
+    assert!(r["snapshots_per_client_s"].as_f64().unwrap() > 10.0, "{r}");
+    assert!(r["inputs_per_client_s"].as_f64().unwrap() > 10.0, "{r}");
+    // Latency samples need the bot's own ship's last_input_seq: the space3d
+    // path reads it from the Ship kind.
+    let lat = &r["latency_ms"];
+    assert!(lat["samples"].as_u64().unwrap() > 0, "{r}");
+    assert!(lat["p50"].as_f64().unwrap() > 0.0);
+    let down = r["down_bytes_per_client_s"].as_f64().unwrap();
+    let full = r["full_bytes_per_client_s"].as_f64().unwrap();
+    assert!(
+        down > 0.0 && full > 2.0 * down,
+        "deltas {down} B/s against full {full} B/s"
+    );
+    runtime.block_on(server.shutdown());
+}
+
+#[test]
+fn arena_bots_against_a_space3d_server_are_refused_and_the_swarm_fails() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = runtime
+        .block_on(tickwire::net::start::<tickwire::game::space3d::Space3d>(
+            Config {
+                bind: "127.0.0.1:0".parse().unwrap(),
+                tick_threads: 1,
+                ..Config::default()
+            },
+        ))
+        .unwrap();
+    let out = bots()
+        .args(["--url", &server.ws_url(), "--clients", "2"])
+        .args(["--warmup", "0s", "--duration", "1s", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a report still");
+    assert_eq!(r["connect_failures"], 2);
+    runtime.block_on(server.shutdown());
+}
+
+#[test]
 fn the_swarm_exits_non_zero_when_bots_cannot_connect() {
     // Nothing listens on port 1 of the loopback: every connect is refused.
     let out = bots()
