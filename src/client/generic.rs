@@ -2,12 +2,11 @@
 //! server sends in `Welcome` and encodes inputs from JSON. For tools, tests
 //! and inspecting any server; a game client uses the typed [`super::Client`].
 
-use super::{next_server_msg, open, ClientError, ClientOptions, Ws};
-use crate::protocol::{ServerMsg, Tick, Welcome, MAX_BASELINE_AGE};
+use super::{next_server_msg, open, Baselines, ClientError, ClientOptions, Ws};
+use crate::protocol::{ServerMsg, Tick, Welcome};
 use crate::replicate::generic::{GenericCodec, GenericSnapshot};
 use crate::replicate::schema::{fnv1a, SchemaError};
 use futures_util::SinkExt;
-use std::collections::VecDeque;
 use tokio_tungstenite::tungstenite::Message;
 
 /// What one `recv` brought.
@@ -28,7 +27,7 @@ pub struct GenericClient {
     ws: Ws,
     welcome: Welcome,
     codec: GenericCodec,
-    history: VecDeque<GenericSnapshot>,
+    history: Baselines<GenericSnapshot>,
     next_seq: u32,
 }
 
@@ -48,7 +47,7 @@ impl GenericClient {
             ws,
             welcome,
             codec,
-            history: VecDeque::with_capacity(4),
+            history: Baselines::new(),
             next_seq: 1,
         })
     }
@@ -63,7 +62,7 @@ impl GenericClient {
 
     /// The newest decoded snapshot.
     pub fn world(&self) -> Option<&GenericSnapshot> {
-        self.history.back()
+        self.history.newest()
     }
 
     /// The newest decoded snapshot as JSON (`{"tick", "entities": [...]}`).
@@ -95,22 +94,9 @@ impl GenericClient {
                 baseline,
                 payload,
             } => {
-                let base = match baseline {
-                    None => None,
-                    Some(b) => Some(
-                        self.history
-                            .iter()
-                            .find(|s| s.tick == b)
-                            .ok_or(ClientError::MissingBaseline { tick, baseline: b })?,
-                    ),
-                };
+                let base = self.history.find(tick, baseline)?;
                 let snapshot = self.codec.decode(base, tick, &payload)?;
-                let oldest = tick.0.saturating_sub(MAX_BASELINE_AGE);
-                let floor = baseline.map_or(oldest, |b| b.0.max(oldest));
-                while self.history.front().is_some_and(|s| s.tick.0 < floor) {
-                    self.history.pop_front();
-                }
-                self.history.push_back(snapshot);
+                self.history.keep(baseline, snapshot);
                 let ack = bincode::encode_to_vec((2u32, tick), bincode::config::standard())
                     .map_err(|_| ClientError::Unexpected("ack does not encode"))?;
                 self.ws.send(Message::Binary(ack.into())).await?;

@@ -162,6 +162,69 @@ pub enum ClientEvent {
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// A decoded snapshot, typed or generic: what [`Baselines`] keeps.
+trait Ticked {
+    fn tick(&self) -> Tick;
+}
+
+impl<E> Ticked for Snapshot<E> {
+    fn tick(&self) -> Tick {
+        self.tick
+    }
+}
+
+impl Ticked for crate::replicate::generic::GenericSnapshot {
+    fn tick(&self) -> Tick {
+        self.tick
+    }
+}
+
+/// Decoded snapshots still usable as baselines, oldest first.
+struct Baselines<S> {
+    kept: VecDeque<S>,
+}
+
+impl<S: Ticked> Baselines<S> {
+    fn new() -> Self {
+        Baselines {
+            kept: VecDeque::with_capacity(4),
+        }
+    }
+
+    /// The baseline a snapshot at `tick` is a delta against.
+    fn find(&self, tick: Tick, baseline: Option<Tick>) -> Result<Option<&S>, ClientError> {
+        match baseline {
+            None => Ok(None),
+            Some(b) => self
+                .kept
+                .iter()
+                .find(|s| s.tick() == b)
+                .map(Some)
+                .ok_or(ClientError::MissingBaseline { tick, baseline: b }),
+        }
+    }
+
+    /// Keeps a newly decoded snapshot and drops what no later one can use:
+    /// the server's baselines only move forward, and none is older than
+    /// `MAX_BASELINE_AGE` ticks.
+    fn keep(&mut self, baseline: Option<Tick>, snapshot: S) {
+        let oldest = snapshot.tick().0.saturating_sub(MAX_BASELINE_AGE);
+        let floor = baseline.map_or(oldest, |b| b.0.max(oldest));
+        while self.kept.front().is_some_and(|s| s.tick().0 < floor) {
+            self.kept.pop_front();
+        }
+        self.kept.push_back(snapshot);
+    }
+
+    fn newest(&self) -> Option<&S> {
+        self.kept.back()
+    }
+
+    fn clear(&mut self) {
+        self.kept.clear();
+    }
+}
+
 /// A connected player of game `G`.
 pub struct Client<G: ClientGame> {
     ws: Ws,
@@ -169,7 +232,7 @@ pub struct Client<G: ClientGame> {
     welcome: Welcome,
     options: ClientOptions,
     /// Decoded snapshots still usable as baselines, oldest first.
-    history: VecDeque<Snapshot<G::Entity>>,
+    history: Baselines<Snapshot<G::Entity>>,
     next_seq: u32,
     /// Newest decoded tick not yet acknowledged to the server.
     unacked: Option<Tick>,
@@ -202,7 +265,7 @@ impl<G: ClientGame> Client<G> {
             url: url.to_string(),
             welcome,
             options,
-            history: VecDeque::with_capacity(4),
+            history: Baselines::new(),
             next_seq: 1,
             unacked: None,
             epoch: Instant::now(),
@@ -302,7 +365,7 @@ impl<G: ClientGame> Client<G> {
 
     /// The newest decoded snapshot.
     pub fn world(&self) -> Option<&Snapshot<G::Entity>> {
-        self.history.back()
+        self.history.newest()
     }
 
     /// The newest round-trip time measured by `ping`.
@@ -365,32 +428,9 @@ impl<G: ClientGame> Client<G> {
                 baseline,
                 payload,
             } => {
-                let base = match baseline {
-                    None => None,
-                    Some(b) => Some(
-                        self.history
-                            .iter()
-                            .find(|s| s.tick == b)
-                            .ok_or(ClientError::MissingBaseline { tick, baseline: b })?,
-                    ),
-                };
+                let base = self.history.find(tick, baseline)?;
                 let snapshot = decode_delta(base, tick, &payload)?;
-                // The server's baselines only move forward: older ones are done.
-                if let Some(b) = baseline {
-                    while self.history.front().is_some_and(|s| s.tick < b) {
-                        self.history.pop_front();
-                    }
-                }
-                // No baseline is older than MAX_BASELINE_AGE ticks.
-                let oldest_usable = tick.0.saturating_sub(MAX_BASELINE_AGE);
-                while self
-                    .history
-                    .front()
-                    .is_some_and(|s| s.tick.0 < oldest_usable)
-                {
-                    self.history.pop_front();
-                }
-                self.history.push_back(snapshot);
+                self.history.keep(baseline, snapshot);
                 self.unacked = Some(tick);
                 if self.options.ack == AckMode::Immediate {
                     self.unacked = None;
