@@ -1,6 +1,6 @@
-//! A client of the game in my_game/game.rs: joins, runs for the nearest coin
-//! until it has three points (ten seconds at most), and says where it is
-//! once a second.
+//! A client of the game in my_game/game.rs: joins, runs for the coin until
+//! it has three points (twenty seconds at most), and says where it is once a
+//! second.
 //!
 //!     cargo run --example play -- ws://127.0.0.1:7777/ws
 
@@ -28,10 +28,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         id.0
     );
     let mut next_report = started;
-    let deadline = started + Duration::from_secs(10);
+    let deadline = started + Duration::from_secs(20);
     loop {
         let Ok(event) = timeout_at(deadline, client.recv()).await else {
-            return Err("fewer than 3 points after 10 s".into());
+            return Err("fewer than 3 points after 20 s".into());
         };
         let ClientEvent::Snapshot { tick, .. } = event? else {
             continue; // a pong
@@ -41,12 +41,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let Some(Thing::Player(me)) = world.get(id).cloned() else {
             return Err("my entity is gone".into());
         };
-        let coins = world.entities.iter().filter_map(|e| match e {
+        let coin = world.entities.iter().find_map(|e| match e {
             Thing::Coin(coin) => Some(coin.pos),
             Thing::Player(_) => None,
         });
-        let nearest = coins.min_by(|a, b| a.distance(me.pos).total_cmp(&b.distance(me.pos)));
-        let dir = nearest.map_or(Vec2::ZERO, |at| (at - me.pos).normalize_or_zero());
+        let dir = coin.map_or(Vec2::ZERO, |at| (at - me.pos).normalize_or_zero());
         client.send_input(Steer { dir }).await?;
         if Instant::now() >= next_report {
             let (x, y) = (me.pos.x, me.pos.y);

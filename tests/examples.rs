@@ -168,7 +168,7 @@ fn play_joins_my_game_and_collects_three_points() {
     let url = format!("ws://127.0.0.1:{}/ws", server.port);
     let out = run_within(
         Command::new(examples_dir().join("play")).arg(&url),
-        Duration::from_secs(30),
+        Duration::from_secs(40),
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
