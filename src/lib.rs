@@ -39,4 +39,4 @@ pub mod tick;
 pub use config::Config;
 pub use game::arena::Arena;
 pub use game::Game;
-pub use replicate::{NetEntity, Replicate, Replicated};
+pub use replicate::{MessageSet, NetEntity, NoMessages, Replicate, Replicated, Role};

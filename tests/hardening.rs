@@ -384,6 +384,8 @@ struct FragileArena(Arena);
 impl Game for FragileArena {
     type Entity = ArenaEntity;
     type Input = ArenaInput;
+    type Message = tickwire::replicate::NoMessages;
+    type Event = tickwire::replicate::NoMessages;
     fn new(settings: &MatchSettings) -> Self {
         FragileArena(Arena::new(settings))
     }

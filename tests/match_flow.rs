@@ -330,6 +330,8 @@ struct ArenaWire;
 impl tickwire::game::ClientGame for ArenaWire {
     type Entity = tickwire::game::arena::ArenaEntity;
     type Input = tickwire::game::arena::ArenaInput;
+    type Message = tickwire::replicate::NoMessages;
+    type Event = tickwire::replicate::NoMessages;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -320,6 +320,8 @@ struct TroubledArena(Arena);
 impl Game for TroubledArena {
     type Entity = <Arena as Game>::Entity;
     type Input = ArenaInput;
+    type Message = tickwire::replicate::NoMessages;
+    type Event = tickwire::replicate::NoMessages;
     fn new(settings: &MatchSettings) -> Self {
         TroubledArena(Arena::new(settings))
     }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use tickwire::protocol::{EntityId, PlayerId, Tick};
-use tickwire::{game::Game, game::MatchSettings, glam::Vec2, Replicate, Replicated};
+use tickwire::{game::Game, game::MatchSettings, glam::Vec2, NoMessages, Replicate, Replicated};
 
 #[derive(Debug, Clone, Copy, PartialEq, Default, Replicate)]
 pub struct Player {
@@ -31,7 +31,6 @@ pub enum Thing {
     Coin(Coin),
 }
 
-/// The way a player wants to run; the game normalizes it.
 #[derive(Debug, Clone, PartialEq, Replicate)]
 pub struct Steer {
     #[replicate(fixed(quantum = 1.0 / 64.0, min = -1, max = 1))]
@@ -45,7 +44,6 @@ pub struct MyGame {
     coin: Vec2,
 }
 
-/// A spot in whole units picked by a hash.
 fn spot(seed: u64, n: u32) -> Vec2 {
     let h = (seed ^ u64::from(n)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     Vec2::new(((h >> 40) % 100) as f32, ((h >> 20) % 100) as f32)
@@ -54,6 +52,8 @@ fn spot(seed: u64, n: u32) -> Vec2 {
 impl Game for MyGame {
     type Entity = Thing;
     type Input = Steer;
+    type Message = NoMessages;
+    type Event = NoMessages;
 
     fn new(settings: &MatchSettings) -> Self {
         MyGame {

@@ -176,6 +176,8 @@ fn clamp_move(pos: i32, wish: i32) -> (i32, i32) {
 impl Game for Arena {
     type Entity = ArenaEntity;
     type Input = ArenaInput;
+    type Message = crate::replicate::NoMessages;
+    type Event = crate::replicate::NoMessages;
 
     fn new(settings: &MatchSettings) -> Self {
         let rate = f32::from(settings.tick_rate.max(1));

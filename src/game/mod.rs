@@ -12,8 +12,12 @@ pub mod arena;
 pub mod grid;
 pub mod space3d;
 
+mod outbox;
+
+pub use outbox::{Audience, Denied, Outbox, Sender};
+
 use crate::protocol::{EntityId, PlayerId, Tick};
-use crate::replicate::{NetEntity, Replicated};
+use crate::replicate::{MessageSet, NetEntity, Replicated};
 
 /// What a match is created with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +36,8 @@ pub struct MatchSettings {
 pub trait ClientGame: 'static {
     type Entity: NetEntity;
     type Input: Replicated;
+    type Message: MessageSet;
+    type Event: MessageSet;
 
     /// The hash of this game's schema (what `/ws?schema=` states).
     fn schema_hash() -> u64 {
@@ -42,6 +48,8 @@ pub trait ClientGame: 'static {
 impl<G: Game> ClientGame for G {
     type Entity = G::Entity;
     type Input = G::Input;
+    type Message = G::Message;
+    type Event = G::Event;
 }
 
 /// A game simulated by tickwire. See `arena::Arena` for a complete example.
@@ -51,6 +59,13 @@ pub trait Game: Send + 'static {
     /// One input from a player, a struct deriving `Replicate`: it travels
     /// bit-packed by its schema, and arrives here snapped to its grid.
     type Input: Replicated;
+    /// The messages clients send besides inputs (chat, "ready"): an enum
+    /// deriving `Replicate` with `#[replicate(messages)]`, or
+    /// [`NoMessages`](crate::replicate::NoMessages).
+    type Message: MessageSet;
+    /// The events the game sends to clients ("round started", "you were
+    /// hit", the match's result), declared the same way.
+    type Event: MessageSet;
 
     /// A new match.
     fn new(settings: &MatchSettings) -> Self;
@@ -72,4 +87,24 @@ pub trait Game: Send + 'static {
 
     /// Appends every replicated entity to `out` (any order; the caller sorts).
     fn freeze(&self, out: &mut Vec<Self::Entity>);
+
+    /// Handles one message, in order with the sender's inputs, after the
+    /// server checked that the sender's role may send its type. `Err`
+    /// answers the sender with an error naming the type and the reason, and
+    /// counts against its denial limit.
+    fn on_message(
+        &mut self,
+        from: Sender,
+        message: Self::Message,
+        out: &mut Outbox<Self::Event>,
+    ) -> Result<(), Denied> {
+        let _ = (from, out);
+        Err(Denied::new(format!("{} is not handled", message.name())))
+    }
+
+    /// Called after each `step`: the events of this tick, and the match's
+    /// end if it is over.
+    fn events(&mut self, tick: Tick, out: &mut Outbox<Self::Event>) {
+        let _ = (tick, out);
+    }
 }

@@ -723,6 +723,8 @@ fn respawn(s: &mut ShipState, rng: &mut fastrand::Rng, rates: &Rates) {
 impl Game for Space3d {
     type Entity = SpaceEntity;
     type Input = SpaceInput;
+    type Message = crate::replicate::NoMessages;
+    type Event = crate::replicate::NoMessages;
 
     fn new(settings: &MatchSettings) -> Self {
         let rates = Rates::new(settings.tick_rate);

@@ -8,9 +8,11 @@
 //! decodes the same bits. See the README's "Writing your own game".
 
 pub mod generic;
+pub mod message;
 pub mod schema;
 pub mod wire;
 
+pub use message::{MessageSet, NoMessages, Role};
 pub use tickwire_derive::Replicate;
 
 use crate::protocol::EntityId;

@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The version of the schema format itself.
-pub const SCHEMA_FORMAT: u32 = 1;
+pub const SCHEMA_FORMAT: u32 = 2;
 
 /// Everything a generic client needs to decode snapshots and encode inputs.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -20,6 +20,10 @@ pub struct Schema {
     /// Entity kinds; a kind's index is its wire number.
     pub kinds: Vec<Kind>,
     pub input: Record,
+    /// Client messages; a type's index is its wire number.
+    pub messages: Vec<MessageType>,
+    /// Server events; a type's index is its wire number.
+    pub events: Vec<MessageType>,
 }
 
 /// One entity kind.
@@ -38,6 +42,18 @@ pub struct Kind {
 #[serde(deny_unknown_fields)]
 pub struct Record {
     pub name: String,
+    pub fields: Vec<Field>,
+}
+
+/// One message type: a client message or a server event.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MessageType {
+    pub name: String,
+    /// The roles that may send it (client messages only; events are sent by
+    /// the server).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<super::message::Role>,
     pub fields: Vec<Field>,
 }
 
@@ -134,7 +150,7 @@ pub struct GameSchema {
 
 impl GameSchema {
     pub fn of<G: crate::game::ClientGame + ?Sized>() -> Self {
-        let schema = Schema::of::<G::Entity, G::Input>();
+        let schema = Schema::of::<G::Entity, G::Input, G::Message, G::Event>();
         let json = schema.to_json();
         let hash = fnv1a(json.as_bytes());
         GameSchema { schema, json, hash }
@@ -142,12 +158,20 @@ impl GameSchema {
 }
 
 impl Schema {
-    /// The schema of a game's entity and input types.
-    pub fn of<E: super::NetEntity, I: super::Replicated>() -> Self {
+    /// The schema of a game's entity, input, message and event types.
+    pub fn of<E, I, M, V>() -> Self
+    where
+        E: super::NetEntity,
+        I: super::Replicated,
+        M: super::MessageSet,
+        V: super::MessageSet,
+    {
         Schema {
             format: SCHEMA_FORMAT,
             kinds: E::kinds(),
             input: I::record(),
+            messages: M::types(),
+            events: V::types(),
         }
     }
 
@@ -188,7 +212,16 @@ impl Schema {
         for kind in &self.kinds {
             check_fields(&kind.name, &kind.fields)?;
         }
-        check_fields(&self.input.name, &self.input.fields)
+        check_fields(&self.input.name, &self.input.fields)?;
+        for (what, types) in [("message", &self.messages), ("event", &self.events)] {
+            for (i, t) in types.iter().enumerate() {
+                if types[..i].iter().any(|u| u.name == t.name) {
+                    return Err(SchemaError(format!("two {what} types named {}", t.name)));
+                }
+                check_fields(&t.name, &t.fields)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -332,6 +365,8 @@ mod tests {
                 name: "()".into(),
                 fields: vec![],
             },
+            messages: vec![],
+            events: vec![],
         };
         assert!(schema(0.5).validate().is_ok());
         let err = schema(0.25).validate().unwrap_err();
