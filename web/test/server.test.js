@@ -103,19 +103,44 @@ function jwt(secret, sub) {
   return `${body}.${createHmac('sha256', secret).update(body).digest('base64url')}`;
 }
 
-/** Steers `client` with `input` on every snapshot (each input carries the snapshot's ack). */
-function steer(client, input) {
-  client.addEventListener('snapshot', () => client.sendInput(input));
+/**
+ * Runs `client`'s entity along `axis` (0: x, 1: y) with an input on every
+ * snapshot (each input carrying that snapshot's ack), towards the far side
+ * of the world from where it stands when the direction is chosen, so a
+ * wall never stops it within a test. `reverse()` turns it round: it has
+ * come at least as far as it is asked to go back.
+ */
+function steer(client, axis) {
+  const state = { sign: 0 };
+  client.addEventListener('snapshot', () => {
+    const me = client.ownEntity;
+    if (!me) return;
+    if (state.sign === 0) state.sign = me.fields.pos[axis] < 32000 ? 1 : -1;
+    const move = [0, 0];
+    move[axis] = 127 * state.sign;
+    client.sendInput({ move_x: move[0], move_y: move[1], aim: axis === 0 ? 0 : Math.PI / 2, buttons: 0 });
+  });
+  return {
+    get sign() {
+      return state.sign;
+    },
+    reverse() {
+      state.sign = -state.sign;
+    },
+  };
 }
 
-/** Resolves when `watcher` has seen entity `id` travel at least `distance` along `axis`. */
-function seesMove(watcher, id, axis, distance) {
+/**
+ * Resolves when `watcher` has seen entity `id` travel at least `distance`
+ * along `axis` in the direction `steering` runs it.
+ */
+function seesMove(watcher, id, axis, distance, steering) {
   let start = null;
   return next(watcher, 'snapshot', (e) => {
     const entity = e.snapshot.entities.find((x) => x.id === id);
     if (!entity) return false;
     start ??= entity.fields.pos[axis];
-    return entity.fields.pos[axis] - start >= distance;
+    return (entity.fields.pos[axis] - start) * steering.sign >= distance;
   });
 }
 
@@ -140,13 +165,13 @@ test('two players in one match see each other move, and a dropped one resumes it
     assert.equal(a.schema.hash, 'b3caefa7f14280d9');
     assert.equal(a.schema.input.name, 'ArenaInput');
 
-    // A runs along +x, B along +y: 200 units/s is 12800 quanta a second.
-    steer(a, { move_x: 127, move_y: 0, aim: 0, buttons: 0 });
-    steer(b, { move_x: 0, move_y: 127, aim: Math.PI / 2, buttons: 0 });
+    // A runs along x, B along y: 200 units/s is 12800 quanta a second.
+    const runA = steer(a, 0);
+    const runB = steer(b, 1);
     await within(
       8000,
       'each player to see the other move',
-      Promise.all([seesMove(a, b.entityId, 1, 2000), seesMove(b, a.entityId, 0, 2000)]),
+      Promise.all([seesMove(a, b.entityId, 1, 2000, runB), seesMove(b, a.entityId, 0, 2000, runA)]),
     );
     const own = a.ownEntity;
     assert.equal(own?.fields.kind, 'Player');
@@ -159,7 +184,8 @@ test('two players in one match see each other move, and a dropped one resumes it
     const entity = b.entityId;
     const seqBefore = b.session.nextSeq;
     const disconnected = next(b, 'disconnect');
-    const resumed = next(b, 'resumed');
+    // Back, B turns round: A seeing it proves the new connection's inputs count.
+    const resumed = next(b, 'resumed', () => (runB.reverse(), true));
     relay.cut();
     const lost = await within(5000, 'B to notice the lost connection', disconnected);
     assert.ok(lost.error instanceof ClosedError && lost.error.resumable, String(lost.error));
@@ -170,7 +196,7 @@ test('two players in one match see each other move, and a dropped one resumes it
     const full = await within(3000, 'a snapshot after the resume', next(b, 'snapshot'));
     assert.equal(full.baseline, null, 'the first snapshot of a new connection is full');
     assert.ok(full.snapshot.entities.some((e) => e.id === entity), 'the resumed entity is in the world');
-    await within(3000, 'B inputs to be applied after the resume', seesMove(a, entity, 1, 500));
+    await within(3000, 'B inputs to be applied after the resume', seesMove(a, entity, 1, 500, runB));
     assert.ok(b.session.nextSeq > seqBefore, 'input seq continues across the resume');
   } finally {
     a.close();
