@@ -17,7 +17,10 @@ const NODE_DEADLINE: Duration = Duration::from_secs(180);
 fn the_web_client_passes_its_node_tests_against_this_server() {
     let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
     let node = Command::new("node").arg("--version").output();
-    let Ok(version) = node.as_ref().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()) else {
+    let Ok(version) = node
+        .as_ref()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    else {
         panic!("node is not installed: the web client's tests (web/test/) need Node.js 20 or later on PATH");
     };
     let mut files: Vec<String> = std::fs::read_dir(web.join("test"))
@@ -65,10 +68,15 @@ fn the_web_client_passes_its_node_tests_against_this_server() {
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    let (out, err) = (out.join().unwrap_or_default(), err.join().unwrap_or_default());
+    let (out, err) = (
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default(),
+    );
     match status {
         Some(s) if s.success() => {}
         Some(s) => panic!("node {version}: the web client's tests failed ({s}):\n{out}\n{err}"),
-        None => panic!("node {version}: the web client's tests ran past {NODE_DEADLINE:?}:\n{out}\n{err}"),
+        None => panic!(
+            "node {version}: the web client's tests ran past {NODE_DEADLINE:?}:\n{out}\n{err}"
+        ),
     }
 }
