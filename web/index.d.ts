@@ -1,0 +1,458 @@
+// Types of tickwire-client (src/*.js). Hand-written; test/types.test.js
+// checks them with `tsc --noEmit` against test/types-usage.ts, and checks
+// that every name declared here is exported by src/index.js and back.
+
+// ---- Schema ---------------------------------------------------------------
+
+export declare const SCHEMA_FORMAT: 1;
+
+export type FieldType = 'bool' | 'int' | 'varint' | 'fixed' | 'angle' | 'quat' | 'enum';
+
+/** One field of a kind or of the input, with what decoding needs precomputed. */
+export interface Field {
+  readonly name: string;
+  readonly type: FieldType;
+  /** Components: 1 for bool, angle, quat, enum. */
+  readonly dims: number;
+  /** `int`: min; `fixed`: qmin; `varint`: the 32-bit domain's. */
+  readonly min: number;
+  /** `int`: max; `fixed`: qmax; `varint`: the 32-bit domain's. */
+  readonly max: number;
+  readonly signed: boolean;
+  readonly quantum: number;
+  readonly bits: number;
+  readonly steps: boolean;
+  readonly variants: readonly string[];
+  readonly predict: 'hold' | 'counter' | 'linear';
+  /** `linear`: the index of the velocity field, else -1. */
+  readonly velocity: number;
+  readonly top: number;
+}
+
+export interface Kind {
+  readonly name: string;
+  readonly singleton: boolean;
+  readonly fields: readonly Field[];
+}
+
+export interface InputRecord {
+  readonly name: string;
+  readonly fields: readonly Field[];
+}
+
+/** A validated schema (docs/PROTOCOL.md, "Schema"). */
+export declare class Schema {
+  private constructor(text: string, kinds: readonly Kind[], input: InputRecord);
+  /** Parses and validates a schema's JSON text. @throws {SchemaError} */
+  static parse(text: string): Schema;
+  /** The JSON text the hash covers. */
+  readonly text: string;
+  /** FNV-1a 64 of the text, 16 lowercase hex digits. */
+  readonly hash: string;
+  readonly kinds: readonly Kind[];
+  readonly input: InputRecord;
+  readonly enumKinds: boolean;
+  readonly kindBits: number;
+}
+
+/** FNV-1a 64 of a string's UTF-8 bytes, 16 lowercase hex digits. */
+export declare function fnv1a64(text: string): string;
+
+// ---- Values and snapshots ---------------------------------------------------
+
+/** A field in game units: reals as f32 numbers, angles in radians, enums by name, vectors and quaternions `[x, y, z, w]` as arrays. */
+export type FieldValue = boolean | number | string | number[];
+
+export interface Entity {
+  id: number;
+  /** The kind's name. */
+  kind: string;
+  fields: Record<string, FieldValue>;
+}
+
+/** A decoded snapshot in game units; entities sorted by id. */
+export interface Snapshot {
+  tick: number;
+  entities: Entity[];
+}
+
+export interface QuatGrid {
+  largest: number;
+  small: [number, number, number];
+}
+
+/** A field's value on its integer grid. */
+export type GridValue = boolean | number | number[] | QuatGrid;
+
+export interface GridEntity {
+  id: number;
+  /** The kind's index in `schema.kinds`. */
+  kind: number;
+  fields: GridValue[];
+}
+
+/** A decoded snapshot on the grid: what later deltas decode against. */
+export interface GridSnapshot {
+  tick: number;
+  entities: GridEntity[];
+}
+
+/** Decodes a snapshot payload against its baseline (null: a full snapshot). @throws {CodecError} */
+export declare function decodeSnapshot(
+  schema: Schema,
+  baseline: GridSnapshot | null,
+  tick: number,
+  payload: Uint8Array,
+): GridSnapshot;
+export declare function presentSnapshot(schema: Schema, snapshot: GridSnapshot): Snapshot;
+export declare function presentEntity(schema: Schema, entity: GridEntity): Entity;
+export declare function predictEntity(schema: Schema, entity: GridEntity, ticks: number): GridEntity;
+/** The bytes of an input given in game units. @throws {TypeError} */
+export declare function encodeInput(schema: Schema, input: Readonly<Record<string, unknown>>): Uint8Array;
+/** @throws {CodecError} */
+export declare function decodeInput(schema: Schema, bytes: Uint8Array): Record<string, FieldValue>;
+/** The entity with this id, by binary search. */
+export declare function findEntity<E extends { id: number }>(
+  snapshot: { entities: readonly E[] },
+  id: number,
+): E | undefined;
+
+// ---- Messages ---------------------------------------------------------------
+
+export declare const PROTOCOL_VERSION: 1;
+export declare const MAX_SERVER_MESSAGE: number;
+
+export type ClientMsg =
+  | { type: 'join'; version: number; resume: Uint8Array | null }
+  | { type: 'input'; seq: number; ack: number | null; input: Uint8Array }
+  | { type: 'ack'; tick: number }
+  | { type: 'ping'; clientTimeUs: bigint };
+
+export interface Welcome {
+  version: number;
+  matchId: bigint;
+  /** With auth, derived from the token's `sub` (its top bit set). */
+  playerId: bigint;
+  /** The entity this player steers. */
+  entityId: number;
+  tickRate: number;
+  /** The match's newest tick at the join: every snapshot is after it. */
+  tick: number;
+  /** 16 secret bytes: the key to resume. */
+  sessionToken: Uint8Array;
+  /** 16 lowercase hex digits. */
+  schemaHash: string;
+  /** The schema text, unless the client stated its hash. */
+  schema: string | null;
+}
+
+export type ServerMsg =
+  | { type: 'welcome'; welcome: Welcome }
+  | { type: 'snapshot'; tick: number; baseline: number | null; payload: Uint8Array }
+  | { type: 'pong'; clientTimeUs: bigint; serverTick: number }
+  | { type: 'error'; code: ServerErrorCode; message: string };
+
+export declare function encodeClientMsg(msg: ClientMsg): Uint8Array;
+/** @throws {ProtocolError} */
+export declare function decodeServerMsg(bytes: Uint8Array): ServerMsg;
+export declare function tokenToHex(token: Uint8Array): string;
+export declare function tokenFromHex(hex: string): Uint8Array | null;
+
+// ---- Baselines, clock, interpolation -----------------------------------------
+
+export declare const MAX_BASELINE_AGE: 16;
+
+export declare class Baselines {
+  /** @throws {MissingBaselineError} */
+  find(tick: number, baseline: number | null): GridSnapshot | null;
+  keep(baseline: number | null, snapshot: GridSnapshot): void;
+  readonly newest: GridSnapshot | null;
+  readonly size: number;
+  clear(): void;
+}
+
+export declare class TickClock {
+  constructor(tickRate: number);
+  observe(tick: number, atMs: number): void;
+  observeRtt(rttMs: number): void;
+  readonly rttMs: number | null;
+  readonly smoothedRttMs: number | null;
+  arrivalTickAt(nowMs: number): number | null;
+  serverTickAt(nowMs: number): number | null;
+}
+
+export interface InterpolationOptions {
+  /** How far behind the newest arrivals to render (2). */
+  delayTicks?: number;
+  /** How to blend quaternions ('slerp'). */
+  quat?: 'slerp' | 'nlerp';
+  /** Snapshots kept (64). */
+  capacity?: number;
+}
+
+export declare class InterpolationBuffer {
+  constructor(schema: Schema, options?: InterpolationOptions);
+  delayTicks: number;
+  readonly schema: Schema;
+  push(snapshot: Snapshot): void;
+  clear(): void;
+  sample(tick: number): Snapshot | null;
+}
+
+export declare function lerp(a: number, b: number, t: number): number;
+export declare function lerpAngle(a: number, b: number, t: number): number;
+export declare function nlerp(a: readonly number[], b: readonly number[], t: number): number[];
+export declare function slerp(a: readonly number[], b: readonly number[], t: number): number[];
+
+// ---- Errors -------------------------------------------------------------------
+
+export declare class TickwireError extends Error {}
+export declare class SchemaError extends TickwireError {
+  constructor(message: string);
+}
+export declare class CodecError extends TickwireError {
+  constructor(reason: string, field?: string | null);
+  readonly reason: string;
+  readonly field: string | null;
+}
+export declare class ProtocolError extends TickwireError {}
+export declare class MissingBaselineError extends TickwireError {
+  constructor(tick: number, baseline: number);
+  readonly tick: number;
+  readonly baseline: number;
+}
+export declare class SchemaMismatchError extends TickwireError {
+  constructor(expected: string, server: string);
+  readonly expected: string;
+  readonly server: string;
+}
+export declare class TimeoutError extends TickwireError {}
+/** The socket did not open; browsers do not say why. */
+export declare class ConnectError extends TickwireError {}
+
+export type RefusalCode =
+  | 'bad_query'
+  | 'bad_websocket_version'
+  | 'missing_websocket_key'
+  | 'bad_websocket_key'
+  | 'bad_http_version'
+  | 'bad_host'
+  | 'unauthorized'
+  | 'invalid_session'
+  | 'origin_not_allowed'
+  | 'match_not_allowed'
+  | 'session_not_yours'
+  | 'match_not_found'
+  | 'match_full'
+  | 'already_connected'
+  | 'schema_mismatch'
+  | 'match_ended'
+  | 'websocket_required'
+  | 'too_many_connections'
+  | 'server_full'
+  | 'shutting_down'
+  | 'too_many_matches';
+
+export declare const REFUSALS: Readonly<Record<RefusalCode, { status: number; retryable: boolean }>>;
+
+/** A refusal before the upgrade (where the WebSocket implementation exposes it). */
+export declare class RefusedError extends ConnectError {
+  constructor(status: number, code: string, message: string);
+  readonly status: number;
+  /** A {@link RefusalCode}, or `http_error` for a body that is not the server's JSON. */
+  readonly code: RefusalCode | (string & {});
+  readonly serverMessage: string;
+  readonly retryable: boolean;
+  readonly sessionGone: boolean;
+}
+
+export declare const TAKEN_OVER: 4001;
+
+/** A close after the upgrade; 1006 is a connection lost without a close frame. */
+export declare class ClosedError extends TickwireError {
+  constructor(code: number, reason: string);
+  readonly code: number;
+  readonly reason: string;
+  /** The seat is parked: `?resume=` can bring the player back. */
+  readonly resumable: boolean;
+  /** After the drain's 1001: how long to wait before joining again. */
+  readonly retryAfterMs: number | null;
+}
+/** Close 4001: never reconnect automatically. */
+export declare class TakenOverError extends ClosedError {}
+
+export type ServerErrorCode =
+  | 'UnsupportedVersion'
+  | 'ExpectedJoin'
+  | 'MatchUnavailable'
+  | 'InvalidSession'
+  | 'ShuttingDown'
+  | 'Internal';
+
+export declare const ERROR_CODES: readonly ServerErrorCode[];
+
+export declare class ServerError extends TickwireError {
+  constructor(code: ServerErrorCode, message: string);
+  readonly code: ServerErrorCode;
+  readonly serverMessage: string;
+}
+export declare class ClientClosedError extends TickwireError {}
+
+// ---- Events -------------------------------------------------------------------
+
+export declare class SnapshotEvent extends Event {
+  constructor(snapshot: Snapshot, baseline: number | null, bytes: number);
+  readonly type: 'snapshot';
+  readonly snapshot: Snapshot;
+  /** The tick it was a delta against; null for a full snapshot. */
+  readonly baseline: number | null;
+  readonly bytes: number;
+}
+export declare class PongEvent extends Event {
+  constructor(rttMs: number, serverTick: number);
+  readonly type: 'pong';
+  readonly rttMs: number;
+  readonly serverTick: number;
+}
+export declare class DisconnectEvent extends Event {
+  constructor(error: TickwireError, willResume: boolean);
+  readonly type: 'disconnect';
+  readonly error: TickwireError;
+  readonly willResume: boolean;
+}
+export declare class ResumedEvent extends Event {
+  constructor(welcome: Welcome, attempts: number);
+  readonly type: 'resumed';
+  readonly welcome: Welcome;
+  readonly attempts: number;
+}
+export declare class SessionLostEvent extends Event {
+  constructor(error: TickwireError);
+  readonly type: 'sessionlost';
+  readonly error: TickwireError;
+}
+export declare class ServerErrorEvent extends Event {
+  constructor(error: ServerError);
+  readonly type: 'servererror';
+  readonly error: ServerError;
+}
+export declare class ClientCloseEvent extends Event {
+  constructor(error: TickwireError | null);
+  readonly type: 'close';
+  /** Null when the owner closed the client. */
+  readonly error: TickwireError | null;
+}
+
+export interface ClientEventMap {
+  snapshot: SnapshotEvent;
+  pong: PongEvent;
+  disconnect: DisconnectEvent;
+  resumed: ResumedEvent;
+  sessionlost: SessionLostEvent;
+  servererror: ServerErrorEvent;
+  close: ClientCloseEvent;
+}
+
+// ---- Client -------------------------------------------------------------------
+
+export type WebSocketConstructor = new (url: string) => WebSocket;
+
+export interface SchemaCache {
+  get(hash: string): string | null | undefined;
+  set(hash: string, text: string): void;
+}
+
+export interface ReconnectOptions {
+  /** How long to keep trying to resume: the server's reconnect grace (10 s). */
+  resumeWindowMs?: number;
+  /** The wait after the first failed attempt, doubled after each (100 ms). */
+  initialBackoffMs?: number;
+  /** The longest wait between attempts (2 s). */
+  maxBackoffMs?: number;
+}
+
+/** What resuming takes: keep it (e.g. in sessionStorage) to come back after a reload. */
+export interface Session {
+  token: string;
+  nextSeq: number;
+}
+
+export interface ConnectOptions {
+  /** The WebSocket implementation (the global one by default). */
+  WebSocket?: WebSocketConstructor;
+  /** An auth token (JWT), sent as `?token=`; a function is asked again on every reconnect. */
+  token?: string | (() => string | Promise<string>);
+  /** The match to join. */
+  match?: number | bigint | string;
+  /** Join the fullest open match with room (the default without `match`). */
+  quickJoin?: boolean;
+  /** Come back to a session instead of joining. */
+  resume?: Session;
+  /** A schema text this client has: its hash is stated, `Welcome` leaves the text out. */
+  schema?: string;
+  /** The schema hash this client expects (16 hex digits). */
+  schemaHash?: string;
+  /** Schema texts by hash: read for `schemaHash`, written with every new schema. */
+  schemaCache?: SchemaCache;
+  /** Resume by itself after a lost connection (on by default). */
+  reconnect?: boolean | ReconnectOptions;
+  /** The time for the upgrade and `Welcome` (10 s). */
+  connectTimeoutMs?: number;
+  /** How often to measure the round trip; 0 never (1 s). */
+  pingIntervalMs?: number;
+  /** How long a decoded tick waits for an input to carry its ack (0). */
+  ackDelayMs?: number;
+  /** Inputs beyond this rate are not sent (60, the server's default limit). */
+  maxInputsPerSecond?: number;
+  interpolation?: InterpolationOptions;
+  /** The clock in milliseconds (`performance.now`). */
+  now?: () => number;
+}
+
+/** Connects and joins (or resumes); resolves once `Welcome` has arrived. */
+export declare function connect(url: string, options?: ConnectOptions): Promise<Client>;
+
+export declare class Client extends EventTarget {
+  private constructor();
+  /** Settles when the client is done, with the error that ended it (null: closed by its owner). */
+  readonly closed: Promise<TickwireError | null>;
+  readonly state: 'connecting' | 'open' | 'reconnecting' | 'closed';
+  readonly welcome: Welcome;
+  readonly schema: Schema;
+  readonly entityId: number;
+  readonly session: Session;
+  /** The newest decoded snapshot; null before the first. */
+  readonly world: Snapshot | null;
+  readonly ownEntity: Entity | undefined;
+  readonly rttMs: number | null;
+  readonly smoothedRttMs: number | null;
+  /** Sends an input; its seq, or null when not sent (resuming, or over the input rate). */
+  sendInput(input: Readonly<Record<string, unknown>>): number | null;
+  /** Leaves the match (the entity is removed at once; no resume). */
+  close(): void;
+  serverTick(nowMs?: number): number | null;
+  renderTick(nowMs?: number): number | null;
+  /** The world to draw now: remote entities blended `delayTicks` behind the newest arrivals. */
+  interpolated(nowMs?: number): Snapshot | null;
+
+  addEventListener<K extends keyof ClientEventMap>(
+    type: K,
+    listener: (this: Client, event: ClientEventMap[K]) => void,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  removeEventListener<K extends keyof ClientEventMap>(
+    type: K,
+    listener: (this: Client, event: ClientEventMap[K]) => void,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+}

@@ -1,0 +1,776 @@
+// @ts-check
+/**
+ * The client: one player in one match, over the WebSocket API of browsers
+ * (and of Node, given a constructor). It joins, takes the game's schema from
+ * `Welcome` (or states one it has), decodes every snapshot against the
+ * baseline it kept, acknowledges each decoded tick, sends inputs, measures
+ * the round trip, and comes back by itself after a lost connection
+ * (docs/PROTOCOL.md, "Connecting", "Resuming", "Acknowledgements and baselines").
+ *
+ * The wire rules it keeps, because breaking them costs the player its seat:
+ * acknowledge only ticks received on the current connection; drop every
+ * baseline on reconnecting; keep input `seq` increasing across resumes;
+ * never reconnect after close 4001 (a newer connection took the seat); stay
+ * under the server's input rate (a sustained flood is closed).
+ * @module
+ */
+
+import { Baselines } from './baselines.js';
+import { TickClock } from './clock.js';
+import { decodeSnapshot, encodeInput, findEntity, presentSnapshot } from './codec.js';
+import {
+  ClientClosedError,
+  ClosedError,
+  ConnectError,
+  ProtocolError,
+  RefusedError,
+  SchemaError,
+  SchemaMismatchError,
+  ServerError,
+  TakenOverError,
+  TickwireError,
+  TimeoutError,
+  closedError,
+} from './errors.js';
+import {
+  ClientCloseEvent,
+  DisconnectEvent,
+  PongEvent,
+  ResumedEvent,
+  ServerErrorEvent,
+  SessionLostEvent,
+  SnapshotEvent,
+} from './events.js';
+import { InterpolationBuffer } from './interpolation.js';
+import { PROTOCOL_VERSION, decodeServerMsg, encodeClientMsg, tokenFromHex, tokenToHex } from './messages.js';
+import { Schema } from './schema.js';
+
+/** @typedef {import('./messages.js').Welcome} Welcome */
+/** @typedef {import('./messages.js').ClientMsg} ClientMsg */
+/** @typedef {import('./codec.js').Snapshot} Snapshot */
+/** @typedef {import('./codec.js').Entity} Entity */
+/** @typedef {import('./interpolation.js').InterpolationOptions} InterpolationOptions */
+
+/**
+ * What a WebSocket constructor must offer: the browser API.
+ * @typedef {new (url: string) => WebSocket} WebSocketConstructor
+ */
+
+/**
+ * Where schema texts are kept between connections (e.g. over `localStorage`).
+ * @typedef {object} SchemaCache
+ * @property {(hash: string) => string | null | undefined} get
+ * @property {(hash: string, text: string) => void} set
+ */
+
+/**
+ * @typedef {object} ReconnectOptions
+ * @property {number} [resumeWindowMs] how long to keep trying to resume: the server's reconnect grace (10 s)
+ * @property {number} [initialBackoffMs] the wait after the first failed attempt, doubled after each (100 ms)
+ * @property {number} [maxBackoffMs] the longest wait between attempts (2 s)
+ */
+
+/**
+ * A session to resume, from {@link Client.session} (kept, say, in `sessionStorage` across a page reload).
+ * @typedef {{token: string, nextSeq: number}} Session
+ */
+
+/**
+ * @typedef {object} ConnectOptions
+ * @property {WebSocketConstructor} [WebSocket] the WebSocket implementation (the global one by default)
+ * @property {string | (() => string | Promise<string>)} [token] an auth token (JWT), sent as `?token=`; a function is asked again on every reconnect
+ * @property {number | bigint | string} [match] the match to join (`?match=`)
+ * @property {boolean} [quickJoin] join the fullest open match with room: the default without `match`; drops any `match=` from the URL
+ * @property {Session} [resume] come back to a session instead of joining
+ * @property {string} [schema] a schema text this client already has: its hash is stated (`?schema=`), `Welcome` leaves the text out, another game is refused
+ * @property {string} [schemaHash] the schema (16 hex digits) this client expects; another is a {@link SchemaMismatchError}
+ * @property {SchemaCache} [schemaCache] schema texts by hash, read for `schemaHash` and written on every new schema
+ * @property {boolean | ReconnectOptions} [reconnect] resume by itself after a lost connection (on by default)
+ * @property {number} [connectTimeoutMs] the time for the upgrade and `Welcome` (10 s)
+ * @property {number} [pingIntervalMs] how often to measure the round trip; 0 never (1 s)
+ * @property {number} [ackDelayMs] how long a decoded tick waits for an input to carry its ack before a separate `Ack` goes (0: right after the `snapshot` listeners ran)
+ * @property {number} [maxInputsPerSecond] inputs beyond this rate are not sent (the server's limit, 60)
+ * @property {InterpolationOptions} [interpolation]
+ * @property {() => number} [now] the clock in milliseconds (`performance.now`)
+ */
+
+/** What the handshake brings: a socket past `Welcome`. */
+/** @typedef {{ws: WebSocket, welcome: Welcome, schema: Schema}} Opened */
+
+/** Only {@link connect} makes clients: a client is always past its first `Welcome`. */
+const CONSTRUCT = Symbol('Client.construct');
+
+/** The close code a client may send from a browser for a normal goodbye. */
+const NORMAL_CLOSURE = 1000;
+
+/**
+ * Connects to a tickwire server and joins (or resumes): resolves once
+ * `Welcome` has arrived and the schema is known.
+ * @param {string} url the server's `/ws` URL: `ws://host:7777/ws`, `wss://...`, or a path in a browser page
+ * @param {ConnectOptions} [options]
+ * @returns {Promise<Client>}
+ */
+export async function connect(url, options = {}) {
+  const client = new Client(CONSTRUCT, url, options);
+  await client._start();
+  return client;
+}
+
+/**
+ * @param {string} url
+ * @returns {URL}
+ */
+function wsUrl(url) {
+  const base = /** @type {{location?: {href: string}}} */ (globalThis).location?.href;
+  const u = new URL(url, base);
+  if (u.protocol === 'http:') u.protocol = 'ws:';
+  else if (u.protocol === 'https:') u.protocol = 'wss:';
+  return u;
+}
+
+/** @param {unknown} e */
+function asError(e) {
+  if (e instanceof TickwireError) return e;
+  return new ConnectError(e instanceof Error ? e.message : String(e), { cause: e });
+}
+
+/**
+ * Whether the server no longer knows the session: resuming cannot work.
+ * @param {unknown} e
+ */
+function isSessionGone(e) {
+  return (
+    (e instanceof RefusedError && e.sessionGone) || (e instanceof ServerError && e.code === 'InvalidSession')
+  );
+}
+
+/**
+ * Whether trying again cannot help: another attempt would fail the same way.
+ * @param {unknown} e
+ */
+function isFinal(e) {
+  return (
+    e instanceof TakenOverError ||
+    e instanceof SchemaError ||
+    e instanceof SchemaMismatchError ||
+    e instanceof ProtocolError ||
+    (e instanceof RefusedError && !e.retryable) ||
+    (e instanceof ClosedError && !e.resumable)
+  );
+}
+
+/**
+ * Opens a WebSocket, sends `Join` and waits for the first server message.
+ * With Node's `ws` package, a refused upgrade becomes a {@link RefusedError}
+ * (browsers only report that the socket failed).
+ * @param {WebSocketConstructor} Impl
+ * @param {string} url
+ * @param {Uint8Array | null} resume
+ * @param {number} timeoutMs
+ * @returns {Promise<{ws: WebSocket, welcome: Welcome}>}
+ */
+function handshake(Impl, url, resume, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    /** @type {WebSocket} */
+    let ws;
+    try {
+      ws = new Impl(url);
+    } catch (e) {
+      reject(new ConnectError(`cannot open ${url}: ${e instanceof Error ? e.message : e}`, { cause: e }));
+      return;
+    }
+    ws.binaryType = 'arraybuffer';
+    let opened = false;
+    const detach = () => {
+      clearTimeout(timer);
+      ws.removeEventListener('open', onOpen);
+      ws.removeEventListener('message', onMessage);
+      ws.removeEventListener('close', onClose);
+    };
+    /** @param {TickwireError} error */
+    const fail = (error) => {
+      detach();
+      try {
+        ws.close(NORMAL_CLOSURE);
+      } catch {
+        // Closing a socket that never opened may throw in some implementations; it is gone either way.
+      }
+      reject(error);
+    };
+    const timer = setTimeout(() => fail(new TimeoutError(`no Welcome within ${timeoutMs} ms`)), timeoutMs);
+    const onOpen = () => {
+      opened = true;
+      ws.send(encodeClientMsg({ type: 'join', version: PROTOCOL_VERSION, resume }));
+    };
+    /** @param {MessageEvent} ev */
+    const onMessage = (ev) => {
+      let msg;
+      try {
+        if (!(ev.data instanceof ArrayBuffer)) throw new ProtocolError('the server sent a text frame');
+        msg = decodeServerMsg(new Uint8Array(ev.data));
+      } catch (e) {
+        fail(asError(e));
+        return;
+      }
+      if (msg.type === 'welcome') {
+        detach();
+        resolve({ ws, welcome: msg.welcome });
+      } else if (msg.type === 'error') {
+        fail(new ServerError(msg.code, msg.message));
+      } else {
+        fail(new ProtocolError(`expected Welcome, got ${msg.type}`));
+      }
+    };
+    /** @param {CloseEvent} ev */
+    const onClose = (ev) => {
+      fail(
+        opened
+          ? closedError(ev.code, ev.reason)
+          : new ConnectError(
+              `the WebSocket to ${url} did not open: the server is unreachable or refused the upgrade ` +
+                '(browsers do not say which)',
+            ),
+      );
+    };
+    ws.addEventListener('open', onOpen);
+    ws.addEventListener('message', onMessage);
+    ws.addEventListener('close', onClose);
+    listenForRefusal(ws, fail);
+  });
+}
+
+/**
+ * Node's `ws` package hands a refused upgrade's HTTP response to an
+ * `unexpected-response` listener: its status and JSON body make a typed
+ * refusal. Other implementations (browsers, Node's global WebSocket) do not
+ * expose it, and this does nothing.
+ * @param {WebSocket} ws
+ * @param {(error: TickwireError) => void} fail
+ */
+function listenForRefusal(ws, fail) {
+  const emitter = /** @type {{on?: Function, terminate?: Function}} */ (/** @type {unknown} */ (ws));
+  if (typeof emitter.on !== 'function') return;
+  emitter.on('unexpected-response', (/** @type {unknown} */ _req, /** @type {any} */ res) => {
+    /** @type {Uint8Array[]} */
+    const chunks = [];
+    let size = 0;
+    res.on('data', (/** @type {Uint8Array} */ chunk) => {
+      // A refusal body is a short JSON object; anything larger is not one.
+      if (size < 16384) chunks.push(chunk);
+      size += chunk.length;
+    });
+    res.on('end', () => {
+      const text = new TextDecoder().decode(concat(chunks));
+      let code = 'http_error';
+      let message = text;
+      try {
+        const body = JSON.parse(text);
+        code = String(body.error.code);
+        message = String(body.error.message);
+      } catch {
+        // Not the server's JSON (a proxy's page): keep the status and the raw body.
+      }
+      fail(new RefusedError(res.statusCode, code, message));
+      emitter.terminate?.();
+    });
+  });
+}
+
+/** @param {Uint8Array[]} chunks */
+function concat(chunks) {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/**
+ * A connected player. Made by {@link connect}; its events are `snapshot`,
+ * `pong`, `disconnect`, `resumed`, `sessionlost`, `servererror` and `close`
+ * (see events.js).
+ */
+export class Client extends EventTarget {
+  #url;
+  #options;
+  /** @type {WebSocketConstructor} */
+  #WebSocket;
+  /** @type {Required<ReconnectOptions> | null} */
+  #reconnect;
+  #now;
+
+  /** @type {'connecting' | 'open' | 'reconnecting' | 'closed'} */
+  #state = 'connecting';
+  /** @type {WebSocket | null} */
+  #ws = null;
+  /** @type {Welcome | null} */
+  #welcome = null;
+  /** @type {Schema | null} */
+  #schema = null;
+  #baselines = new Baselines();
+  /** @type {Snapshot | null} */
+  #world = null;
+  /** @type {InterpolationBuffer | null} */
+  #interpolation = null;
+  /** @type {TickClock | null} */
+  #clock = null;
+
+  #nextSeq = 1;
+  /** The newest decoded tick not yet acknowledged on this connection. @type {number | null} */
+  #unacked = null;
+  /** @type {ReturnType<typeof setTimeout> | null} */
+  #ackTimer = null;
+  /** @type {ReturnType<typeof setInterval> | null} */
+  #pingTimer = null;
+  /** Send times of the inputs of the last second, oldest first. @type {number[]} */
+  #inputTimes = [];
+  /** An `Error` message whose close frame has not arrived yet. @type {ServerError | null} */
+  #serverError = null;
+  /** Wakes a reconnect backoff early when the owner closes the client. @type {(() => void) | null} */
+  #wake = null;
+
+  /** @type {(error: TickwireError | null) => void} */
+  #resolveClosed = () => {};
+  /**
+   * Settles when the client is done, with the error that ended it (null when its owner closed it).
+   * @type {Promise<TickwireError | null>}
+   */
+  closed = new Promise((resolve) => {
+    this.#resolveClosed = resolve;
+  });
+
+  /**
+   * @param {symbol} construct
+   * @param {string} url
+   * @param {ConnectOptions} options
+   */
+  constructor(construct, url, options) {
+    super();
+    if (construct !== CONSTRUCT) throw new TypeError('use connect() to make a Client');
+    if (options.match !== undefined && options.quickJoin) {
+      throw new TypeError('`match` and `quickJoin` exclude each other');
+    }
+    const Impl = options.WebSocket ?? /** @type {{WebSocket?: WebSocketConstructor}} */ (globalThis).WebSocket;
+    if (!Impl) {
+      throw new TypeError(
+        'no WebSocket implementation: pass `WebSocket` in the options (Node 20: run with --experimental-websocket, or use the `ws` package)',
+      );
+    }
+    this.#WebSocket = Impl;
+    this.#url = wsUrl(url);
+    this.#options = options;
+    const r = options.reconnect ?? true;
+    this.#reconnect =
+      r === false
+        ? null
+        : {
+            resumeWindowMs: 10_000,
+            initialBackoffMs: 100,
+            maxBackoffMs: 2_000,
+            ...(r === true ? {} : r),
+          };
+    this.#now = options.now ?? (() => performance.now());
+    if (options.resume) this.#nextSeq = options.resume.nextSeq;
+  }
+
+  /**
+   * The first join (or resume). Internal: {@link connect} calls it.
+   * @returns {Promise<void>}
+   */
+  async _start() {
+    const resume = this.#options.resume ? tokenFromHex(this.#options.resume.token) : null;
+    if (this.#options.resume && !resume) throw new TypeError('`resume.token` must be 32 hex digits');
+    const opened = await this.#open(resume);
+    this.#adopt(opened);
+  }
+
+  /**
+   * One attempt: the URL for this join or resume, the handshake, the schema.
+   * @param {Uint8Array | null} resume
+   * @returns {Promise<Opened>}
+   */
+  async #open(resume) {
+    const o = this.#options;
+    const url = new URL(this.#url);
+    const stated = this.#statedSchema();
+    if (resume) {
+      // The token names the match; a `match` would be ignored.
+      url.searchParams.delete('match');
+      url.searchParams.set('resume', tokenToHex(resume));
+    } else if (o.match !== undefined) {
+      url.searchParams.set('match', String(o.match));
+    } else if (o.quickJoin) {
+      url.searchParams.delete('match');
+    }
+    if (o.token !== undefined) {
+      url.searchParams.set('token', typeof o.token === 'function' ? await o.token() : o.token);
+    }
+    if (stated) url.searchParams.set('schema', stated.hash);
+    const timeout = o.connectTimeoutMs ?? 10_000;
+    const { ws, welcome } = await handshake(this.#WebSocket, url.href, resume, timeout);
+    try {
+      return { ws, welcome, schema: this.#schemaOf(welcome, stated) };
+    } catch (e) {
+      ws.close(NORMAL_CLOSURE);
+      throw e;
+    }
+  }
+
+  /**
+   * The schema whose hash the next connection states: the one already in
+   * use, the one given, or the expected one from the cache.
+   * @returns {Schema | null}
+   */
+  #statedSchema() {
+    if (this.#schema) return this.#schema;
+    const o = this.#options;
+    const text = o.schema ?? (o.schemaHash ? o.schemaCache?.get(o.schemaHash) : null);
+    if (!text) return null;
+    const schema = Schema.parse(text);
+    if (o.schemaHash && schema.hash !== o.schemaHash.toLowerCase()) {
+      throw new SchemaMismatchError(o.schemaHash, schema.hash);
+    }
+    return schema;
+  }
+
+  /**
+   * The schema `Welcome` stands for: its text, checked against its hash, or
+   * the one this client stated.
+   * @param {Welcome} welcome
+   * @param {Schema | null} stated
+   * @returns {Schema}
+   */
+  #schemaOf(welcome, stated) {
+    const expected = this.#schema?.hash ?? this.#options.schemaHash?.toLowerCase() ?? stated?.hash;
+    if (expected && welcome.schemaHash !== expected) throw new SchemaMismatchError(expected, welcome.schemaHash);
+    if (welcome.schema === null) {
+      if (stated && stated.hash === welcome.schemaHash) return stated;
+      throw new ProtocolError('Welcome carries no schema, and this client stated none');
+    }
+    const schema = Schema.parse(welcome.schema);
+    if (schema.hash !== welcome.schemaHash) {
+      throw new SchemaError(`the schema text hashes to ${schema.hash}, not to Welcome's ${welcome.schemaHash}`);
+    }
+    this.#options.schemaCache?.set(schema.hash, welcome.schema);
+    return schema;
+  }
+
+  /**
+   * Makes a handshaken socket the client's connection.
+   * @param {Opened} opened
+   */
+  #adopt({ ws, welcome, schema }) {
+    this.#ws = ws;
+    this.#welcome = welcome;
+    if (!this.#schema) {
+      this.#schema = schema;
+      this.#interpolation = new InterpolationBuffer(schema, this.#options.interpolation);
+      this.#clock = new TickClock(welcome.tickRate);
+    }
+    // A new connection starts with a full snapshot; its deltas refer only to snapshots sent on it.
+    this.#baselines.clear();
+    this.#unacked = null;
+    this.#serverError = null;
+    this.#state = 'open';
+    ws.addEventListener('message', this.#onMessage);
+    ws.addEventListener('close', this.#onClose);
+    const interval = this.#options.pingIntervalMs ?? 1000;
+    if (interval > 0) {
+      this.#ping();
+      this.#pingTimer = setInterval(() => this.#ping(), interval);
+    }
+  }
+
+  /** @param {MessageEvent} ev */
+  #onMessage = (ev) => {
+    if (this.#state !== 'open' || ev.target !== this.#ws) return;
+    try {
+      if (!(ev.data instanceof ArrayBuffer)) throw new ProtocolError('the server sent a text frame');
+      const msg = decodeServerMsg(new Uint8Array(ev.data));
+      switch (msg.type) {
+        case 'snapshot':
+          this.#onSnapshot(msg.tick, msg.baseline, msg.payload, ev.data.byteLength);
+          break;
+        case 'pong': {
+          const rtt = Math.max(0, this.#now() - Number(msg.clientTimeUs) / 1000);
+          this.#clock?.observeRtt(rtt);
+          this.dispatchEvent(new PongEvent(rtt, msg.serverTick));
+          break;
+        }
+        case 'error':
+          // Fatal ones are followed by a close frame, which ends the connection.
+          this.#serverError = new ServerError(msg.code, msg.message);
+          this.dispatchEvent(new ServerErrorEvent(this.#serverError));
+          break;
+        case 'welcome':
+          throw new ProtocolError('a second Welcome on one connection');
+        // Server→client game events, once the protocol has them, are decoded
+        // in messages.js and dispatched here as events of their own.
+      }
+    } catch (e) {
+      this.#fail(asError(e));
+    }
+  };
+
+  /**
+   * @param {number} tick
+   * @param {number | null} baseline
+   * @param {Uint8Array} payload
+   * @param {number} bytes
+   */
+  #onSnapshot(tick, baseline, payload, bytes) {
+    const schema = /** @type {Schema} */ (this.#schema);
+    const decoded = decodeSnapshot(schema, this.#baselines.find(tick, baseline), tick, payload);
+    this.#baselines.keep(baseline, decoded);
+    const snapshot = presentSnapshot(schema, decoded);
+    this.#world = snapshot;
+    this.#interpolation?.push(snapshot);
+    this.#clock?.observe(tick, this.#now());
+    this.#unacked = tick;
+    // Listeners may send an input now: it carries the ack, and no Ack frame is needed.
+    this.dispatchEvent(new SnapshotEvent(snapshot, baseline, bytes));
+    if (this.#unacked === null || this.#state !== 'open') return;
+    const delay = this.#options.ackDelayMs ?? 0;
+    if (delay <= 0) this.#flushAck();
+    else this.#ackTimer ??= setTimeout(() => this.#flushAck(), delay);
+  }
+
+  #flushAck() {
+    if (this.#ackTimer !== null) clearTimeout(this.#ackTimer);
+    this.#ackTimer = null;
+    if (this.#unacked === null) return;
+    const tick = this.#unacked;
+    this.#unacked = null;
+    this.#send({ type: 'ack', tick });
+  }
+
+  #ping() {
+    this.#send({ type: 'ping', clientTimeUs: BigInt(Math.max(0, Math.round(this.#now() * 1000))) });
+  }
+
+  /** @param {ClientMsg} msg */
+  #send(msg) {
+    if (this.#state !== 'open' || !this.#ws) return false;
+    this.#ws.send(encodeClientMsg(msg));
+    return true;
+  }
+
+  /** @param {CloseEvent} ev */
+  #onClose = (ev) => {
+    if (ev.target !== this.#ws || this.#state !== 'open') return;
+    const error = isSessionGone(this.#serverError)
+      ? /** @type {ServerError} */ (this.#serverError)
+      : closedError(ev.code, ev.reason);
+    this.#drop();
+    if (error instanceof ClosedError && error.resumable && this.#reconnect) {
+      this.dispatchEvent(new DisconnectEvent(error, true));
+      void this.#resume(error);
+    } else {
+      this.dispatchEvent(new DisconnectEvent(error, false));
+      if (isSessionGone(error)) this.dispatchEvent(new SessionLostEvent(error));
+      this.#finish(error);
+    }
+  };
+
+  /** Lets go of the current socket and everything tied to it. */
+  #drop() {
+    if (this.#pingTimer !== null) clearInterval(this.#pingTimer);
+    if (this.#ackTimer !== null) clearTimeout(this.#ackTimer);
+    this.#pingTimer = null;
+    this.#ackTimer = null;
+    this.#unacked = null;
+    const ws = this.#ws;
+    this.#ws = null;
+    if (ws) {
+      ws.removeEventListener('message', this.#onMessage);
+      ws.removeEventListener('close', this.#onClose);
+    }
+    return ws;
+  }
+
+  /**
+   * Resumes the session after a lost connection, with backoff, within the
+   * reconnect grace.
+   * @param {TickwireError} lost
+   */
+  async #resume(lost) {
+    const policy = /** @type {Required<ReconnectOptions>} */ (this.#reconnect);
+    this.#state = 'reconnecting';
+    const deadline = this.#now() + policy.resumeWindowMs;
+    let backoff = policy.initialBackoffMs;
+    let last = lost;
+    for (let attempt = 1; this.#state === 'reconnecting'; attempt++) {
+      try {
+        const token = /** @type {Welcome} */ (this.#welcome).sessionToken;
+        const opened = await this.#open(token);
+        if (this.#state !== 'reconnecting') {
+          opened.ws.close(NORMAL_CLOSURE);
+          return;
+        }
+        this.#adopt(opened);
+        this.dispatchEvent(new ResumedEvent(opened.welcome, attempt));
+        return;
+      } catch (e) {
+        last = asError(e);
+        if (this.#state !== 'reconnecting') return;
+        if (isSessionGone(last)) break;
+        if (isFinal(last)) {
+          this.#finish(last);
+          return;
+        }
+      }
+      const wait = Math.min(backoff, deadline - this.#now());
+      if (wait <= 0) break;
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, wait);
+        this.#wake = () => {
+          clearTimeout(timer);
+          resolve(undefined);
+        };
+      });
+      this.#wake = null;
+      backoff = Math.min(backoff * 2, policy.maxBackoffMs);
+    }
+    if (this.#state !== 'reconnecting') return;
+    this.dispatchEvent(new SessionLostEvent(last));
+    this.#finish(last);
+  }
+
+  /**
+   * Ends the client because of something it cannot go on with (an
+   * undecodable frame): the server treats the close as a goodbye.
+   * @param {TickwireError} error
+   */
+  #fail(error) {
+    const ws = this.#drop();
+    try {
+      ws?.close(NORMAL_CLOSURE, error.message.slice(0, 120));
+    } catch {
+      // Already closing.
+    }
+    this.#finish(error);
+  }
+
+  /** @param {TickwireError | null} error */
+  #finish(error) {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#drop();
+    this.#wake?.();
+    this.dispatchEvent(new ClientCloseEvent(error));
+    this.#resolveClosed(error);
+  }
+
+  /**
+   * Leaves the match: a close frame, after which the server removes the
+   * player's entity at once and the session cannot be resumed.
+   */
+  close() {
+    if (this.#state === 'closed') return;
+    const ws = this.#drop();
+    ws?.close(NORMAL_CLOSURE);
+    this.#finish(null);
+  }
+
+  /**
+   * Sends an input, given as an object of field values in game units (see
+   * `schema.input`), with the pending acknowledgement if there is one.
+   * Returns its sequence number, or null when it was not sent: no open
+   * connection (resuming), or over `maxInputsPerSecond`.
+   * @param {Readonly<Record<string, unknown>>} input
+   * @returns {number | null}
+   * @throws {TypeError} when a field is missing or does not fit its type
+   */
+  sendInput(input) {
+    if (!this.#schema) throw new ClientClosedError();
+    const bytes = encodeInput(this.#schema, input);
+    if (this.#state !== 'open') return null;
+    const now = this.#now();
+    while (this.#inputTimes.length > 0 && now - this.#inputTimes[0] >= 1000) this.#inputTimes.shift();
+    if (this.#inputTimes.length >= (this.#options.maxInputsPerSecond ?? 60)) return null;
+    this.#inputTimes.push(now);
+    const seq = this.#nextSeq++;
+    const ack = this.#unacked;
+    this.#unacked = null;
+    if (this.#ackTimer !== null) clearTimeout(this.#ackTimer);
+    this.#ackTimer = null;
+    this.#send({ type: 'input', seq, ack, input: bytes });
+    return seq;
+  }
+
+  /** `connecting`, `open`, `reconnecting` (after a lost connection) or `closed`. */
+  get state() {
+    return this.#state;
+  }
+
+  /** The newest `Welcome` (each resume brings a fresh one, with a new session token). */
+  get welcome() {
+    return /** @type {Welcome} */ (this.#welcome);
+  }
+
+  /** The game's schema. */
+  get schema() {
+    return /** @type {Schema} */ (this.#schema);
+  }
+
+  /** The entity this player steers. */
+  get entityId() {
+    return this.welcome.entityId;
+  }
+
+  /** What resuming this session takes: keep it to come back after a page reload. */
+  get session() {
+    return { token: tokenToHex(this.welcome.sessionToken), nextSeq: this.#nextSeq };
+  }
+
+  /** The newest decoded snapshot, in game units; null before the first. */
+  get world() {
+    return this.#world;
+  }
+
+  /** This player's entity in {@link world}, if it is there. */
+  get ownEntity() {
+    return this.#world ? findEntity(this.#world, this.entityId) : undefined;
+  }
+
+  /** The newest measured round trip in milliseconds, or null. */
+  get rttMs() {
+    return this.#clock?.rttMs ?? null;
+  }
+
+  /** The smoothed round trip in milliseconds, or null. */
+  get smoothedRttMs() {
+    return this.#clock?.smoothedRttMs ?? null;
+  }
+
+  /**
+   * The estimated (fractional) tick of the server at `nowMs`, or null before the first snapshot.
+   * @param {number} [nowMs]
+   */
+  serverTick(nowMs = this.#now()) {
+    return this.#clock?.serverTickAt(nowMs) ?? null;
+  }
+
+  /**
+   * The (fractional) tick rendering shows at `nowMs`: `delayTicks` behind the newest arrivals.
+   * @param {number} [nowMs]
+   */
+  renderTick(nowMs = this.#now()) {
+    const arrived = this.#clock?.arrivalTickAt(nowMs);
+    if (arrived === null || arrived === undefined || !this.#interpolation) return null;
+    return arrived - this.#interpolation.delayTicks;
+  }
+
+  /**
+   * The world to draw at `nowMs`: remote entities blended between the
+   * snapshots around {@link renderTick}. Null before the first snapshot.
+   * @param {number} [nowMs]
+   * @returns {Snapshot | null}
+   */
+  interpolated(nowMs = this.#now()) {
+    const tick = this.renderTick(nowMs);
+    return tick === null ? null : (this.#interpolation?.sample(tick) ?? null);
+  }
+}

@@ -1,0 +1,223 @@
+// @ts-check
+/**
+ * Every way the client can fail, as classes a game can tell apart with
+ * `instanceof` (or by `name`). Each message says what went wrong in the words
+ * of docs/PROTOCOL.md, so a log line is enough to find the rule that broke.
+ *
+ * The classes follow the protocol's layers: a schema the client cannot use,
+ * a payload that breaks the schema, a frame that is not a protocol message,
+ * a refusal before the upgrade, a close after it, an `Error` message.
+ * @module
+ */
+
+/** The base class: every error this library throws or reports. */
+export class TickwireError extends Error {
+  /** @param {string} message @param {ErrorOptions} [options] */
+  constructor(message, options) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A schema this client cannot decode with (docs/PROTOCOL.md, "Schema"). */
+export class SchemaError extends TickwireError {
+  /** @param {string} message */
+  constructor(message) {
+    super(`invalid schema: ${message}`);
+  }
+}
+
+/**
+ * A snapshot payload or input that breaks the schema. Nothing of that
+ * snapshot is kept. `field` names the field whose bits were wrong, when one
+ * was (the Rust decoder's `` field `pos`: value above the declared maximum ``).
+ */
+export class CodecError extends TickwireError {
+  /** @param {string} reason @param {string | null} [field] */
+  constructor(reason, field = null) {
+    super(field === null ? `invalid payload: ${reason}` : `field \`${field}\`: ${reason}`);
+    /** What was wrong, without the field's name. */
+    this.reason = reason;
+    /** The field being read, or null for the payload's own structure. */
+    this.field = field;
+  }
+}
+
+/** A server frame that is not a well-formed `ServerMsg` (docs/PROTOCOL.md, "Encoding"). */
+export class ProtocolError extends TickwireError {}
+
+/**
+ * A snapshot that is a delta against a tick this client no longer keeps. The
+ * server only uses acknowledged ticks at most 16 ticks old, so this means the
+ * client and the server disagree about what was acknowledged.
+ */
+export class MissingBaselineError extends TickwireError {
+  /** @param {number} tick @param {number} baseline */
+  constructor(tick, baseline) {
+    super(`snapshot ${tick} is a delta against ${baseline}, which this client no longer has`);
+    this.tick = tick;
+    this.baseline = baseline;
+  }
+}
+
+/** The server runs another game (or another version of it) than the one this client expects. */
+export class SchemaMismatchError extends TickwireError {
+  /** @param {string} expected @param {string} server */
+  constructor(expected, server) {
+    super(`this client expects schema ${expected} but the server's game has schema ${server}`);
+    this.expected = expected;
+    this.server = server;
+  }
+}
+
+/** The server did not answer in time (the upgrade, or `Welcome` after `Join`). */
+export class TimeoutError extends TickwireError {}
+
+/**
+ * The WebSocket could not be opened and the reason is unknown. Browsers hide
+ * the HTTP answer to a refused upgrade: a refusal (`match_full`,
+ * `invalid_session`, ...) and an unreachable server look the same from a
+ * page. A WebSocket implementation that exposes the response (Node's `ws`
+ * package) gives a {@link RefusedError} instead.
+ */
+export class ConnectError extends TickwireError {}
+
+/**
+ * The server refused the connection before the upgrade, with an HTTP status
+ * and `{"error": {"code", "message"}}` (docs/PROTOCOL.md, "Connecting").
+ */
+export class RefusedError extends ConnectError {
+  /** @param {number} status @param {string} code @param {string} message */
+  constructor(status, code, message) {
+    super(`the server refused the connection with HTTP ${status} ${code}: ${message}`);
+    this.status = status;
+    /** The refusal's `code`, e.g. `match_full` (see `REFUSALS`). */
+    this.code = code;
+    this.serverMessage = message;
+  }
+
+  /** Whether the same request may succeed later (a full server, a handover in progress). */
+  get retryable() {
+    return REFUSALS[this.code]?.retryable ?? this.status >= 500;
+  }
+
+  /** Whether the session named by `?resume=` is gone: only a new join can help. */
+  get sessionGone() {
+    return this.code === 'invalid_session' || this.code === 'session_not_yours';
+  }
+}
+
+/**
+ * Every refusal docs/PROTOCOL.md lists, with its status and whether trying
+ * again later can work.
+ * @type {Readonly<Record<string, {status: number, retryable: boolean}>>}
+ */
+export const REFUSALS = Object.freeze({
+  bad_query: { status: 400, retryable: false },
+  bad_websocket_version: { status: 400, retryable: false },
+  missing_websocket_key: { status: 400, retryable: false },
+  bad_websocket_key: { status: 400, retryable: false },
+  bad_http_version: { status: 400, retryable: false },
+  bad_host: { status: 400, retryable: false },
+  unauthorized: { status: 401, retryable: false },
+  invalid_session: { status: 401, retryable: false },
+  origin_not_allowed: { status: 403, retryable: false },
+  match_not_allowed: { status: 403, retryable: false },
+  session_not_yours: { status: 403, retryable: false },
+  match_not_found: { status: 404, retryable: false },
+  match_full: { status: 409, retryable: true },
+  already_connected: { status: 409, retryable: true },
+  schema_mismatch: { status: 409, retryable: false },
+  match_ended: { status: 410, retryable: false },
+  websocket_required: { status: 426, retryable: false },
+  too_many_connections: { status: 429, retryable: true },
+  server_full: { status: 503, retryable: true },
+  shutting_down: { status: 503, retryable: true },
+  too_many_matches: { status: 503, retryable: true },
+});
+
+/** The close code of a connection taken over by a newer one of the same player. */
+export const TAKEN_OVER = 4001;
+
+/**
+ * The server (or the network) closed the connection after the upgrade
+ * (docs/PROTOCOL.md, "Close codes"). 1006 is a connection lost without a
+ * close frame.
+ */
+export class ClosedError extends TickwireError {
+  /** @param {number} code @param {string} reason */
+  constructor(code, reason) {
+    super(`the connection closed (${code})${reason ? `: ${reason}` : ''}`);
+    this.code = code;
+    this.reason = reason;
+  }
+
+  /**
+   * Whether the server parked the seat for the reconnect grace, so that
+   * `?resume=` can bring the player back: a connection lost without a close
+   * frame, a heartbeat timeout, an ack timeout. Every other close ends the
+   * session. 1001 and 1008 are resumable or not by their reason, as the
+   * protocol's close-code table says.
+   */
+  get resumable() {
+    switch (this.code) {
+      case 1005: // closed without a status: no close frame from the server either
+      case 1006:
+        return true;
+      case 1001:
+        return this.reason === 'heartbeat timeout';
+      case 1008:
+        return this.reason === 'no acknowledgement within the ack timeout';
+      default:
+        return false;
+    }
+  }
+
+  /**
+   * After the drain (1001 `server shutting down; retry in 5s`), how long to
+   * wait before joining again as a new player; null otherwise.
+   */
+  get retryAfterMs() {
+    const m = this.code === 1001 ? /retry in (\d+)s/.exec(this.reason) : null;
+    return m ? Number(m[1]) * 1000 : null;
+  }
+}
+
+/**
+ * Closed with 4001: a newer connection of the same player took the seat
+ * over. Never reconnect automatically after it: two tabs would take the seat
+ * from each other forever.
+ */
+export class TakenOverError extends ClosedError {}
+
+/** The names of `ServerMsg::Error`'s codes, by wire index. */
+export const ERROR_CODES = Object.freeze([
+  'UnsupportedVersion',
+  'ExpectedJoin',
+  'MatchUnavailable',
+  'InvalidSession',
+  'ShuttingDown',
+  'Internal',
+]);
+
+/** The server sent an `Error` message (a close frame follows when it is fatal). */
+export class ServerError extends TickwireError {
+  /** @param {string} code one of `ERROR_CODES` @param {string} message */
+  constructor(code, message) {
+    super(`the server sent an error (${code}): ${message}`);
+    this.code = code;
+    this.serverMessage = message;
+  }
+}
+
+/** The client was closed by its owner; pending operations end with this. */
+export class ClientClosedError extends TickwireError {
+  constructor() {
+    super('the client was closed');
+  }
+}
+
+/** The closing error for a close code and reason: {@link TakenOverError} for 4001. */
+export function closedError(/** @type {number} */ code, /** @type {string} */ reason) {
+  return code === TAKEN_OVER ? new TakenOverError(code, reason) : new ClosedError(code, reason);
+}

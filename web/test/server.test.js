@@ -1,0 +1,254 @@
+// The client against a real tickwire server on 127.0.0.1: two players in one
+// match see each other move, a dropped connection resumes to the same
+// entity, and a player taken over by a newer connection does not come back.
+//
+// The server is $TICKWIRE_BIN (cargo's test binary when tests/web.rs runs
+// this), else a build in ../target; without one these tests are skipped.
+// Node 20 needs --experimental-websocket for its global WebSocket.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { createServer, connect as tcpConnect } from 'node:net';
+import { after, before, test } from 'node:test';
+import { ClosedError, TakenOverError, connect } from '../src/index.js';
+
+const BIN =
+  process.env.TICKWIRE_BIN ??
+  ['release', 'debug'].map((p) => new URL(`../../target/${p}/tickwire`, import.meta.url).pathname).find(existsSync);
+const skip = BIN ? false : 'no server binary: set TICKWIRE_BIN or build with cargo';
+
+/** Every wait in these tests ends: a failure is a clear message, not a hang. */
+function within(ms, what, promise) {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** The next event of `type` on `target` that satisfies `ok`. */
+function next(target, type, ok = () => true) {
+  return new Promise((resolve) => {
+    const on = (e) => {
+      if (!ok(e)) return;
+      target.removeEventListener(type, on);
+      resolve(e);
+    };
+    target.addEventListener(type, on);
+  });
+}
+
+/** Starts `tickwire serve` on a free loopback port; resolves with its ws:// URL. */
+async function startServer(args = []) {
+  const child = spawn(BIN, ['serve', '--bind', '127.0.0.1:0', '--log-filter', 'warn', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  const url = await within(
+    10_000,
+    'the server to listen',
+    new Promise((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d) => {
+        out += d;
+        const m = /listening on (ws:\/\/\S+)/.exec(out);
+        if (m) resolve(m[1]);
+      });
+      child.on('exit', (code) => reject(new Error(`the server exited (${code}): ${stderr}`)));
+    }),
+  );
+  return { url, stop: () => child.kill('SIGKILL') };
+}
+
+/**
+ * A TCP relay to the server whose connections can be cut without a close
+ * frame, as a lost network does.
+ */
+async function startRelay(target) {
+  const { hostname, port } = new URL(target);
+  const sockets = new Set();
+  const server = createServer((client) => {
+    const upstream = tcpConnect(Number(port), hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {});
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `ws://127.0.0.1:${server.address().port}/ws`,
+    cut: () => sockets.forEach((s) => s.destroy()),
+    stop: () => {
+      sockets.forEach((s) => s.destroy());
+      server.close();
+    },
+  };
+}
+
+/** An HS256 JWT for `sub`, valid for a minute. */
+function jwt(secret, sub) {
+  const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const body = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub, iat: now, exp: now + 60 })}`;
+  return `${body}.${createHmac('sha256', secret).update(body).digest('base64url')}`;
+}
+
+/**
+ * Runs `client`'s entity along `axis` (0: x, 1: y) with an input on every
+ * snapshot (each input carrying that snapshot's ack), towards the far side
+ * of the world from where it stands when the direction is chosen, so a
+ * wall never stops it within a test. `reverse()` turns it round: it has
+ * come at least as far as it is asked to go back.
+ */
+function steer(client, axis) {
+  const state = { sign: 0 };
+  client.addEventListener('snapshot', () => {
+    const me = client.ownEntity;
+    if (!me) return;
+    if (state.sign === 0) state.sign = me.fields.pos[axis] < 32000 ? 1 : -1;
+    const move = [0, 0];
+    move[axis] = 127 * state.sign;
+    client.sendInput({ move_x: move[0], move_y: move[1], aim: axis === 0 ? 0 : Math.PI / 2, buttons: 0 });
+  });
+  return {
+    get sign() {
+      return state.sign;
+    },
+    reverse() {
+      state.sign = -state.sign;
+    },
+  };
+}
+
+/**
+ * Resolves when `watcher` has seen entity `id` travel at least `distance`
+ * along `axis` in the direction `steering` runs it.
+ */
+function seesMove(watcher, id, axis, distance, steering) {
+  let start = null;
+  return next(watcher, 'snapshot', (e) => {
+    const entity = e.snapshot.entities.find((x) => x.id === id);
+    if (!entity) return false;
+    start ??= entity.fields.pos[axis];
+    return (entity.fields.pos[axis] - start) * steering.sign >= distance;
+  });
+}
+
+let arena;
+let relay;
+before(async () => {
+  if (skip) return;
+  arena = await startServer();
+  relay = await startRelay(arena.url);
+});
+after(() => {
+  relay?.stop();
+  arena?.stop();
+});
+
+test('two players in one match see each other move, and a dropped one resumes its entity', { skip, timeout: 20_000 }, async () => {
+  const a = await within(5000, 'player A to join', connect(arena.url, { quickJoin: true }));
+  const b = await within(5000, 'player B to join', connect(relay.url, { match: a.welcome.matchId }));
+  try {
+    assert.equal(b.welcome.matchId, a.welcome.matchId);
+    assert.notEqual(a.entityId, b.entityId);
+    assert.equal(a.schema.hash, 'b3caefa7f14280d9');
+    assert.equal(a.schema.input.name, 'ArenaInput');
+
+    // A runs along x, B along y: 200 units/s is 12800 quanta a second.
+    const runA = steer(a, 0);
+    const runB = steer(b, 1);
+    await within(
+      8000,
+      'each player to see the other move',
+      Promise.all([seesMove(a, b.entityId, 1, 2000, runB), seesMove(b, a.entityId, 0, 2000, runA)]),
+    );
+    const own = a.ownEntity;
+    assert.equal(own?.fields.kind, 'Player');
+    assert.ok(own.fields.last_input_seq > 0, 'the server applied A inputs');
+    assert.ok(a.rttMs !== null && a.rttMs < 1000, `a round trip was measured: ${a.rttMs}`);
+    const view = a.interpolated();
+    assert.ok(view && view.entities.some((e) => e.id === b.entityId), 'the interpolated world holds B');
+
+    // The network drops B's connection without a close frame: it resumes.
+    const entity = b.entityId;
+    const seqBefore = b.session.nextSeq;
+    const disconnected = next(b, 'disconnect');
+    // Back, B turns round: A seeing it proves the new connection's inputs count.
+    const resumed = next(b, 'resumed', () => (runB.reverse(), true));
+    relay.cut();
+    const lost = await within(5000, 'B to notice the lost connection', disconnected);
+    assert.ok(lost.error instanceof ClosedError && lost.error.resumable, String(lost.error));
+    assert.equal(lost.willResume, true);
+    const back = await within(8000, 'B to resume', resumed);
+    assert.equal(back.welcome.entityId, entity);
+    assert.equal(b.entityId, entity);
+    const full = await within(3000, 'a snapshot after the resume', next(b, 'snapshot'));
+    assert.equal(full.baseline, null, 'the first snapshot of a new connection is full');
+    assert.ok(full.snapshot.entities.some((e) => e.id === entity), 'the resumed entity is in the world');
+    await within(3000, 'B inputs to be applied after the resume', seesMove(a, entity, 1, 500, runB));
+    assert.ok(b.session.nextSeq > seqBefore, 'input seq continues across the resume');
+  } finally {
+    a.close();
+    b.close();
+  }
+  assert.equal(await a.closed, null);
+});
+
+test('a player taken over by a newer connection gets 4001 and does not reconnect', { skip, timeout: 15_000 }, async () => {
+  const secret = 'web-client-test-secret';
+  const server = await startServer(['--auth-secret', secret]);
+  try {
+    const token = jwt(secret, 'player-one');
+    const first = await within(5000, 'the first connection', connect(server.url, { token }));
+    const resumes = [];
+    first.addEventListener('resumed', (e) => resumes.push(e));
+    const ended = first.closed;
+    const second = await within(5000, 'the second connection', connect(server.url, { token }));
+    try {
+      const error = await within(5000, 'the first connection to be closed', ended);
+      assert.ok(error instanceof TakenOverError, String(error));
+      assert.equal(error.code, 4001);
+      assert.equal(first.state, 'closed');
+      assert.equal(second.entityId, first.entityId, 'the takeover keeps the entity');
+      assert.equal(second.welcome.playerId, first.welcome.playerId);
+      assert.ok(second.welcome.playerId >= 2n ** 63n, 'an authenticated player id has its top bit set');
+      await within(3000, 'a snapshot on the new connection', next(second, 'snapshot'));
+      assert.deepEqual(resumes, []);
+    } finally {
+      second.close();
+    }
+  } finally {
+    server.stop();
+  }
+});
+
+test('a space3d server is decoded from its Welcome schema alone', { skip, timeout: 15_000 }, async () => {
+  const server = await startServer(['--game', 'space3d']);
+  try {
+    const c = await within(5000, 'joining space3d', connect(server.url));
+    try {
+      const { snapshot } = await within(3000, 'a snapshot', next(c, 'snapshot'));
+      const me = snapshot.entities.find((e) => e.id === c.entityId);
+      assert.ok(me, 'the player ship is in the world');
+      const quat = Object.values(me.fields).find((v) => Array.isArray(v) && v.length === 4);
+      assert.ok(quat, 'a ship has an orientation');
+      assert.ok(Math.abs(Math.hypot(...quat) - 1) < 1e-3, `a unit quaternion: ${quat}`);
+      await within(3000, 'a delta', next(c, 'snapshot', (e) => e.baseline !== null));
+    } finally {
+      c.close();
+    }
+  } finally {
+    server.stop();
+  }
+});
