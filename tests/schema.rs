@@ -12,8 +12,8 @@ use tickwire::game::arena::Arena;
 use tickwire::glam::{IVec2, Quat, Vec3};
 use tickwire::protocol::{EntityId, Tick};
 use tickwire::replicate::generic::GenericCodec;
-use tickwire::replicate::NoMessages;
 use tickwire::replicate::schema::{hash_hex, Schema};
+use tickwire::replicate::NoMessages;
 use tickwire::snapshot::{BitWriter, DeltaEncoder, Snapshot};
 use tickwire::{NetEntity, Replicate, Replicated};
 
@@ -341,7 +341,8 @@ fn coasting_costs_nothing_and_skipped_fields_do_not_travel() {
 
 #[test]
 fn a_payload_that_breaks_the_schema_names_the_field() {
-    let codec = GenericCodec::new(Schema::of::<Probe, ProbeInput, NoMessages, NoMessages>()).unwrap();
+    let codec =
+        GenericCodec::new(Schema::of::<Probe, ProbeInput, NoMessages, NoMessages>()).unwrap();
     // One written entity, id 0, kind Ship, pos x = all ones: above qmax.
     let mut w = BitWriter::new();
     w.write_bit(false); // no removals

@@ -7,12 +7,19 @@
 //!   with one kind per variant; `#[replicate(singleton)]` on a variant makes
 //!   it the per-match state (entity id 0).
 //! - An enum of unit variants becomes a small enum field type.
+//! - An enum marked `#[replicate(messages)]` becomes a
+//!   `tickwire::replicate::MessageSet`: one message type per variant, each a
+//!   unit variant or a newtype around a struct deriving `Replicate`;
+//!   `#[replicate(allow(player, spectator, admin))]` on a variant says which
+//!   roles may send it (`player` alone by default).
 //!
 //! Field attributes (`#[replicate(...)]`): `id`, `skip`, `bits = N`,
 //! `range = A..=B`, `varint`, `fixed(quantum = Q, min = A, max = B)`,
-//! `angle(bits = N)`, `quat(bits = N)`, `predict = linear(field)`,
-//! `predict = counter`. The generated code calls one `const` codec per field
-//! (tickwire::replicate::wire): no allocation, no dynamic dispatch.
+//! `angle(bits = N)`, `quat(bits = N)`, `max_len = N` (on `String` and
+//! `Vec<T>`), `predict = linear(field)`, `predict = counter`. The generated
+//! code calls one `const` codec per field (tickwire::replicate::wire): no
+//! allocation beyond what a `String` or `Vec` field holds, no dynamic
+//! dispatch.
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as Tokens};
@@ -33,7 +40,11 @@ const SUPPORTED: &str = "supported field types: bool; u8, u16, u32, i8, i16, i32
 (default full width, or bits = N, range = A..=B, varint); glam IVec2/IVec3 (varint by default, \
 or range = A..=B); f32, Vec2, Vec3 with fixed(quantum = Q, min = A, max = B); f32 radians or \
 u8/u16/u32 steps with angle(bits = N); glam Quat with quat(bits = N); a fieldless enum deriving \
-Replicate; anything else with #[replicate(skip)]";
+Replicate; String with max_len = N (bytes, 1..=65535); Vec<T> of a struct T deriving Replicate \
+with max_len = N (elements, 1..=65535); anything else with #[replicate(skip)]";
+
+/// The most bytes of a `String`, or elements of a `Vec`, `max_len` allows.
+const MAX_LEN: i64 = 65535;
 
 fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
     if !input.generics.params.is_empty() {
@@ -41,6 +52,16 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
             &input.generics,
             "#[derive(Replicate)] does not support generic types",
         ));
+    }
+    let top = parse_attrs(&input.attrs)?;
+    if top.messages {
+        return match &input.data {
+            Data::Enum(e) => expand_messages(&input.ident, e),
+            _ => Err(syn::Error::new_spanned(
+                &input.ident,
+                "#[replicate(messages)] goes on an enum with one variant per message type",
+            )),
+        };
     }
     match &input.data {
         Data::Struct(s) => match &s.fields {
@@ -67,12 +88,36 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
 /// What a field's attributes and type resolve to.
 enum Codec {
     Bool,
-    Int { min: i64, max: i64, signed: bool },
-    Varint { signed: bool },
-    Fixed { quantum: f64, qmin: i64, qmax: i64 },
-    Angle { bits: u32, steps: bool },
-    Quat { bits: u32 },
+    Int {
+        min: i64,
+        max: i64,
+        signed: bool,
+    },
+    Varint {
+        signed: bool,
+    },
+    Fixed {
+        quantum: f64,
+        qmin: i64,
+        qmax: i64,
+    },
+    Angle {
+        bits: u32,
+        steps: bool,
+    },
+    Quat {
+        bits: u32,
+    },
     Enum,
+    /// A `String` of at most `max_len` bytes.
+    Text {
+        max_len: u32,
+    },
+    /// A `Vec<item>` of at most `max_len` elements.
+    List {
+        max_len: u32,
+        item: Type,
+    },
 }
 
 enum Predict {
@@ -102,7 +147,18 @@ struct Attrs {
     quat: Option<u32>,
     predict: Option<Predict>,
     singleton: bool,
+    max_len: Option<i64>,
+    messages: bool,
+    /// The roles of `allow(...)`, as written.
+    allow: Option<Vec<Ident>>,
 }
+
+/// The roles `allow(...)` takes, in `Role::ALL` order.
+const ROLES: [(&str, &str); 3] = [
+    ("player", "Player"),
+    ("spectator", "Spectator"),
+    ("admin", "Admin"),
+];
 
 fn parse_attrs(attrs: &[syn::Attribute]) -> syn::Result<Attrs> {
     let mut out = Attrs::default();
@@ -170,10 +226,35 @@ fn parse_attrs(attrs: &[syn::Attribute]) -> syn::Result<Attrs> {
             } else if p.is_ident("predict") {
                 let e: Expr = meta.value()?.parse()?;
                 out.predict = Some(parse_predict(&e)?);
+            } else if p.is_ident("max_len") {
+                let e: Expr = meta.value()?.parse()?;
+                out.max_len = Some(eval_int(&e)?);
+            } else if p.is_ident("messages") {
+                out.messages = true;
+            } else if p.is_ident("allow") {
+                let content;
+                syn::parenthesized!(content in meta.input);
+                let roles: Vec<Ident> = content
+                    .parse_terminated(<Ident as syn::parse::Parse>::parse, syn::Token![,])?
+                    .into_iter()
+                    .collect();
+                if let Some(bad) = roles.iter().find(|r| !ROLES.iter().any(|(n, _)| *r == n)) {
+                    return Err(syn::Error::new_spanned(
+                        bad,
+                        format!("`{bad}` is not a role; allow takes player, spectator, admin"),
+                    ));
+                }
+                if roles.is_empty() {
+                    return Err(
+                        meta.error("allow needs at least one role: player, spectator, admin")
+                    );
+                }
+                out.allow = Some(roles);
             } else {
                 return Err(meta.error(
                     "unknown replicate attribute; expected id, skip, bits, range, varint, \
-                     fixed(..), angle(..), quat(..), predict or singleton",
+                     fixed(..), angle(..), quat(..), max_len, predict, singleton, messages \
+                     or allow(..)",
                 ));
             }
             Ok(())
@@ -282,6 +363,7 @@ fn resolve(field: &syn::Field, a: &Attrs) -> syn::Result<(Codec, u8)> {
             (a.fixed.is_some(), "fixed"),
             (a.angle.is_some(), "angle"),
             (a.quat.is_some(), "quat"),
+            (a.max_len.is_some(), "max_len"),
         ]
         .iter()
         .filter(|(on, n)| *on && !allowed.contains(n))
@@ -419,8 +501,33 @@ fn resolve(field: &syn::Field, a: &Attrs) -> syn::Result<(Codec, u8)> {
                 None => Err(err("`Quat` needs #[replicate(quat(bits = N))]".into())),
             }
         }
-        "u64" | "i64" | "u128" | "i128" | "usize" | "isize" | "f64" | "String" | "Vec"
-        | "Option" | "char" | "DVec2" | "DVec3" | "DQuat" | "UVec2" | "UVec3" | "EntityId" => {
+        "String" | "Vec" => {
+            only(&["max_len"])?;
+            let what = if name == "String" {
+                "bytes"
+            } else {
+                "elements"
+            };
+            let max_len = match a.max_len {
+                None => {
+                    return Err(err(format!(
+                        "`{name}` needs #[replicate(max_len = N)], its most {what} (1..={MAX_LEN})"
+                    )))
+                }
+                Some(n) if !(1..=MAX_LEN).contains(&n) => {
+                    return Err(err(format!("max_len must be 1..={MAX_LEN}")))
+                }
+                Some(n) => n as u32,
+            };
+            if name == "String" {
+                return Ok((Codec::Text { max_len }, 1));
+            }
+            let item = vec_item(&field.ty)
+                .ok_or_else(|| err("`Vec<T>` needs T to be a struct deriving Replicate".into()))?;
+            Ok((Codec::List { max_len, item }, 1))
+        }
+        "u64" | "i64" | "u128" | "i128" | "usize" | "isize" | "f64" | "Option" | "char"
+        | "DVec2" | "DVec3" | "DQuat" | "UVec2" | "UVec3" | "EntityId" => {
             Err(err(format!("`{name}` is not replicable; {SUPPORTED}")))
         }
         _ => {
@@ -428,6 +535,25 @@ fn resolve(field: &syn::Field, a: &Attrs) -> syn::Result<(Codec, u8)> {
             Ok((Codec::Enum, 1))
         }
     }
+}
+
+/// The `T` of `Vec<T>`, when it can be a struct (not a number, a string or a
+/// vector of its own).
+fn vec_item(ty: &Type) -> Option<Type> {
+    let Type::Path(p) = ty else { return None };
+    let syn::PathArguments::AngleBracketed(args) = &p.path.segments.last()?.arguments else {
+        return None;
+    };
+    let [syn::GenericArgument::Type(item)] = args.args.iter().collect::<Vec<_>>()[..] else {
+        return None;
+    };
+    let name = type_name(item)?;
+    let not_a_struct = int_range(&name).is_some()
+        || matches!(
+            name.as_str(),
+            "bool" | "f32" | "f64" | "u64" | "i64" | "usize" | "isize" | "String" | "Vec" | "char"
+        );
+    (!not_a_struct).then(|| item.clone())
 }
 
 fn codec_expr(f: &FieldSpec) -> Tokens {
@@ -447,6 +573,8 @@ fn codec_expr(f: &FieldSpec) -> Tokens {
             let ty = &f.ty;
             quote!(#w::EnumCodec::of::<#ty>())
         }
+        Codec::Text { max_len } => quote!(#w::Text { max_len: #max_len }),
+        Codec::List { max_len, .. } => quote!(#w::List { max_len: #max_len }),
     }
 }
 
@@ -460,6 +588,8 @@ fn codec_type(f: &FieldSpec) -> Tokens {
         Codec::Angle { .. } => quote!(#w::Angle),
         Codec::Quat { .. } => quote!(#w::QuatCodec),
         Codec::Enum => quote!(#w::EnumCodec),
+        Codec::Text { .. } => quote!(#w::Text),
+        Codec::List { .. } => quote!(#w::List),
     }
 }
 
@@ -486,7 +616,32 @@ fn schema_type(f: &FieldSpec) -> Tokens {
                     .iter().map(|v| v.to_string()).collect()
             })
         }
+        Codec::Text { max_len } => quote!(#s::String { max_len: #max_len }),
+        Codec::List { max_len, item } => quote!(#s::List {
+            max_len: #max_len,
+            item: <#item as ::tickwire::replicate::Replicated>::record(),
+        }),
     }
+}
+
+/// Whether `a` and `b` (expressions of `f`'s type) are equal on the wire: a
+/// list compares its elements' replicated fields only.
+fn same_expr(f: &FieldSpec, a: Tokens, b: Tokens) -> Tokens {
+    match &f.codec {
+        Codec::List { .. } => quote!(::tickwire::replicate::wire::List::same(&#a, &#b)),
+        _ => quote!(#a == #b),
+    }
+}
+
+/// A compile-time check that `ty` has no id field: list elements and
+/// messages travel without ids, so one would be lost on the way.
+fn no_id_check(ty: &Type, what: &str) -> Tokens {
+    let msg = format!(
+        "{what} travel without entity ids: a struct with an #[replicate(id)] field cannot be one"
+    );
+    quote_spanned!(ty.span()=>
+        const _: () = ::core::assert!(!<#ty as ::tickwire::replicate::Replicated>::HAS_ID, #msg);
+    )
 }
 
 fn expand_struct(name: &Ident, fields: Vec<&syn::Field>) -> syn::Result<Tokens> {
@@ -500,6 +655,12 @@ fn expand_struct(name: &Ident, fields: Vec<&syn::Field>) -> syn::Result<Tokens> 
             return Err(syn::Error::new_spanned(
                 field,
                 "`singleton` goes on an enum variant, not a field",
+            ));
+        }
+        if a.messages || a.allow.is_some() {
+            return Err(syn::Error::new_spanned(
+                field,
+                "`messages` goes on an enum and `allow` on its variants, not on a field",
             ));
         }
         if a.id {
@@ -540,8 +701,18 @@ fn expand_struct(name: &Ident, fields: Vec<&syn::Field>) -> syn::Result<Tokens> 
     }
     // Check predictions against the fields they name.
     for f in &specs {
+        let held = matches!(f.codec, Codec::Text { .. } | Codec::List { .. });
         match &f.predict {
             Predict::Hold => {}
+            _ if held => {
+                return Err(syn::Error::new(
+                    f.span,
+                    format!(
+                        "field `{}`: strings and lists are only ever held (no predict)",
+                        f.ident
+                    ),
+                ));
+            }
             Predict::Counter => {
                 if !matches!(f.codec, Codec::Int { .. } | Codec::Varint { .. }) || f.dims != 1 {
                     return Err(syn::Error::new(
@@ -636,22 +807,41 @@ fn expand_struct(name: &Ident, fields: Vec<&syn::Field>) -> syn::Result<Tokens> 
     } else {
         quote!(let mut p = ::core::clone::Clone::clone(self); #(#predict)* p)
     };
+    let same_fields: Vec<Tokens> = specs
+        .iter()
+        .map(|f| {
+            let i = &f.ident;
+            same_expr(f, quote!(self.#i), quote!(other.#i))
+        })
+        .collect();
     let same = if specs.is_empty() {
         quote!(true)
     } else {
-        quote!(#(self.#idents == other.#idents)&&*)
+        quote!(#(#same_fields)&&*)
     };
+    let changed: Vec<Tokens> = specs
+        .iter()
+        .map(|f| {
+            let i = &f.ident;
+            let same = same_expr(f, quote!(self.#i), quote!(predicted.#i));
+            quote!(!(#same))
+        })
+        .collect();
+    let item_checks = specs.iter().filter_map(|f| match &f.codec {
+        Codec::List { item, .. } => Some(no_id_check(item, "list elements")),
+        _ => None,
+    });
     let bits: Vec<u32> = (0..n).map(|k| 1u32 << (n - 1 - k)).collect();
     let defaults = others.iter().chain(id_field.iter());
     let read_full = quote!(
         ::core::result::Result::Ok(#name {
-            #( #idents: #rp::wire::FieldCodec::<#tys>::read_full(&#consts, r)
-                .map_err(|e| #rp::field_error(#names, e))?, )*
+            #( #idents: #rp::wire::FieldCodec::<#tys>::read_full_named(&#consts, #names, r)?, )*
             #( #defaults: ::core::default::Default::default(), )*
         })
     );
     let id_methods = id_field.as_ref().map(|id| {
         quote!(
+            const HAS_ID: bool = true;
             fn id_field(&self) -> ::tickwire::protocol::EntityId { self.#id }
             fn set_id_field(&mut self, id: ::tickwire::protocol::EntityId) { self.#id = id; }
         )
@@ -700,6 +890,7 @@ fn expand_struct(name: &Ident, fields: Vec<&syn::Field>) -> syn::Result<Tokens> 
     Ok(quote!(
         const _: () = {
             #(#const_defs)*
+            #(#item_checks)*
 
             impl #rp::Replicated for #name {
                 fn record() -> #rp::schema::Record {
@@ -725,7 +916,7 @@ fn expand_struct(name: &Ident, fields: Vec<&syn::Field>) -> syn::Result<Tokens> 
                 #[inline]
                 fn write_changes(&self, predicted: &Self, w: &mut ::tickwire::snapshot::BitWriter) {
                     let mut mask = 0u32;
-                    #( if self.#idents != predicted.#idents { mask |= #bits; } )*
+                    #( if #changed { mask |= #bits; } )*
                     w.write_bits(mask, #n);
                     #( if mask & #bits != 0 {
                         #rp::wire::FieldCodec::<#tys>::write_change(&#consts, &self.#idents, &predicted.#idents, w);
@@ -741,8 +932,9 @@ fn expand_struct(name: &Ident, fields: Vec<&syn::Field>) -> syn::Result<Tokens> 
                     }
                     let mut e = ::core::clone::Clone::clone(predicted);
                     #( if mask & #bits != 0 {
-                        e.#idents = #rp::wire::FieldCodec::<#tys>::read_change(&#consts, &predicted.#idents, r)
-                            .map_err(|err| #rp::field_error(#names, err))?;
+                        e.#idents = #rp::wire::FieldCodec::<#tys>::read_change_named(
+                            &#consts, #names, &predicted.#idents, r,
+                        )?;
                     } )*
                     ::core::result::Result::Ok(e)
                 }
@@ -801,7 +993,14 @@ fn expand_kinds(name: &Ident, e: &syn::DataEnum) -> syn::Result<Tokens> {
                 "each kind variant wraps exactly one struct",
             ));
         }
-        if parse_attrs(&v.attrs)?.singleton {
+        let a = parse_attrs(&v.attrs)?;
+        if a.allow.is_some() {
+            return Err(syn::Error::new_spanned(
+                v,
+                "`allow` goes on a variant of an enum marked #[replicate(messages)]",
+            ));
+        }
+        if a.singleton {
             if singleton.is_some() {
                 return Err(syn::Error::new_spanned(v, "at most one singleton kind"));
             }
@@ -906,6 +1105,153 @@ fn expand_kinds(name: &Ident, e: &syn::DataEnum) -> syn::Result<Tokens> {
     ))
 }
 
+/// An enum marked `#[replicate(messages)]`: a `MessageSet`, one message type
+/// per variant, in declaration order.
+fn expand_messages(name: &Ident, e: &syn::DataEnum) -> syn::Result<Tokens> {
+    if e.variants.is_empty() {
+        return Err(syn::Error::new_spanned(
+            name,
+            "a message set needs at least one variant; a game without messages uses \
+             `tickwire::replicate::NoMessages`",
+        ));
+    }
+    if e.variants.len() > 1 << 16 {
+        return Err(syn::Error::new_spanned(name, "too many message types"));
+    }
+    let rp = quote!(::tickwire::replicate);
+    let mut patterns = Vec::new(); // `Name::Chat(x)` or `Name::Ready`
+    let mut records = Vec::new();
+    let mut allows = Vec::new();
+    let mut snaps = Vec::new();
+    let mut writes = Vec::new();
+    let mut reads = Vec::new();
+    let mut checks = Vec::new();
+    let bits = 64 - ((e.variants.len() as u64) - 1).leading_zeros();
+    for (idx, v) in e.variants.iter().enumerate() {
+        let a = parse_attrs(&v.attrs)?;
+        let only_allow = !(a.id
+            || a.skip
+            || a.singleton
+            || a.messages
+            || a.varint
+            || a.bits.is_some()
+            || a.range.is_some()
+            || a.fixed.is_some()
+            || a.angle.is_some()
+            || a.quat.is_some()
+            || a.max_len.is_some()
+            || a.predict.is_some());
+        if !only_allow {
+            return Err(syn::Error::new_spanned(
+                v,
+                "a message variant takes only allow(player, spectator, admin); field \
+                 attributes go on the fields of the struct it wraps",
+            ));
+        }
+        let allowed: Vec<&str> = a
+            .allow
+            .as_ref()
+            .map(|roles| roles.iter().map(|r| r.to_string()).collect::<Vec<_>>())
+            .map_or(vec!["Player"], |given| {
+                ROLES
+                    .iter()
+                    .filter(|(r, _)| given.iter().any(|g| g == r))
+                    .map(|(_, variant)| *variant)
+                    .collect()
+            });
+        let roles: Vec<Ident> = allowed
+            .iter()
+            .map(|r| Ident::new(r, Span::call_site()))
+            .collect();
+        let ident = &v.ident;
+        let type_name = ident.to_string();
+        let idx = idx as u32;
+        let item = match &v.fields {
+            Fields::Unit => None,
+            Fields::Unnamed(u) if u.unnamed.len() == 1 => Some(u.unnamed[0].ty.clone()),
+            _ => {
+                return Err(syn::Error::new_spanned(
+                    v,
+                    format!(
+                        "message variant `{type_name}`: a message type is a unit variant \
+                         (`{type_name}`) or a newtype around a struct deriving Replicate \
+                         (`{type_name}({type_name})`); named fields and tuples of several \
+                         fields are not supported"
+                    ),
+                ))
+            }
+        };
+        allows.push(quote!(#name::#ident { .. } => ::core::matches!(role, #(#rp::Role::#roles)|*)));
+        match item {
+            None => {
+                patterns.push(quote!(#name::#ident));
+                records.push(quote!(#rp::schema::MessageType {
+                    name: #type_name.to_string(),
+                    allow: ::std::vec![#(#rp::Role::#roles),*],
+                    fields: ::std::vec::Vec::new(),
+                }));
+                snaps.push(quote!(#name::#ident => {}));
+                writes.push(quote!(#name::#ident => w.write_bits(#idx, #bits),));
+                reads.push(quote!(#idx => ::core::result::Result::Ok(#name::#ident),));
+            }
+            Some(ty) => {
+                checks.push(no_id_check(&ty, "messages and events"));
+                patterns.push(quote!(#name::#ident(_)));
+                records.push(quote!(#rp::schema::MessageType {
+                    name: #type_name.to_string(),
+                    allow: ::std::vec![#(#rp::Role::#roles),*],
+                    fields: <#ty as #rp::Replicated>::record().fields,
+                }));
+                snaps.push(quote!(#name::#ident(x) => #rp::Replicated::snap(x),));
+                writes.push(quote!(#name::#ident(x) => {
+                    w.write_bits(#idx, #bits);
+                    #rp::Replicated::write_full(x, w);
+                }));
+                reads.push(quote!(#idx => ::core::result::Result::Ok(
+                    #name::#ident(<#ty as #rp::Replicated>::read_full(r)?)
+                ),));
+            }
+        }
+    }
+    let names = e.variants.iter().map(|v| v.ident.to_string());
+    Ok(quote!(
+        const _: () = {
+            #(#checks)*
+
+            impl #rp::MessageSet for #name {
+                fn types() -> ::std::vec::Vec<#rp::schema::MessageType> {
+                    ::std::vec![#(#records),*]
+                }
+                #[inline]
+                fn name(&self) -> &'static str {
+                    match self { #( #patterns => #names, )* }
+                }
+                #[inline]
+                fn allows(&self, role: #rp::Role) -> bool {
+                    match self { #(#allows,)* }
+                }
+                #[inline]
+                fn snap(&mut self) {
+                    match self { #(#snaps)* }
+                }
+                #[inline]
+                fn write(&self, w: &mut ::tickwire::snapshot::BitWriter) {
+                    match self { #(#writes)* }
+                }
+                fn read(r: &mut ::tickwire::snapshot::BitReader<'_>)
+                    -> ::core::result::Result<Self, ::tickwire::snapshot::CodecError> {
+                    match r.read_bits(#bits)? {
+                        #(#reads)*
+                        _ => ::core::result::Result::Err(::tickwire::snapshot::CodecError::Invalid(
+                            "no such message type",
+                        )),
+                    }
+                }
+            }
+        };
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -972,6 +1318,131 @@ mod tests {
             struct S { #[replicate(range = 0..=300)] hp: u8 }
         });
         assert!(e.contains("range must be within 0..=255"), "{e}");
+    }
+
+    #[test]
+    fn strings_and_lists_need_a_max_len() {
+        let e = error_of(parse_quote! {
+            struct S { name: String }
+        });
+        assert!(
+            e.contains("field `name`") && e.contains("max_len = N") && e.contains("bytes"),
+            "{e}"
+        );
+        let e = error_of(parse_quote! {
+            struct S { results: Vec<Rank> }
+        });
+        assert!(
+            e.contains("field `results`") && e.contains("max_len = N") && e.contains("elements"),
+            "{e}"
+        );
+        let e = error_of(parse_quote! {
+            struct S { #[replicate(max_len = 0)] name: String }
+        });
+        assert!(e.contains("max_len must be 1..=65535"), "{e}");
+        let e = error_of(parse_quote! {
+            struct S { #[replicate(max_len = 65536)] results: Vec<Rank> }
+        });
+        assert!(e.contains("max_len must be 1..=65535"), "{e}");
+        let e = error_of(parse_quote! {
+            struct S { #[replicate(max_len = 4)] hp: u8 }
+        });
+        assert!(e.contains("`max_len` does not apply to `u8`"), "{e}");
+        let e = error_of(parse_quote! {
+            struct S { #[replicate(max_len = 4)] bytes: Vec<u8> }
+        });
+        assert!(
+            e.contains("needs T to be a struct deriving Replicate"),
+            "{e}"
+        );
+        let e = error_of(parse_quote! {
+            struct S { #[replicate(max_len = 4, predict = counter)] name: String }
+        });
+        assert!(e.contains("only ever held"), "{e}");
+    }
+
+    #[test]
+    fn a_message_set_needs_a_variant_and_says_to_use_no_messages() {
+        let e = error_of(parse_quote! {
+            #[replicate(messages)]
+            enum M {}
+        });
+        assert!(e.contains("NoMessages"), "{e}");
+        let e = error_of(parse_quote! {
+            #[replicate(messages)]
+            struct M { x: u8 }
+        });
+        assert!(e.contains("goes on an enum"), "{e}");
+    }
+
+    #[test]
+    fn a_message_variant_with_fields_of_its_own_names_the_variant() {
+        let e = error_of(parse_quote! {
+            #[replicate(messages)]
+            enum M { Ready, Kick { player: u32 } }
+        });
+        assert!(
+            e.contains("message variant `Kick`")
+                && e.contains("unit variant")
+                && e.contains("newtype around a struct deriving Replicate"),
+            "{e}"
+        );
+        let e = error_of(parse_quote! {
+            #[replicate(messages)]
+            enum M { Pair(A, B) }
+        });
+        assert!(e.contains("message variant `Pair`"), "{e}");
+    }
+
+    #[test]
+    fn allow_takes_known_roles_and_only_on_message_variants() {
+        let e = error_of(parse_quote! {
+            #[replicate(messages)]
+            enum M { #[replicate(allow())] Ready }
+        });
+        assert!(e.contains("at least one role"), "{e}");
+        let e = error_of(parse_quote! {
+            #[replicate(messages)]
+            enum M { #[replicate(allow(player, moderator))] Ready }
+        });
+        assert!(e.contains("player, spectator, admin"), "{e}");
+        let e = error_of(parse_quote! {
+            #[replicate(messages)]
+            enum M { #[replicate(singleton)] Ready }
+        });
+        assert!(e.contains("takes only allow"), "{e}");
+        let e = error_of(parse_quote! {
+            enum Kinds { #[replicate(allow(admin))] Ship(Ship) }
+        });
+        assert!(e.contains("#[replicate(messages)]"), "{e}");
+        let e = error_of(parse_quote! {
+            struct S { #[replicate(allow(admin))] x: u8 }
+        });
+        assert!(e.contains("not on a field"), "{e}");
+    }
+
+    #[test]
+    fn a_message_set_expands_with_its_roles_in_order() {
+        let input: DeriveInput = parse_quote! {
+            #[replicate(messages)]
+            enum M {
+                Chat(Chat),
+                Ready,
+                #[replicate(allow(admin, player))]
+                Kick(Kick),
+            }
+        };
+        let out = expand(&input).unwrap().to_string();
+        assert!(
+            out.contains("impl :: tickwire :: replicate :: MessageSet for M"),
+            "{out}"
+        );
+        // Three types: a 2-bit index; roles in Role::ALL order.
+        assert!(out.contains("w . write_bits (1u32 , 2u32)"), "{out}");
+        assert!(
+            out.contains("Role :: Player | :: tickwire :: replicate :: Role :: Admin"),
+            "{out}"
+        );
     }
 
     #[test]

@@ -1,25 +1,29 @@
-//! Any game's snapshots and inputs from its schema alone, with no generated
-//! code: what tools, tests and non-Rust clients do (docs/PROTOCOL.md,
-//! "Decoding from the schema", is this module in prose).
+//! Any game's snapshots, inputs, messages and events from its schema alone,
+//! with no generated code: what tools, tests and non-Rust clients do
+//! (docs/PROTOCOL.md, "Decoding from the schema", is this module in prose).
 //!
 //! Values stay on their integer grid while decoding (prediction and
 //! residuals are exact there); [`GenericCodec::to_json`] presents them:
 //! reals as f32 values, angles in radians, enums by name.
 
-use super::schema::{Field, FieldType, Predict, Schema, SchemaError};
+use super::schema::{Field, FieldType, MessageType, Predict, Schema, SchemaError};
 use super::wire::{self, bits_for, QuatCodec, QuatGrid};
 use crate::protocol::{EntityId, Tick};
 use crate::snapshot::{decode_with, BitReader, BitWriter, CodecError, EntityReader};
-use serde_json::{json, Map, Value as Json};
+use serde_json::{json, Value as Json};
 
 /// One field's value on its grid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
     Bool(bool),
     /// Integers, fixed-point steps, angle steps or an enum index; `dims`
     /// of the three are used.
     Ints([i64; 3]),
     Quat(QuatGrid),
+    /// A string, checked against its `max_len` and for UTF-8.
+    Str(String),
+    /// A list's elements, each the values of its item record's fields.
+    List(Vec<Vec<Value>>),
 }
 
 /// An entity decoded by schema.
@@ -116,8 +120,29 @@ fn read_full(f: &Field, r: &mut BitReader) -> Result<Value, CodecError> {
             }
             ints[0] = i64::from(i);
         }
+        FieldType::String { max_len } => {
+            return wire::read_string_full(r, *max_len)
+                .map(Value::Str)
+                .map_err(err)
+        }
+        FieldType::List { max_len, item } => {
+            let n = wire::read_list_len(r, *max_len).map_err(err)?;
+            let mut out = Vec::with_capacity(n.min(16));
+            for i in 0..n {
+                out.push(
+                    read_record(&item.fields, r)
+                        .map_err(|e| super::element_error(&f.name, i, e))?,
+                );
+            }
+            return Ok(Value::List(out));
+        }
     }
     Ok(Value::Ints(ints))
+}
+
+/// Every field of a record, in full.
+fn read_record(fields: &[Field], r: &mut BitReader) -> Result<Vec<Value>, CodecError> {
+    fields.iter().map(|f| read_full(f, r)).collect()
 }
 
 fn read_change(f: &Field, p: &Value, r: &mut BitReader) -> Result<Value, CodecError> {
@@ -168,7 +193,13 @@ fn read_change(f: &Field, p: &Value, r: &mut BitReader) -> Result<Value, CodecEr
             }
             Ok(Value::Ints(out))
         }
-        (FieldType::Angle { .. } | FieldType::Enum { .. }, _) => read_full(f, r),
+        (
+            FieldType::Angle { .. }
+            | FieldType::Enum { .. }
+            | FieldType::String { .. }
+            | FieldType::List { .. },
+            _,
+        ) => read_full(f, r),
         _ => Err(err("value does not match the field type")),
     }
 }
@@ -228,9 +259,56 @@ fn write_full(f: &Field, v: &Value, w: &mut BitWriter) {
                 wire::int_full(w, c, -m, *bits);
             }
         }
+        (FieldType::String { max_len }, Value::Str(s)) => {
+            wire::string_full(w, wire::truncate_str(s, *max_len as usize));
+        }
+        (FieldType::List { max_len, item }, Value::List(xs)) => {
+            let xs = &xs[..xs.len().min(*max_len as usize)];
+            wire::varint_full(w, xs.len() as i64, false);
+            for x in xs {
+                write_record(&item.fields, x, w);
+            }
+        }
         // Values come from `from_json` of the same field: the types match.
         _ => {}
     }
+}
+
+fn write_record(fields: &[Field], values: &[Value], w: &mut BitWriter) {
+    for (f, v) in fields.iter().zip(values) {
+        write_full(f, v, w);
+    }
+}
+
+/// A record's values as a JSON object, one key per field.
+fn record_json(fields: &[Field], values: &[Value]) -> Json {
+    Json::Object(
+        fields
+            .iter()
+            .zip(values)
+            .map(|(f, v)| (f.name.clone(), present(f, v)))
+            .collect(),
+    )
+}
+
+/// The values of a record's fields from a JSON object (`owner` and `path`
+/// name it in errors: "message `Chat` field `text`").
+fn record_from_json(
+    fields: &[Field],
+    obj: &Json,
+    owner: &str,
+    path: &str,
+) -> Result<Vec<Value>, SchemaError> {
+    fields
+        .iter()
+        .map(|f| {
+            let path = format!("{path}{}", f.name);
+            let v = obj
+                .get(&f.name)
+                .ok_or_else(|| SchemaError(format!("{owner} field `{path}` is missing")))?;
+            from_json(f, v, owner, &path)
+        })
+        .collect()
 }
 
 impl GenericCodec {
@@ -279,22 +357,11 @@ impl GenericCodec {
         Ok(GenericSnapshot { tick, entities })
     }
 
-    fn read_fields(&self, kind: u32, r: &mut BitReader) -> Result<Vec<Value>, CodecError> {
-        self.schema.kinds[kind as usize]
-            .fields
-            .iter()
-            .map(|f| read_full(f, r))
-            .collect()
-    }
-
     /// An entity as JSON: `{"id", "kind" (its name), "fields": {name: value}}`
     /// (fields apart, so a field may be called `id` or `kind`).
     pub fn entity_json(&self, e: &GenericEntity) -> Json {
         let kind = &self.schema.kinds[e.kind as usize];
-        let mut fields = Map::new();
-        for (f, v) in kind.fields.iter().zip(&e.fields) {
-            fields.insert(f.name.clone(), present(f, v));
-        }
+        let fields = record_json(&kind.fields, &e.fields);
         json!({ "id": e.id.0, "kind": kind.name, "fields": fields })
     }
 
@@ -310,27 +377,87 @@ impl GenericCodec {
     /// presented units: reals as numbers, angles in radians, enums by name)
     /// into the bytes an `Input` message carries.
     pub fn encode_input(&self, input: &Json) -> Result<Vec<u8>, SchemaError> {
+        let fields = &self.schema.input.fields;
+        let values = record_from_json(fields, input, "input", "")?;
         let mut w = BitWriter::new();
-        for f in &self.schema.input.fields {
-            let v = input
-                .get(&f.name)
-                .ok_or_else(|| SchemaError(format!("input field `{}` is missing", f.name)))?;
-            write_full(f, &from_json(f, v)?, &mut w);
-        }
+        write_record(fields, &values, &mut w);
         Ok(w.finish().to_vec())
     }
 
     /// Decodes an `Input` message's bytes into JSON.
     pub fn decode_input(&self, bytes: &[u8]) -> Result<Json, CodecError> {
         let mut r = BitReader::new(bytes);
-        let mut obj = Map::new();
-        for f in &self.schema.input.fields {
-            let v = read_full(f, &mut r)?;
-            obj.insert(f.name.clone(), present(f, &v));
-        }
+        let values = read_record(&self.schema.input.fields, &mut r)?;
         r.expect_end()?;
-        Ok(Json::Object(obj))
+        Ok(record_json(&self.schema.input.fields, &values))
     }
+
+    /// Encodes a client message given as `{"type": "Chat", "fields": {...}}`
+    /// (`fields` may be left out for a type without fields) into its bytes:
+    /// the type's index, then its fields in full, zero-padded.
+    pub fn encode_message(&self, message: &Json) -> Result<Vec<u8>, SchemaError> {
+        encode_typed(&self.schema.messages, "message", message)
+    }
+
+    /// Decodes a client message's bytes into `{"type", "fields"}`.
+    pub fn decode_message(&self, bytes: &[u8]) -> Result<Json, CodecError> {
+        decode_typed(&self.schema.messages, "no such message type", bytes)
+    }
+
+    /// Encodes a server event, as [`encode_message`](Self::encode_message)
+    /// does a message.
+    pub fn encode_event(&self, event: &Json) -> Result<Vec<u8>, SchemaError> {
+        encode_typed(&self.schema.events, "event", event)
+    }
+
+    /// Decodes a server event's bytes into `{"type", "fields"}`.
+    pub fn decode_event(&self, bytes: &[u8]) -> Result<Json, CodecError> {
+        decode_typed(&self.schema.events, "no such event type", bytes)
+    }
+}
+
+/// One message or event: the type's index in `bits_for(types - 1)` bits,
+/// then its fields in full.
+fn encode_typed(types: &[MessageType], what: &str, json: &Json) -> Result<Vec<u8>, SchemaError> {
+    let name = json
+        .get("type")
+        .and_then(Json::as_str)
+        .ok_or_else(|| SchemaError(format!("a {what} needs \"type\": the name of its type")))?;
+    let index = types
+        .iter()
+        .position(|t| t.name == name)
+        .ok_or_else(|| SchemaError(format!("unknown {what} type `{name}`")))?;
+    let t = &types[index];
+    let owner = format!("{what} `{name}`");
+    let fields = match json.get("fields") {
+        None | Some(Json::Null) => &Json::Null,
+        Some(obj @ Json::Object(_)) => obj,
+        Some(other) => {
+            return Err(SchemaError(format!(
+                "{owner}: \"fields\" must be an object, not {other}"
+            )))
+        }
+    };
+    let values = record_from_json(&t.fields, fields, &owner, "")?;
+    let mut w = BitWriter::new();
+    w.write_bits(index as u32, bits_for(types.len() as u64 - 1));
+    write_record(&t.fields, &values, &mut w);
+    Ok(w.finish().to_vec())
+}
+
+fn decode_typed(
+    types: &[MessageType],
+    unknown: &'static str,
+    bytes: &[u8],
+) -> Result<Json, CodecError> {
+    let mut r = BitReader::new(bytes);
+    let bits = bits_for((types.len() as u64).saturating_sub(1));
+    let t = types
+        .get(r.read_bits(bits)? as usize)
+        .ok_or(CodecError::Invalid(unknown))?;
+    let values = read_record(&t.fields, &mut r)?;
+    r.expect_end()?;
+    Ok(json!({ "type": t.name, "fields": record_json(&t.fields, &values) }))
 }
 
 impl EntityReader for GenericCodec {
@@ -352,14 +479,14 @@ impl EntityReader for GenericCodec {
                 }
                 (Predict::Linear(_), Value::Ints(v)) => {
                     let Some(Value::Ints(vel)) =
-                        self.velocity[e.kind as usize][i].map(|j| e.fields[j])
+                        self.velocity[e.kind as usize][i].map(|j| &e.fields[j])
                     else {
                         continue;
                     };
                     let (min, max) = clamp_range(&f.ty);
                     let mut p = *v;
                     for (c, d) in p.iter_mut().zip(vel).take(dims(&f.ty)) {
-                        *c = wire::linear(*c, d, ticks, min, max);
+                        *c = wire::linear(*c, *d, ticks, min, max);
                     }
                     out.fields[i] = Value::Ints(p);
                 }
@@ -379,7 +506,7 @@ impl EntityReader for GenericCodec {
         } else {
             0
         };
-        let fields = self.read_fields(kind, r)?;
+        let fields = read_record(&self.schema.kinds[kind as usize].fields, r)?;
         let id = if self.schema.kinds[kind as usize].singleton {
             super::SINGLETON_ID
         } else {
@@ -441,16 +568,23 @@ fn present(f: &Field, v: &Value) -> Json {
         (FieldType::Quat { bits }, Value::Quat(g)) => {
             json!(QuatCodec { bits: *bits }.quat(*g).to_array().map(f64::from))
         }
+        (FieldType::String { .. }, Value::Str(s)) => json!(s),
+        (FieldType::List { item, .. }, Value::List(xs)) => Json::Array(
+            xs.iter()
+                .map(|values| record_json(&item.fields, values))
+                .collect(),
+        ),
         _ => Json::Null,
     }
 }
 
-/// The grid value of a presented JSON value; out-of-range values are clamped.
-fn from_json(f: &Field, v: &Json) -> Result<Value, SchemaError> {
+/// The grid value of a presented JSON value; out-of-range values are
+/// clamped, strings and lists truncated to their `max_len`. `owner` and
+/// `path` name the field in errors.
+fn from_json(f: &Field, v: &Json, owner: &str, path: &str) -> Result<Value, SchemaError> {
     let bad = || {
         SchemaError(format!(
-            "input field `{}`: value {v} does not fit its type",
-            f.name
+            "{owner} field `{path}`: value {v} does not fit its type"
         ))
     };
     let nums = |n: usize| -> Result<Vec<f64>, SchemaError> {
@@ -491,6 +625,26 @@ fn from_json(f: &Field, v: &Json) -> Result<Value, SchemaError> {
             let c = nums(4)?;
             let q = glam::Quat::from_xyzw(c[0] as f32, c[1] as f32, c[2] as f32, c[3] as f32);
             return Ok(Value::Quat(QuatCodec { bits: *bits }.grid(q)));
+        }
+        FieldType::String { max_len } => {
+            let s = v.as_str().ok_or_else(bad)?;
+            return Ok(Value::Str(
+                wire::truncate_str(s, *max_len as usize).to_string(),
+            ));
+        }
+        FieldType::List { max_len, item } => {
+            let xs = v.as_array().ok_or_else(bad)?;
+            let mut out = Vec::with_capacity(xs.len().min(*max_len as usize));
+            for (i, x) in xs.iter().take(*max_len as usize).enumerate() {
+                let at = format!("{path}[{i}].");
+                if !x.is_object() {
+                    return Err(SchemaError(format!(
+                        "{owner} field `{path}[{i}]`: value {x} is not an object"
+                    )));
+                }
+                out.push(record_from_json(&item.fields, x, owner, &at)?);
+            }
+            return Ok(Value::List(out));
         }
     }
     Ok(Value::Ints(ints))

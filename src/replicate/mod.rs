@@ -40,6 +40,10 @@ pub trait Replicated: Sized + Clone + std::fmt::Debug + Send + Sync + 'static {
     /// Writes a field mask and the changed fields against `predicted`.
     fn write_changes(&self, predicted: &Self, w: &mut BitWriter);
     fn read_changes(predicted: &Self, r: &mut BitReader) -> Result<Self, CodecError>;
+    /// Whether a field is marked `#[replicate(id)]`: such a type cannot be
+    /// a list element or a message, which travel without ids.
+    #[doc(hidden)]
+    const HAS_ID: bool = false;
     /// The field marked `#[replicate(id)]`, if any.
     #[doc(hidden)]
     fn id_field(&self) -> EntityId {
@@ -83,6 +87,26 @@ pub fn field_error(field: &'static str, reason: &'static str) -> CodecError {
     CodecError::Field {
         field: field.to_string(),
         reason,
+    }
+}
+
+/// An error inside element `index` of the list field `list`, named as a
+/// path (`results[2].score`), as the derive and the generic decoder report it.
+#[doc(hidden)]
+pub fn element_error(list: &str, index: usize, e: CodecError) -> CodecError {
+    match e {
+        CodecError::Field { field, reason } => CodecError::Field {
+            field: format!("{list}[{index}].{field}"),
+            reason,
+        },
+        CodecError::Invalid(reason) => CodecError::Field {
+            field: list.to_string(),
+            reason,
+        },
+        _ => CodecError::Field {
+            field: list.to_string(),
+            reason: "payload ends inside this field",
+        },
     }
 }
 

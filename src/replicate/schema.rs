@@ -107,7 +107,19 @@ pub enum FieldType {
     Enum {
         variants: Vec<String>,
     },
+    /// UTF-8 text of at most `max_len` bytes: its length, then its bytes.
+    String {
+        max_len: u32,
+    },
+    /// At most `max_len` records `item`: their count, then each in full.
+    List {
+        max_len: u32,
+        item: Record,
+    },
 }
+
+/// The largest `max_len` of a string or list.
+pub const MAX_LEN: u32 = 65535;
 
 /// How a client extrapolates a field absent news.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
@@ -171,7 +183,14 @@ impl Schema {
             kinds: E::kinds(),
             input: I::record(),
             messages: M::types(),
-            events: V::types(),
+            // The server sends events: no role needs leave to.
+            events: V::types()
+                .into_iter()
+                .map(|t| MessageType {
+                    allow: Vec::new(),
+                    ..t
+                })
+                .collect(),
         }
     }
 
@@ -217,6 +236,19 @@ impl Schema {
             for (i, t) in types.iter().enumerate() {
                 if types[..i].iter().any(|u| u.name == t.name) {
                     return Err(SchemaError(format!("two {what} types named {}", t.name)));
+                }
+                let roles_ok = if what == "message" {
+                    !t.allow.is_empty()
+                        && t.allow.windows(2).all(|w| w[0].to_wire() < w[1].to_wire())
+                } else {
+                    t.allow.is_empty()
+                };
+                if !roles_ok {
+                    return Err(SchemaError(format!(
+                        "{what} {}: a message type allows one or more roles, in the order \
+                         player, spectator, admin, each once; an event allows none",
+                        t.name
+                    )));
                 }
                 check_fields(&t.name, &t.fields)?;
             }
@@ -266,7 +298,19 @@ fn check_fields(owner: &str, fields: &[Field]) -> Result<(), SchemaError> {
             FieldType::Enum { variants } if variants.is_empty() => {
                 return Err(bad("an enum needs a variant"));
             }
+            FieldType::String { max_len } | FieldType::List { max_len, .. }
+                if !(1..=MAX_LEN).contains(max_len) =>
+            {
+                return Err(bad("max_len must be 1..=65535"));
+            }
+            FieldType::List { item, .. } => {
+                check_fields(&format!("{owner}.{}", f.name), &item.fields)?;
+            }
             _ => {}
+        }
+        if matches!(f.ty, FieldType::String { .. } | FieldType::List { .. }) && !f.predict.is_hold()
+        {
+            return Err(bad("strings and lists are only ever held"));
         }
         match &f.predict {
             Predict::Hold => {}
@@ -335,6 +379,7 @@ pub fn hash_hex(hash: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::replicate::Role;
 
     #[test]
     fn fnv1a_matches_its_reference_values() {
@@ -374,5 +419,109 @@ mod tests {
         let json = schema(0.5).to_json();
         assert_eq!(Schema::from_json(&json).unwrap(), schema(0.5));
         assert!(Schema::from_json("{\"format\":1}").is_err());
+    }
+
+    fn with_messages(messages: Vec<MessageType>, events: Vec<MessageType>) -> Schema {
+        Schema {
+            format: SCHEMA_FORMAT,
+            kinds: vec![Kind {
+                name: "K".into(),
+                singleton: false,
+                fields: vec![],
+            }],
+            input: Record {
+                name: "()".into(),
+                fields: vec![],
+            },
+            messages,
+            events,
+        }
+    }
+
+    fn message(name: &str, allow: Vec<Role>, fields: Vec<Field>) -> MessageType {
+        MessageType {
+            name: name.into(),
+            allow,
+            fields,
+        }
+    }
+
+    #[test]
+    fn strings_and_lists_need_a_max_len_in_bounds_and_valid_items() {
+        let string = |max_len| Field::new("text", FieldType::String { max_len }, Predict::Hold);
+        let list = |max_len, item_fields| {
+            Field::new(
+                "ranks",
+                FieldType::List {
+                    max_len,
+                    item: Record {
+                        name: "Rank".into(),
+                        fields: item_fields,
+                    },
+                },
+                Predict::Hold,
+            )
+        };
+        let int = |min, max| {
+            let ty = FieldType::Int {
+                dims: 1,
+                min,
+                max,
+                signed: true,
+            };
+            Field::new("score", ty, Predict::Hold)
+        };
+        let check = |f: Field| {
+            let m = message("Chat", vec![Role::Player], vec![f]);
+            with_messages(vec![m], vec![]).validate()
+        };
+        assert!(check(string(1)).is_ok());
+        assert!(check(string(65535)).is_ok());
+        assert!(check(list(8, vec![int(0, 10)])).is_ok());
+        for bad in [string(0), string(65536), list(0, vec![])] {
+            let err = check(bad).unwrap_err();
+            assert!(err.0.contains("max_len must be 1..=65535"), "{err}");
+        }
+        let err = check(list(8, vec![int(10, 0)])).unwrap_err();
+        assert!(err.0.contains("Chat.ranks.score"), "{err}");
+        let mut held = string(4);
+        held.predict = Predict::Counter;
+        assert!(check(held).unwrap_err().0.contains("only ever held"));
+        // Round trip through the JSON form.
+        let s = with_messages(
+            vec![message("Chat", vec![Role::Player], vec![string(4)])],
+            vec![message("Over", vec![], vec![list(8, vec![int(0, 10)])])],
+        );
+        assert_eq!(Schema::from_json(&s.to_json()).unwrap(), s);
+        assert!(s
+            .to_json()
+            .contains(r#"{"name":"text","type":"string","max_len":4}"#));
+        assert!(s.to_json().contains(
+            r#"{"name":"ranks","type":"list","max_len":8,"item":{"name":"Rank","fields":[{"#
+        ));
+    }
+
+    #[test]
+    fn messages_allow_roles_in_order_and_events_none() {
+        let ok = with_messages(
+            vec![message("Kick", vec![Role::Player, Role::Admin], vec![])],
+            vec![message("Over", vec![], vec![])],
+        );
+        assert!(ok.validate().is_ok());
+        for (messages, events) in [
+            (vec![message("Kick", vec![], vec![])], vec![]),
+            (
+                vec![message("Kick", vec![Role::Admin, Role::Player], vec![])],
+                vec![],
+            ),
+            (
+                vec![message("Kick", vec![Role::Admin, Role::Admin], vec![])],
+                vec![],
+            ),
+            (vec![], vec![message("Over", vec![Role::Player], vec![])]),
+        ] {
+            let err = with_messages(messages, events).validate().unwrap_err();
+            assert!(err.0.contains("Kick") || err.0.contains("Over"), "{err}");
+        }
     }
 }

@@ -83,7 +83,7 @@ pub fn wrap32(v: i64, signed: bool) -> i64 {
 #[diagnostic::on_unimplemented(
     message = "`{T}` cannot be replicated with this codec",
     label = "this field's type",
-    note = "supported: bool; u8, u16, u32, i8, i16, i32 (bits = N, range = A..=B, varint); glam IVec2/IVec3 (range, varint); f32, Vec2, Vec3 with fixed(quantum = Q, min = A, max = B); f32 radians or unsigned steps with angle(bits = N); glam Quat with quat(bits = N); a fieldless enum deriving Replicate; or #[replicate(skip)]"
+    note = "supported: bool; u8, u16, u32, i8, i16, i32 (bits = N, range = A..=B, varint); glam IVec2/IVec3 (range, varint); f32, Vec2, Vec3 with fixed(quantum = Q, min = A, max = B); f32 radians or unsigned steps with angle(bits = N); glam Quat with quat(bits = N); a fieldless enum deriving Replicate; String with max_len = N (bytes); Vec<T> of a struct T deriving Replicate with max_len = N (elements); or #[replicate(skip)]"
 )]
 pub trait FieldCodec<T> {
     /// Moves `v` onto the wire grid (clamping to the declared range).
@@ -93,6 +93,23 @@ pub trait FieldCodec<T> {
     /// Writes `v` given that the reader holds `predicted` (they differ).
     fn write_change(&self, v: &T, predicted: &T, w: &mut BitWriter);
     fn read_change(&self, predicted: &T, r: &mut BitReader) -> FieldResult<T>;
+    /// [`read_full`](Self::read_full) with its error naming `field`; a list
+    /// names the element's field too (`results[2].score`).
+    #[inline]
+    fn read_full_named(&self, field: &'static str, r: &mut BitReader) -> Result<T, CodecError> {
+        self.read_full(r).map_err(|e| super::field_error(field, e))
+    }
+    /// [`read_change`](Self::read_change) with its error naming `field`.
+    #[inline]
+    fn read_change_named(
+        &self,
+        field: &'static str,
+        predicted: &T,
+        r: &mut BitReader,
+    ) -> Result<T, CodecError> {
+        self.read_change(predicted, r)
+            .map_err(|e| super::field_error(field, e))
+    }
 }
 
 /// Linear prediction: `value + velocity * ticks` on the grid, in exact
@@ -788,9 +805,164 @@ impl<E: ReplicatedEnum> FieldCodec<E> for EnumCodec {
     }
 }
 
+/// The longest prefix of `s` of at most `max_len` bytes that ends on a char
+/// boundary: what a string snaps to.
+#[inline]
+pub fn truncate_str(s: &str, max_len: usize) -> &str {
+    let mut n = s.len().min(max_len);
+    while !s.is_char_boundary(n) {
+        n -= 1;
+    }
+    &s[..n]
+}
+
+/// Writes a string in full: its length in bytes as a `gamma()`, then each
+/// byte in 8 bits. The caller truncates it to `max_len` first.
+#[inline]
+pub fn string_full(w: &mut BitWriter, s: &str) {
+    varint_full(w, s.len() as i64, false);
+    for b in s.bytes() {
+        w.write_bits(u32::from(b), 8);
+    }
+}
+
+/// Reads what [`string_full`] wrote: at most `max_len` bytes of UTF-8.
+pub fn read_string_full(r: &mut BitReader, max_len: u32) -> FieldResult<String> {
+    let len = read_varint_full(r, false)?;
+    if len > i64::from(max_len) {
+        return Err("string longer than its max_len");
+    }
+    let len = len as usize;
+    // Checked before allocating: a length alone cannot make us reserve memory.
+    if r.remaining_bits() < len * 8 {
+        return Err("payload ends inside this field");
+    }
+    let mut bytes = Vec::with_capacity(len);
+    for _ in 0..len {
+        bytes.push(r.read_bits(8).map_err(read_err)? as u8);
+    }
+    String::from_utf8(bytes).map_err(|_| "string is not UTF-8")
+}
+
+/// Strings of at most `max_len` bytes: the length, then the bytes. A change
+/// sends the whole string again (its field-mask bit says it changed).
+#[derive(Debug, Clone, Copy)]
+pub struct Text {
+    pub max_len: u32,
+}
+
+impl FieldCodec<String> for Text {
+    #[inline]
+    fn snap(&self, v: &mut String) {
+        let n = truncate_str(v, self.max_len as usize).len();
+        v.truncate(n);
+    }
+    #[inline]
+    fn write_full(&self, v: &String, w: &mut BitWriter) {
+        string_full(w, truncate_str(v, self.max_len as usize));
+    }
+    #[inline]
+    fn read_full(&self, r: &mut BitReader) -> FieldResult<String> {
+        read_string_full(r, self.max_len)
+    }
+    #[inline]
+    fn write_change(&self, v: &String, _: &String, w: &mut BitWriter) {
+        FieldCodec::<String>::write_full(self, v, w);
+    }
+    #[inline]
+    fn read_change(&self, _: &String, r: &mut BitReader) -> FieldResult<String> {
+        FieldCodec::<String>::read_full(self, r)
+    }
+}
+
+/// Reads a list's element count (a `gamma()`), checking it against
+/// `max_len`. Readers reserve at most a few elements ahead of decoding them,
+/// so a count alone cannot make them allocate much.
+pub fn read_list_len(r: &mut BitReader, max_len: u32) -> FieldResult<usize> {
+    let n = read_varint_full(r, false)?;
+    if n > i64::from(max_len) {
+        return Err("list longer than its max_len");
+    }
+    Ok(n as usize)
+}
+
+/// Lists of at most `max_len` elements, each a struct deriving `Replicate`:
+/// the count, then each element in full. A change sends the whole list again.
+#[derive(Debug, Clone, Copy)]
+pub struct List {
+    pub max_len: u32,
+}
+
+impl List {
+    /// Whether two lists are equal on the wire (element by element, skipped
+    /// fields ignored).
+    #[inline]
+    pub fn same<T: super::Replicated>(a: &[T], b: &[T]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_on_wire(y))
+    }
+
+    fn read<T: super::Replicated>(
+        &self,
+        field: &'static str,
+        r: &mut BitReader,
+    ) -> Result<Vec<T>, CodecError> {
+        let n = read_list_len(r, self.max_len).map_err(|e| super::field_error(field, e))?;
+        let mut out = Vec::with_capacity(n.min(16));
+        for i in 0..n {
+            out.push(T::read_full(r).map_err(|e| super::element_error(field, i, e))?);
+        }
+        Ok(out)
+    }
+}
+
+impl<T: super::Replicated> FieldCodec<Vec<T>> for List {
+    #[inline]
+    fn snap(&self, v: &mut Vec<T>) {
+        v.truncate(self.max_len as usize);
+        v.iter_mut().for_each(T::snap);
+    }
+    #[inline]
+    fn write_full(&self, v: &Vec<T>, w: &mut BitWriter) {
+        let v = &v[..v.len().min(self.max_len as usize)];
+        varint_full(w, v.len() as i64, false);
+        for x in v {
+            x.write_full(w);
+        }
+    }
+    fn read_full(&self, r: &mut BitReader) -> FieldResult<Vec<T>> {
+        self.read("", r).map_err(|e| match e {
+            CodecError::Field { reason, .. } => reason,
+            _ => "malformed value",
+        })
+    }
+    #[inline]
+    fn write_change(&self, v: &Vec<T>, _: &Vec<T>, w: &mut BitWriter) {
+        FieldCodec::<Vec<T>>::write_full(self, v, w);
+    }
+    fn read_change(&self, _: &Vec<T>, r: &mut BitReader) -> FieldResult<Vec<T>> {
+        FieldCodec::<Vec<T>>::read_full(self, r)
+    }
+    fn read_full_named(
+        &self,
+        field: &'static str,
+        r: &mut BitReader,
+    ) -> Result<Vec<T>, CodecError> {
+        self.read(field, r)
+    }
+    fn read_change_named(
+        &self,
+        field: &'static str,
+        _: &Vec<T>,
+        r: &mut BitReader,
+    ) -> Result<Vec<T>, CodecError> {
+        self.read(field, r)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::replicate::Replicated;
     use proptest::prelude::*;
 
     fn round_trip<T: PartialEq + std::fmt::Debug + Copy>(
@@ -840,6 +1012,143 @@ mod tests {
             prop_assert_eq!(codec.quat(codec.grid(q)), q);
             prop_assert!((q.length() - 1.0).abs() < 1e-2, "{:?}", q);
         }
+    }
+
+    /// A ranked result: what a list of a match's results holds.
+    #[derive(Debug, Clone, PartialEq, crate::Replicate)]
+    struct Rank {
+        #[replicate(varint)]
+        entity: u32,
+        #[replicate(range = -1000..=1000)]
+        score: i32,
+    }
+
+    #[derive(Debug, Clone, PartialEq, crate::Replicate)]
+    struct Board {
+        #[replicate(max_len = 5)]
+        title: String,
+        #[replicate(max_len = 3)]
+        ranks: Vec<Rank>,
+        done: bool,
+    }
+
+    fn board() -> impl Strategy<Value = Board> {
+        let rank = (any::<u32>(), any::<i32>()).prop_map(|(entity, score)| Rank { entity, score });
+        (
+            "\\PC{0,8}",
+            proptest::collection::vec(rank, 0..6),
+            any::<bool>(),
+        )
+            .prop_map(|(title, ranks, done)| Board { title, ranks, done })
+    }
+
+    fn bytes_of(f: impl FnOnce(&mut BitWriter)) -> Vec<u8> {
+        let mut w = BitWriter::new();
+        f(&mut w);
+        w.finish().to_vec()
+    }
+
+    proptest! {
+        #[test]
+        fn strings_and_lists_snap_to_a_fixpoint_within_max_len(b in board()) {
+            let mut once = b.clone();
+            once.snap();
+            let mut twice = once.clone();
+            twice.snap();
+            prop_assert_eq!(&once, &twice);
+            prop_assert!(once.title.len() <= 5 && b.title.starts_with(&once.title));
+            prop_assert!(once.ranks.len() <= 3);
+            prop_assert_eq!(once.ranks.len(), b.ranks.len().min(3));
+            // What travels is the snapped value, snapped or not beforehand.
+            prop_assert_eq!(bytes_of(|w| b.write_full(w)), bytes_of(|w| once.write_full(w)));
+        }
+
+        #[test]
+        fn strings_and_lists_round_trip_in_full_and_as_changes(a in board(), p in board()) {
+            let (mut a, mut p) = (a, p);
+            a.snap();
+            p.snap();
+            let bytes = bytes_of(|w| a.write_full(w));
+            let mut r = BitReader::new(&bytes);
+            prop_assert_eq!(Board::read_full(&mut r).unwrap(), a.clone());
+            r.expect_end().unwrap();
+            if !a.same_on_wire(&p) {
+                let bytes = bytes_of(|w| a.write_changes(&p, w));
+                let mut r = BitReader::new(&bytes);
+                prop_assert_eq!(Board::read_changes(&p, &mut r).unwrap(), a);
+            }
+        }
+
+        #[test]
+        fn truncated_strings_and_lists_name_the_field(b in board()) {
+            let mut b = b;
+            b.snap();
+            let bytes = bytes_of(|w| b.write_full(w));
+            for cut in 0..bytes.len() {
+                match Board::read_full(&mut BitReader::new(&bytes[..cut])) {
+                    Err(CodecError::Field { field, reason }) => {
+                        prop_assert!(
+                            field == "title" || field.starts_with("ranks") || field == "done",
+                            "{} {}", field, reason
+                        );
+                        prop_assert_eq!(reason, "payload ends inside this field");
+                    }
+                    other => prop_assert!(false, "cut at {}: {:?}", cut, other),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_string_is_its_length_then_its_bytes_and_must_be_utf8() {
+        let b = Board {
+            title: "hé€".into(), // 6 bytes: snaps to "hé" (3), not into the €
+            ranks: vec![],
+            done: true,
+        };
+        let mut snapped = b.clone();
+        snapped.snap();
+        assert_eq!(snapped.title, "hé");
+        // gamma(3) = 00100, then 68 c3 a9, gamma(0) = 1 (no ranks), done = 1.
+        let bytes = bytes_of(|w| b.write_full(w));
+        assert_eq!(bytes, [0x23, 0x46, 0x1d, 0x4e]);
+        let mut bad = bytes.clone();
+        bad[2] ^= 0x04; // é's second byte 0xa9 becomes 0x29: not UTF-8
+        let err = Board::read_full(&mut BitReader::new(&bad)).unwrap_err();
+        assert_eq!(err.to_string(), "field `title`: string is not UTF-8");
+        // A length of 6 > max_len 5.
+        let long = bytes_of(|w| string_full(w, "abcdef"));
+        let err = Board::read_full(&mut BitReader::new(&long)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "field `title`: string longer than its max_len"
+        );
+    }
+
+    #[test]
+    fn an_error_inside_a_list_element_names_its_index_and_field() {
+        let bytes = bytes_of(|w| {
+            string_full(w, "");
+            w.write_gamma(2); // two ranks
+            w.write_gamma(7);
+            w.write_bits(0, 11); // score -1000
+            w.write_gamma(8);
+            w.write_bits(2047, 11); // score above 1000
+        });
+        let err = Board::read_full(&mut BitReader::new(&bytes)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "field `ranks[1].score`: value above the declared maximum"
+        );
+        let four = bytes_of(|w| {
+            string_full(w, "");
+            w.write_gamma(4);
+        });
+        let err = Board::read_full(&mut BitReader::new(&four)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "field `ranks`: list longer than its max_len"
+        );
     }
 
     #[test]
