@@ -97,6 +97,14 @@ fn describe() {
         "Protocol pings over a player's rate, left unanswered"
     );
     describe_counter!(
+        "tickwire_events_sent_total",
+        "Game events (and results, gap notices) sent to connections"
+    );
+    describe_counter!(
+        "tickwire_messages_denied_total",
+        "Game messages refused, by who refused (role, rate, busy, game)"
+    );
+    describe_counter!(
         "tickwire_tick_stalls_total",
         "Ticks seen running past the tick watchdog bound"
     );
@@ -130,8 +138,12 @@ pub(crate) fn register_series(labels: &SeriesLabels) {
         "tickwire_bytes_in_total",
         "tickwire_bytes_out_total",
         "tickwire_pings_dropped_total",
+        "tickwire_events_sent_total",
     ] {
         counter!(name).increment(0);
+    }
+    for by in ["role", "rate", "busy", "game"] {
+        counter!("tickwire_messages_denied_total", "by" => by).increment(0);
     }
     for reason in ["queue_full", "rate_limit"] {
         counter!("tickwire_inputs_dropped_total", "reason" => reason).increment(0);

@@ -230,7 +230,10 @@ async fn a_ping_flood_goes_unanswered_then_closes_with_1008() {
         .await
         .unwrap();
     let mut ping = Vec::new();
-    encode_client::<ArenaInput>(&ClientMsg::Ping { client_time_us: 1 }, &mut ping);
+    encode_client::<ArenaInput, tickwire::game::arena::ArenaMessage>(
+        &ClientMsg::Ping { client_time_us: 1 },
+        &mut ping,
+    );
     let (mut sink, mut stream) = ws.split();
     let flood = tokio::spawn(async move {
         for _ in 0..2000 {
@@ -685,10 +688,11 @@ async fn a_join_naming_a_session_the_connection_was_not_opened_with_is_closed_10
         .await
         .unwrap();
     let mut join = Vec::new();
-    encode_client::<ArenaInput>(
+    encode_client::<ArenaInput, tickwire::game::arena::ArenaMessage>(
         &ClientMsg::Join {
             version: 1,
             resume: Some(tickwire::protocol::SessionToken([9; 16])),
+            last_event: 0,
         },
         &mut join,
     );

@@ -40,7 +40,7 @@ async fn raw_join(
 
 fn input_frame(seq: u32) -> Message {
     let mut out = Vec::new();
-    encode_client(
+    encode_client::<ArenaInput, tickwire::game::arena::ArenaMessage>(
         &ClientMsg::Input {
             seq,
             ack: None,

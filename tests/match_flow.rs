@@ -323,15 +323,15 @@ async fn quick_join_fills_the_fullest_open_match_before_opening_another() {
     server.shutdown().await;
 }
 
-/// What a client outside the server knows of arena: its entity and input,
-/// not its simulation.
+/// What a client outside the server knows of arena: its entity, input,
+/// message and event types, not its simulation.
 struct ArenaWire;
 
 impl tickwire::game::ClientGame for ArenaWire {
     type Entity = tickwire::game::arena::ArenaEntity;
     type Input = tickwire::game::arena::ArenaInput;
-    type Message = tickwire::replicate::NoMessages;
-    type Event = tickwire::replicate::NoMessages;
+    type Message = tickwire::game::arena::ArenaMessage;
+    type Event = tickwire::game::arena::ArenaEvent;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

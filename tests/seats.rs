@@ -300,7 +300,7 @@ async fn an_ack_for_a_tick_not_yet_sent_closes_with_1008() {
     let server = start(test_config()).await;
     let (mut raw, welcome) = raw_join(&server.ws_url()).await;
     let mut ack = Vec::new();
-    encode_client::<ArenaInput>(
+    encode_client::<ArenaInput, tickwire::game::arena::ArenaMessage>(
         &ClientMsg::Ack {
             tick: Tick(welcome.tick.0 + 1_000_000),
         },
@@ -369,12 +369,12 @@ async fn a_join_into_a_match_whose_game_panicked_is_answered_at_once() {
         .unwrap();
     let handle = server.lobby().get(id).unwrap();
     wait_until("the match failed", 5, || handle.has_ended()).await;
-    let slot = std::sync::Arc::new(tickwire::tick::OutboundSlot::new(4));
+    let slot = std::sync::Arc::new(tickwire::tick::OutboundSlot::new(4, 4));
     // The deadline is far; only the dead match's answer ends this wait in time.
     let joined = within(
         "the join is answered",
         3,
-        seat.join(slot, Duration::from_secs(60)),
+        seat.join(slot, Duration::from_secs(60), 0),
     )
     .await;
     assert!(joined.is_none());

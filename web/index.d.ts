@@ -123,7 +123,7 @@ export declare const PROTOCOL_VERSION: 1;
 export declare const MAX_SERVER_MESSAGE: number;
 
 export type ClientMsg =
-  | { type: 'join'; version: number; resume: Uint8Array | null }
+  | { type: 'join'; version: number; resume: Uint8Array | null; lastEvent?: number }
   | { type: 'input'; seq: number; ack: number | null; input: Uint8Array }
   | { type: 'ack'; tick: number }
   | { type: 'ping'; clientTimeUs: bigint };
@@ -144,13 +144,18 @@ export interface Welcome {
   schemaHash: string;
   /** The schema text, unless the client stated its hash. */
   schema: string | null;
+  /** 0 player, 1 spectator, 2 admin: only a player has an entity. */
+  role: number;
 }
 
 export type ServerMsg =
   | { type: 'welcome'; welcome: Welcome }
   | { type: 'snapshot'; tick: number; baseline: number | null; payload: Uint8Array }
   | { type: 'pong'; clientTimeUs: bigint; serverTick: number }
-  | { type: 'error'; code: ServerErrorCode; message: string };
+  | { type: 'error'; code: ServerErrorCode; message: string }
+  | { type: 'event'; seq: number; body: Uint8Array }
+  | { type: 'eventsmissed'; first: number; last: number }
+  | { type: 'ended'; seq: number; result: Uint8Array };
 
 export declare function encodeClientMsg(msg: ClientMsg): Uint8Array;
 /** @throws {ProtocolError} */
@@ -287,7 +292,8 @@ export type ServerErrorCode =
   | 'MatchUnavailable'
   | 'InvalidSession'
   | 'ShuttingDown'
-  | 'Internal';
+  | 'Internal'
+  | 'Denied';
 
 export declare const ERROR_CODES: readonly ServerErrorCode[];
 

@@ -20,6 +20,25 @@ pub enum GenericEvent {
     Pong {
         server_tick: Tick,
     },
+    /// A game event, as JSON: `{"type": ..., "fields": {...}}`.
+    Event {
+        seq: u32,
+        event: serde_json::Value,
+    },
+    /// Events `first..=last` were lost while the client was away.
+    EventsMissed {
+        first: u32,
+        last: u32,
+    },
+    /// The match is over; its result as JSON.
+    Ended {
+        seq: u32,
+        result: serde_json::Value,
+    },
+    /// The server refused one of this client's messages.
+    Denied {
+        message: String,
+    },
 }
 
 /// A connected player of whatever game the server runs.
@@ -34,7 +53,7 @@ pub struct GenericClient {
 impl GenericClient {
     /// Connects to `url` and joins, taking the game's schema from `Welcome`.
     pub async fn connect(url: &str, options: ClientOptions) -> Result<Self, ClientError> {
-        let (ws, welcome) = open(url, &options, None, None).await?;
+        let (ws, welcome) = open(url, &options, None, 0, None).await?;
         let text = welcome
             .schema
             .as_deref()
@@ -85,6 +104,17 @@ impl GenericClient {
         Ok(seq)
     }
 
+    /// Sends a game message given as JSON (`{"type": "Chat", "fields":
+    /// {"text": "hi"}}`), encoded by the schema's `messages`.
+    pub async fn send_message(&mut self, message: &serde_json::Value) -> Result<(), ClientError> {
+        let bytes = self.codec.encode_message(message)?;
+        // `ClientMsg::Message` with the message's bytes, as bincode lays it out.
+        let frame = bincode::encode_to_vec((4u32, bytes.as_slice()), bincode::config::standard())
+            .map_err(|_| ClientError::Unexpected("message does not encode"))?;
+        self.ws.send(Message::Binary(frame.into())).await?;
+        Ok(())
+    }
+
     /// Reads the next message; snapshots are decoded and acknowledged at once.
     pub async fn recv(&mut self) -> Result<GenericEvent, ClientError> {
         let (msg, _) = next_server_msg(&mut self.ws).await?;
@@ -103,6 +133,24 @@ impl GenericClient {
                 Ok(GenericEvent::Snapshot { tick, baseline })
             }
             ServerMsg::Pong { server_tick, .. } => Ok(GenericEvent::Pong { server_tick }),
+            ServerMsg::Event { seq, body } => Ok(GenericEvent::Event {
+                seq,
+                event: self.codec.decode_event(&body).map_err(ClientError::Event)?,
+            }),
+            ServerMsg::EventsMissed { first, last } => {
+                Ok(GenericEvent::EventsMissed { first, last })
+            }
+            ServerMsg::Ended { seq, result } => Ok(GenericEvent::Ended {
+                seq,
+                result: self
+                    .codec
+                    .decode_event(&result)
+                    .map_err(ClientError::Event)?,
+            }),
+            ServerMsg::Error {
+                code: crate::protocol::ErrorCode::Denied,
+                message,
+            } => Ok(GenericEvent::Denied { message }),
             ServerMsg::Welcome(_) => Err(ClientError::Unexpected("second Welcome")),
             ServerMsg::Error { code, message } => Err(ClientError::Server { code, message }),
         }

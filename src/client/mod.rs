@@ -11,7 +11,8 @@ use crate::protocol::{
     Tick, Welcome, MAX_BASELINE_AGE, PROTOCOL_VERSION,
 };
 use crate::replicate::schema::hash_hex;
-use crate::snapshot::{decode_delta, CodecError, Snapshot};
+use crate::replicate::{MessageSet, NoMessages, Role};
+use crate::snapshot::{decode_delta, BitReader, CodecError, Snapshot};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -98,6 +99,8 @@ pub enum ClientError {
     Protocol(#[from] ProtocolError),
     #[error("undecodable snapshot: {0}")]
     Snapshot(#[from] CodecError),
+    #[error("undecodable event: {0}")]
+    Event(CodecError),
     #[error("snapshot {tick:?} is a delta against {baseline:?}, which this client no longer has")]
     MissingBaseline { tick: Tick, baseline: Tick },
     #[error("timed out waiting for the server")]
@@ -139,9 +142,9 @@ impl ClientError {
     }
 }
 
-/// What `recv` got.
+/// What `recv` got. `V` is the game's event set (`ClientGame::Event`).
 #[derive(Debug, Clone, PartialEq)]
-pub enum ClientEvent {
+pub enum ClientEvent<V = NoMessages> {
     /// A snapshot was decoded; `Client::world` now returns it.
     Snapshot {
         tick: Tick,
@@ -158,6 +161,17 @@ pub enum ClientEvent {
     /// again as a new player (`ReconnectPolicy::rejoin`): a new entity, maybe
     /// in another match (see `Client::welcome`); the next snapshot is full.
     Rejoined { attempts: u32, same_match: bool },
+    /// A game event. `seq` counts this session's events from 1; after a
+    /// resume, the ones sent while the client was away come first.
+    Event { seq: u32, event: V },
+    /// Events `first..=last` were lost while the client was away (more than
+    /// the server keeps); the full snapshot after the resume has the state.
+    EventsMissed { first: u32, last: u32 },
+    /// The match is over, with the game's result; the server closes next.
+    Ended { seq: u32, result: V },
+    /// The server refused one of this client's messages; the reason names
+    /// its type. The connection stays open (until too many refusals).
+    Denied { message: String },
 }
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -234,6 +248,9 @@ pub struct Client<G: ClientGame> {
     /// Decoded snapshots still usable as baselines, oldest first.
     history: Baselines<Snapshot<G::Entity>>,
     next_seq: u32,
+    /// The newest event `seq` received in this session (0: none): a resume
+    /// states it, so the server sends only what came after.
+    last_event: u32,
     /// Newest decoded tick not yet acknowledged to the server.
     unacked: Option<Tick>,
     epoch: Instant,
@@ -244,7 +261,7 @@ pub struct Client<G: ClientGame> {
 impl<G: ClientGame> Client<G> {
     /// Connects to `url` (e.g. `ws://127.0.0.1:7777/ws?match=1`) and joins.
     pub async fn connect(url: &str, options: ClientOptions) -> Result<Self, ClientError> {
-        let (ws, welcome) = open(url, &options, None, Some(G::schema_hash())).await?;
+        let (ws, welcome) = open(url, &options, None, 0, Some(G::schema_hash())).await?;
         Ok(Self::joined(ws, url, welcome, options))
     }
 
@@ -255,8 +272,24 @@ impl<G: ClientGame> Client<G> {
         token: SessionToken,
         options: ClientOptions,
     ) -> Result<Self, ClientError> {
-        let (ws, welcome) = open(url, &options, Some(token), Some(G::schema_hash())).await?;
+        let (ws, welcome) = open(url, &options, Some(token), 0, Some(G::schema_hash())).await?;
         Ok(Self::joined(ws, url, welcome, options))
+    }
+
+    /// As [`resume`](Self::resume), for a client that received this
+    /// session's events up to `last_event` (a count it kept, e.g. across a
+    /// restart of the app): the server sends only the ones after it.
+    pub async fn resume_from(
+        url: &str,
+        token: SessionToken,
+        last_event: u32,
+        options: ClientOptions,
+    ) -> Result<Self, ClientError> {
+        let hash = Some(G::schema_hash());
+        let (ws, welcome) = open(url, &options, Some(token), last_event, hash).await?;
+        let mut client = Self::joined(ws, url, welcome, options);
+        client.last_event = last_event;
+        Ok(client)
     }
 
     fn joined(ws: Ws, url: &str, welcome: Welcome, options: ClientOptions) -> Self {
@@ -267,6 +300,7 @@ impl<G: ClientGame> Client<G> {
             options,
             history: Baselines::new(),
             next_seq: 1,
+            last_event: 0,
             unacked: None,
             epoch: Instant::now(),
             rtt: None,
@@ -286,7 +320,7 @@ impl<G: ClientGame> Client<G> {
         }
     }
 
-    async fn reconnect_or_rejoin(&mut self) -> Result<ClientEvent, ClientError> {
+    async fn reconnect_or_rejoin(&mut self) -> Result<ClientEvent<G::Event>, ClientError> {
         let policy = self.options.reconnect.unwrap_or_default();
         let mut backoff = policy.initial_backoff;
         let mut last = ClientError::Timeout;
@@ -299,6 +333,7 @@ impl<G: ClientGame> Client<G> {
                     &self.url,
                     &self.options,
                     Some(self.welcome.session_token),
+                    self.last_event,
                     Some(G::schema_hash()),
                 )
                 .await
@@ -310,6 +345,9 @@ impl<G: ClientGame> Client<G> {
                     self.welcome = welcome;
                     self.history.clear();
                     self.unacked = None;
+                    if session_gone {
+                        self.last_event = 0;
+                    }
                     return Ok(if session_gone {
                         ClientEvent::Rejoined {
                             attempts: attempt,
@@ -343,7 +381,7 @@ impl<G: ClientGame> Client<G> {
             "match",
             Some(&self.welcome.match_id.0.to_string()),
         );
-        match open(&same, &self.options, None, Some(G::schema_hash())).await {
+        match open(&same, &self.options, None, 0, Some(G::schema_hash())).await {
             Ok(opened) => Ok((opened, true)),
             Err(ClientError::Refused {
                 status: 404 | 409 | 410,
@@ -351,7 +389,7 @@ impl<G: ClientGame> Client<G> {
             }) => {
                 let quick = with_query(&self.url, "match", None);
                 Ok((
-                    open(&quick, &self.options, None, Some(G::schema_hash())).await?,
+                    open(&quick, &self.options, None, 0, Some(G::schema_hash())).await?,
                     false,
                 ))
             }
@@ -368,12 +406,23 @@ impl<G: ClientGame> Client<G> {
         self.history.newest()
     }
 
+    /// What this connection may do: a player steers an entity, a spectator
+    /// or an admin watches (`?spectate=1`, or the token's role).
+    pub fn role(&self) -> Role {
+        Role::from_wire(self.welcome.role).unwrap_or_default()
+    }
+
+    /// The newest event `seq` received in this session (0: none).
+    pub fn last_event(&self) -> u32 {
+        self.last_event
+    }
+
     /// The newest round-trip time measured by `ping`.
     pub fn rtt(&self) -> Option<Duration> {
         self.rtt
     }
 
-    async fn send(&mut self, msg: &ClientMsg<G::Input>) -> Result<(), ClientError> {
+    async fn send(&mut self, msg: &ClientMsg<G::Input, G::Message>) -> Result<(), ClientError> {
         self.buf.clear();
         encode_client(msg, &mut self.buf);
         self.ws
@@ -395,6 +444,14 @@ impl<G: ClientGame> Client<G> {
         Ok(seq)
     }
 
+    /// Sends a game message (chat, "ready"). The server checks that this
+    /// connection's role may send its type, then the game handles it in
+    /// order with this client's inputs; a refusal comes back through `recv`
+    /// as `ClientEvent::Denied`.
+    pub async fn send_message(&mut self, message: G::Message) -> Result<(), ClientError> {
+        self.send(&ClientMsg::Message(message)).await
+    }
+
     /// Acknowledges `tick` (with `AckMode::Manual`; the other modes do it themselves).
     pub async fn ack(&mut self, tick: Tick) -> Result<(), ClientError> {
         self.send(&ClientMsg::Ack { tick }).await
@@ -414,7 +471,7 @@ impl<G: ClientGame> Client<G> {
 
     /// Waits for the next snapshot or pong, decodes it and (per `AckMode`)
     /// acknowledges it. Cancel-safe while waiting for a frame.
-    pub async fn recv(&mut self) -> Result<ClientEvent, ClientError> {
+    pub async fn recv(&mut self) -> Result<ClientEvent<G::Event>, ClientError> {
         let (msg, bytes) = match next_server_msg(&mut self.ws).await {
             Ok(m) => m,
             Err(e) if self.options.reconnect.is_some() && e.is_connection_loss() => {
@@ -434,7 +491,10 @@ impl<G: ClientGame> Client<G> {
                 self.unacked = Some(tick);
                 if self.options.ack == AckMode::Immediate {
                     self.unacked = None;
-                    self.ack(tick).await?;
+                    // Best effort: a socket the server has just closed fails
+                    // the write, and the next `recv` reads why (the close
+                    // frame) instead of losing it to a broken pipe.
+                    let _ = self.ack(tick).await;
                 }
                 Ok(ClientEvent::Snapshot {
                     tick,
@@ -451,10 +511,36 @@ impl<G: ClientGame> Client<G> {
                 self.rtt = Some(rtt);
                 Ok(ClientEvent::Pong { rtt, server_tick })
             }
+            ServerMsg::Event { seq, body } => {
+                self.last_event = seq;
+                let event = read_event(&body)?;
+                Ok(ClientEvent::Event { seq, event })
+            }
+            ServerMsg::EventsMissed { first, last } => {
+                self.last_event = self.last_event.max(last);
+                Ok(ClientEvent::EventsMissed { first, last })
+            }
+            ServerMsg::Ended { seq, result } => {
+                self.last_event = seq;
+                let result = read_event(&result)?;
+                Ok(ClientEvent::Ended { seq, result })
+            }
+            ServerMsg::Error {
+                code: ErrorCode::Denied,
+                message,
+            } => Ok(ClientEvent::Denied { message }),
             ServerMsg::Welcome(_) => Err(ClientError::Unexpected("second Welcome")),
             ServerMsg::Error { .. } => unreachable!("next_server_msg turns errors into Err"),
         }
     }
+}
+
+/// An event's bits, read by the game's event set.
+fn read_event<V: MessageSet>(body: &[u8]) -> Result<V, ClientError> {
+    let mut r = BitReader::new(body);
+    let event = V::read(&mut r).map_err(ClientError::Event)?;
+    r.expect_end().map_err(ClientError::Event)?;
+    Ok(event)
 }
 
 /// The next protocol message, skipping WebSocket control frames.
@@ -472,8 +558,12 @@ async fn next_server_msg(ws: &mut Ws) -> Result<(ServerMsg, usize), ClientError>
         match message {
             Message::Binary(bytes) => {
                 let msg = decode_server(&bytes, MAX_SERVER_MESSAGE)?;
+                // A refused message is news, not the end of the connection.
                 if let ServerMsg::Error { code, message } = msg {
-                    return Err(ClientError::Server { code, message });
+                    if code != ErrorCode::Denied {
+                        return Err(ClientError::Server { code, message });
+                    }
+                    return Ok((ServerMsg::Error { code, message }, bytes.len()));
                 }
                 return Ok((msg, bytes.len()));
             }
@@ -518,6 +608,7 @@ async fn open(
     url: &str,
     options: &ClientOptions,
     resume: Option<SessionToken>,
+    last_event: u32,
     schema: Option<u64>,
 ) -> Result<(Ws, Welcome), ClientError> {
     let mut url = match resume {
@@ -549,10 +640,11 @@ async fn open(
         Ok(Ok(c)) => c,
     };
     let mut join = Vec::with_capacity(24);
-    encode_client::<()>(
+    encode_client::<(), NoMessages>(
         &ClientMsg::Join {
             version: PROTOCOL_VERSION,
             resume,
+            last_event,
         },
         &mut join,
     );

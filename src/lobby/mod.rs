@@ -11,8 +11,9 @@ mod sessions;
 
 use crate::game::{Game, MatchSettings};
 use crate::protocol::{MatchId, PlayerId, SessionToken};
+use crate::replicate::Role;
 use crate::tick::{
-    Joined, MatchCommand, MatchLoop, MatchParts, MatchStats, OutboundSlot, PlayerInput,
+    Inbound, Joined, MatchCommand, MatchLoop, MatchParts, MatchStats, OutboundSlot, PlayerInput,
     TickObserver, TickPool,
 };
 use crossbeam::queue::{ArrayQueue, SegQueue};
@@ -30,6 +31,10 @@ pub enum LobbyError {
     NotFound(MatchId),
     #[error("match {0} is full")]
     Full(MatchId),
+    #[error("match {0} has no room for another spectator")]
+    NoSpectatorRoom(MatchId),
+    #[error("there is no match to watch")]
+    NothingToWatch,
     #[error("match {0} has ended")]
     Ended(MatchId),
     #[error("capacity {requested} is outside 1..={max}")]
@@ -55,6 +60,9 @@ pub struct Claim {
     pub player: Option<PlayerId>,
     /// Resume the seat of this session (the match is the seat's own).
     pub resume: Option<SessionToken>,
+    /// A player plays; a spectator or an admin watches (no entity), in a
+    /// seat counted apart.
+    pub role: Role,
 }
 
 /// How the lobby creates matches.
@@ -71,6 +79,12 @@ pub struct LobbySettings {
     /// How long a connection taking a seat over waits for the previous
     /// connection to let go of it.
     pub handover_wait: Duration,
+    /// Spectators and admins per match, at most.
+    pub spectators_per_match: u16,
+    /// Events kept per session for a resuming client.
+    pub event_log: usize,
+    /// How long an ended match's result stays in the match API.
+    pub ended_match_ttl: Duration,
 }
 
 /// A live match as the network side sees it: queues in, counters out.
@@ -80,10 +94,12 @@ pub struct MatchHandle<G: Game> {
     pub seed: u64,
     pub created: Instant,
     pub stats: Arc<MatchStats>,
-    inputs: Arc<ArrayQueue<PlayerInput<G::Input>>>,
+    inputs: Arc<ArrayQueue<PlayerInput<G::Input, G::Message>>>,
     commands: Arc<SegQueue<MatchCommand<G>>>,
     /// Seats handed out and not yet dropped; changed up only under the registry lock.
     seated: AtomicU32,
+    /// Watching seats (spectators, admins), counted apart from `seated`.
+    watching: AtomicU32,
     ended: AtomicBool,
 }
 
@@ -92,22 +108,47 @@ impl<G: Game> MatchHandle<G> {
         self.seated.load(Ordering::Relaxed)
     }
 
+    /// Spectator and admin seats handed out and not yet dropped.
+    pub fn watching(&self) -> u32 {
+        self.watching.load(Ordering::Relaxed)
+    }
+
     pub fn has_ended(&self) -> bool {
         // SeqCst pairs with the match's store before it drains its commands.
         self.ended.load(Ordering::SeqCst)
     }
 
+    fn seats(&self, role: Role) -> &AtomicU32 {
+        if role.plays() {
+            &self.seated
+        } else {
+            &self.watching
+        }
+    }
+
     /// Receives every snapshot of this match from now on, without playing.
     pub fn observe(&self, queue: usize) -> Arc<OutboundSlot<G::Entity>> {
-        let slot = Arc::new(OutboundSlot::new(queue));
+        let slot = Arc::new(OutboundSlot::new(queue, 1));
         self.commands
             .push(MatchCommand::Observe { slot: slot.clone() });
         slot
     }
 }
 
+/// A match the game ended, kept for the match API for a while.
+#[derive(Debug, Clone)]
+pub struct EndedMatch {
+    pub id: MatchId,
+    pub ended: Instant,
+    pub ticks: u32,
+    /// The result event's bits.
+    pub result: bytes::Bytes,
+}
+
 struct Inner<G: Game> {
     matches: Mutex<BTreeMap<MatchId, Arc<MatchHandle<G>>>>,
+    /// Matches the game ended, newest last, each for `ended_match_ttl`.
+    ended: Mutex<std::collections::VecDeque<EndedMatch>>,
     pool: TickPool,
     settings: LobbySettings,
     next_match: AtomicU64,
@@ -140,6 +181,7 @@ impl<G: Game> Lobby<G> {
         Lobby {
             inner: Arc::new(Inner {
                 matches: Mutex::new(BTreeMap::new()),
+                ended: Mutex::new(std::collections::VecDeque::new()),
                 pool,
                 next_match: AtomicU64::new(1),
                 next_player: AtomicU64::new(1),
@@ -209,6 +251,7 @@ impl<G: Game> Lobby<G> {
             )),
             commands: Arc::new(SegQueue::new()),
             seated: AtomicU32::new(0),
+            watching: AtomicU32::new(0),
             ended: AtomicBool::new(false),
         });
         let weak: Weak<Inner<G>> = Arc::downgrade(&self.inner);
@@ -222,6 +265,7 @@ impl<G: Game> Lobby<G> {
             inputs: handle.inputs.clone(),
             commands: handle.commands.clone(),
             stats: handle.stats.clone(),
+            event_log: s.event_log,
             empty_grace: s.empty_match_grace,
             request_end,
             on_tick: self.inner.on_tick.clone(),
@@ -242,14 +286,33 @@ impl<G: Game> Lobby<G> {
             return false;
         }
         handle.ended.store(true, Ordering::SeqCst);
+        if let Some(result) = handle.stats.result.get() {
+            let mut ended = self.inner.ended.lock().unwrap_or_else(|e| e.into_inner());
+            ended.push_back(EndedMatch {
+                id,
+                ended: Instant::now(),
+                ticks: handle.stats.tick.load(Ordering::Relaxed),
+                result: result.clone(),
+            });
+        }
         registry.remove(&id);
         true
+    }
+
+    /// A match the game ended within the last `ended_match_ttl`, with its result.
+    pub fn ended_match(&self, id: MatchId) -> Option<EndedMatch> {
+        let mut ended = self.inner.ended.lock().unwrap_or_else(|e| e.into_inner());
+        let ttl = self.inner.settings.ended_match_ttl;
+        while ended.front().is_some_and(|e| e.ended.elapsed() > ttl) {
+            ended.pop_front();
+        }
+        ended.iter().find(|e| e.id == id).cloned()
     }
 
     /// A seat in match `id`, or with `None` in the fullest open match with room
     /// (a new match when none has room).
     pub fn reserve(&self, id: Option<MatchId>) -> Result<Seat<G>, LobbyError> {
-        self.reserve_as(id, None)
+        self.reserve_as(id, None, Role::Player)
     }
 
     /// What a new connection gets: the seat of the session it resumes; for
@@ -277,7 +340,7 @@ impl<G: Game> Lobby<G> {
                 }
             }
         }
-        self.reserve_as(claim.match_id, claim.player)
+        self.reserve_as(claim.match_id, claim.player, claim.role)
     }
 
     /// As [`reserve`](Self::reserve), for a player whose id is known (from an
@@ -287,6 +350,7 @@ impl<G: Game> Lobby<G> {
         &self,
         id: Option<MatchId>,
         known: Option<PlayerId>,
+        role: Role,
     ) -> Result<Seat<G>, LobbyError> {
         let mut registry = self.registry();
         if let Some(player) = known {
@@ -295,6 +359,25 @@ impl<G: Game> Lobby<G> {
             }
         }
         let handle = match id {
+            _ if !role.plays() => {
+                // Watching: a given match, or the one with the most players.
+                let handle = match id {
+                    Some(id) => registry.get(&id).ok_or(LobbyError::NotFound(id))?.clone(),
+                    None => registry
+                        .values()
+                        .filter(|h| !h.has_ended())
+                        .max_by_key(|h| (h.seated(), std::cmp::Reverse(h.id)))
+                        .cloned()
+                        .ok_or(LobbyError::NothingToWatch)?,
+                };
+                if handle.has_ended() {
+                    return Err(LobbyError::Ended(handle.id));
+                }
+                if handle.watching() >= u32::from(self.inner.settings.spectators_per_match) {
+                    return Err(LobbyError::NoSpectatorRoom(handle.id));
+                }
+                handle
+            }
             Some(id) => {
                 let handle = registry.get(&id).ok_or(LobbyError::NotFound(id))?;
                 if handle.has_ended() {
@@ -322,10 +405,11 @@ impl<G: Game> Lobby<G> {
         let token = SessionToken::random();
         self.inner.sessions.open(player, known.is_some(), token)?;
         // Counted under the registry lock, so racing joins never overfill a match.
-        handle.seated.fetch_add(1, Ordering::Relaxed);
+        handle.seats(role).fetch_add(1, Ordering::Relaxed);
         Ok(Seat {
             handle,
             player,
+            role,
             token,
             joined: false,
             identified: known.is_some(),
@@ -381,6 +465,7 @@ impl<G: Game> Lobby<G> {
 pub struct Seat<G: Game> {
     handle: Arc<MatchHandle<G>>,
     player: PlayerId,
+    role: Role,
     /// The secret that lets this player resume after a disconnect.
     token: SessionToken,
     joined: bool,
@@ -398,6 +483,10 @@ impl<G: Game> Seat<G> {
         self.token
     }
 
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
     /// Whether the player has (had) an entity through this seat: a resumed or
     /// taken-over seat has.
     pub fn has_joined(&self) -> bool {
@@ -411,14 +500,19 @@ impl<G: Game> Seat<G> {
     /// Gives the player an entity (its old one, when resuming); snapshots
     /// start flowing into `slot`. `None` when the match ended (or failed)
     /// before the join was applied, or did not answer within `deadline`.
+    /// `last_event` is the newest event the client received in this session
+    /// (0: none), so a resume delivers the ones after it.
     pub async fn join(
         &mut self,
         slot: Arc<OutboundSlot<G::Entity>>,
         deadline: Duration,
+        last_event: u32,
     ) -> Option<Joined> {
         let (reply, joined) = tokio::sync::oneshot::channel();
         self.handle.commands.push(MatchCommand::Join {
             player: self.player,
+            role: self.role,
+            last_event,
             slot,
             reply,
         });
@@ -437,6 +531,7 @@ impl<G: Game> Seat<G> {
         InputSender {
             handle: self.handle.clone(),
             player: self.player,
+            role: self.role,
         }
     }
 }
@@ -446,20 +541,35 @@ impl<G: Game> Seat<G> {
 pub struct InputSender<G: Game> {
     handle: Arc<MatchHandle<G>>,
     player: PlayerId,
+    role: Role,
 }
 
 impl<G: Game> InputSender<G> {
     /// Queues an input for the next tick; `false` when the match's input queue
     /// is full and the input was dropped.
     pub fn send(&self, seq: u32, input: G::Input) -> bool {
+        self.push(Inbound::Input { seq, input })
+    }
+
+    /// Queues a game message, in order with the inputs; `false` when the
+    /// queue is full and the message was not taken.
+    pub fn send_message(&self, message: G::Message) -> bool {
+        self.push(Inbound::Message(Box::new(message)))
+    }
+
+    fn push(&self, what: Inbound<G::Input, G::Message>) -> bool {
         self.handle
             .inputs
             .push(PlayerInput {
                 player: self.player,
-                seq,
-                input,
+                what,
             })
             .is_ok()
+    }
+
+    /// The sender's role.
+    pub fn role(&self) -> Role {
+        self.role
     }
 
     /// The match's newest tick.
@@ -475,7 +585,7 @@ impl<G: Game> Drop for Seat<G> {
                 player: self.player,
             });
         }
-        self.handle.seated.fetch_sub(1, Ordering::Relaxed);
+        self.handle.seats(self.role).fetch_sub(1, Ordering::Relaxed);
         self.sessions.close(self.token, self.player);
     }
 }

@@ -8,6 +8,7 @@ use super::App;
 use crate::game::Game;
 use crate::lobby::{LobbyError, MatchHandle};
 use crate::protocol::MatchId;
+use crate::replicate::generic::GenericCodec;
 use crate::replicate::schema::hash_hex;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -307,7 +308,11 @@ async fn restart_window<G: Game>(State(app): State<Arc<App<G>>>, headers: Header
 #[derive(Serialize)]
 struct MatchInfo {
     id: u64,
+    /// "live"; an ended match's entry (with its result) says "ended".
+    state: &'static str,
     players: u32,
+    /// Spectators and admins watching, apart from the players.
+    spectators: u32,
     capacity: u16,
     tick: u32,
     age_s: f64,
@@ -317,7 +322,9 @@ struct MatchInfo {
 fn info<G: Game>(m: &MatchHandle<G>) -> MatchInfo {
     MatchInfo {
         id: m.id.0,
+        state: "live",
         players: m.stats.players.load(Ordering::Relaxed),
+        spectators: m.watching(),
         capacity: m.capacity,
         tick: m.stats.tick.load(Ordering::Relaxed),
         age_s: m.created.elapsed().as_secs_f64(),
@@ -338,8 +345,24 @@ async fn get_match<G: Game>(State(app): State<Arc<App<G>>>, Path(id): Path<Strin
             "a match id is an unsigned integer",
         );
     };
-    match app.lobby.get(MatchId(id)) {
-        Some(m) => Json(info(&m)).into_response(),
+    if let Some(m) = app.lobby.get(MatchId(id)) {
+        return Json(info(&m)).into_response();
+    }
+    match app.lobby.ended_match(MatchId(id)) {
+        Some(ended) => {
+            // The result travels as the game's event; shown as the schema's JSON.
+            let result = GenericCodec::new(app.schema.schema.clone())
+                .ok()
+                .and_then(|codec| codec.decode_event(&ended.result).ok());
+            Json(serde_json::json!({
+                "id": id,
+                "state": "ended",
+                "ticks": ended.ticks,
+                "ended_s_ago": ended.ended.elapsed().as_secs_f64(),
+                "result": result,
+            }))
+            .into_response()
+        }
         None => json_error(
             StatusCode::NOT_FOUND,
             "match_not_found",

@@ -11,6 +11,7 @@
 //! logs or repeats a token.
 
 use crate::protocol::{MatchId, PlayerId};
+use crate::replicate::Role;
 use axum::http::{header, HeaderMap, HeaderValue};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use sha2::{Digest, Sha256};
@@ -72,6 +73,8 @@ pub(crate) enum TokenRefusal {
     InvalidClaims,
     #[error("the token has no `sub` (subject) claim; one is required")]
     MissingSubject,
+    #[error("the token's `role` must be \"player\", \"spectator\" or \"admin\"")]
+    UnknownRole,
     #[error("the token's `sub` is empty")]
     EmptySubject,
     #[error(
@@ -112,6 +115,8 @@ struct Claims {
     /// The only match this token may join, if any.
     #[serde(rename = "match")]
     match_id: Option<u64>,
+    /// `player` (the default), `spectator` or `admin`.
+    role: Option<String>,
 }
 
 /// A verified identity.
@@ -119,6 +124,7 @@ struct Claims {
 pub(crate) struct Identity {
     pub player: PlayerId,
     pub match_id: Option<MatchId>,
+    pub role: Role,
 }
 
 /// Verifies tokens signed with the server's secret.
@@ -260,9 +266,14 @@ fn check_claims(
     if exp.saturating_sub(now) > max_secs.saturating_add(CLOCK_LEEWAY_SECS) {
         return Err(TokenRefusal::ExpiresTooLate(max_lifetime));
     }
+    let role = match claims.role.as_deref() {
+        None => Role::Player,
+        Some(name) => Role::parse(name).ok_or(TokenRefusal::UnknownRole)?,
+    };
     Ok(Identity {
         player: player_for_subject(subject),
         match_id: claims.match_id.map(MatchId),
+        role,
     })
 }
 
@@ -347,8 +358,31 @@ mod tests {
             Ok(Identity {
                 player: player_for_subject("auth0|5f7c1e"),
                 match_id: Some(MatchId(9)),
+                role: Role::Player,
             })
         );
+    }
+
+    #[test]
+    fn the_role_claim_is_player_spectator_or_admin() {
+        let auth = authenticator();
+        let with_role = |role: &str| {
+            signed(serde_json::json!({
+                "sub": "u1", "iat": NOW, "exp": NOW + 60, "role": role,
+            }))
+        };
+        for role in Role::ALL {
+            let identity = auth.identity(&with_role(role.as_str()), NOW).unwrap();
+            assert_eq!(identity.role, role);
+        }
+        assert_eq!(
+            auth.identity(&with_role("root"), NOW),
+            Err(TokenRefusal::UnknownRole)
+        );
+        let number = signed(serde_json::json!({
+            "sub": "u1", "iat": NOW, "exp": NOW + 60, "role": 2,
+        }));
+        assert!(auth.identity(&number, NOW).is_err());
     }
 
     #[test]

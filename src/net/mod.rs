@@ -115,6 +115,9 @@ pub async fn start<G: Game>(config: Config) -> std::io::Result<ServerHandle<G>> 
             // The longest an evicted connection takes to let go: a send in
             // flight, then its close frame, each under the send deadline.
             handover_wait: config.send_timeout * 2 + Duration::from_secs(1),
+            spectators_per_match: config.spectators_per_match,
+            event_log: config.event_log,
+            ended_match_ttl: config.ended_match_ttl,
         },
         pool,
         Some(stats.tick_observer()),

@@ -27,6 +27,8 @@ pub(crate) const REFUSAL_REASONS: &[&str] = &[
     "too_many_connections",
     "match_not_found",
     "match_full",
+    "no_spectator_room",
+    "nothing_to_watch",
     "match_ended",
     "already_connected",
     "invalid_session",
@@ -68,6 +70,8 @@ pub(crate) struct WsQuery {
     /// The schema hash the client was built for (16 hex digits); another
     /// game's client is refused before it holds a socket.
     schema: Option<String>,
+    /// `1` (or `true`): watch the match as a spectator.
+    spectate: Option<String>,
 }
 
 fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
@@ -85,6 +89,12 @@ fn lobby_refusal(e: &LobbyError) -> Response {
     match e {
         LobbyError::NotFound(_) => refuse(StatusCode::NOT_FOUND, "match_not_found", e.to_string()),
         LobbyError::Full(_) => refuse(StatusCode::CONFLICT, "match_full", e.to_string()),
+        LobbyError::NoSpectatorRoom(_) => {
+            refuse(StatusCode::CONFLICT, "no_spectator_room", e.to_string())
+        }
+        LobbyError::NothingToWatch => {
+            refuse(StatusCode::NOT_FOUND, "nothing_to_watch", e.to_string())
+        }
         LobbyError::Ended(_) => refuse(StatusCode::GONE, "match_ended", e.to_string()),
         LobbyError::AlreadyConnected(_) => {
             refuse(StatusCode::CONFLICT, "already_connected", e.to_string())
@@ -237,8 +247,22 @@ pub(crate) async fn ws_upgrade<G: Game>(
             "connection cannot be upgraded",
         );
     };
+    let spectate = match query.spectate.as_deref() {
+        None | Some("0") | Some("false") => false,
+        Some("1") | Some("true") => true,
+        Some(_) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "bad_query",
+                "query parameter `spectate` must be 1 or 0",
+            )
+        }
+    };
     let mut match_id = query.match_id.map(MatchId);
     let mut known_player = None;
+    // Without a token everyone may play or watch; a token's role may only
+    // narrow that (a spectator token never gets an entity).
+    let mut role = crate::replicate::Role::Player;
     if let Some(auth) = &app.auth {
         let identity = match auth.verify(req.headers(), query.token.as_deref()) {
             Ok(identity) => identity,
@@ -255,11 +279,16 @@ pub(crate) async fn ws_upgrade<G: Game>(
             match_id = Some(pinned);
         }
         known_player = Some(identity.player);
+        role = identity.role;
+    }
+    if spectate && role.plays() {
+        role = crate::replicate::Role::Spectator;
     }
     let claim = Claim {
         match_id,
         player: known_player,
         resume,
+        role,
     };
     let seat = match app.lobby.claim(claim).await {
         Ok(seat) => seat,

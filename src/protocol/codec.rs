@@ -1,7 +1,7 @@
 //! Encoding and size-limited decoding of messages with bincode 2's standard config.
 
 use super::{ClientMsg, ServerMsg};
-use crate::replicate::Replicated;
+use crate::replicate::{MessageSet, Replicated};
 use bincode::Decode;
 
 /// Decoding never allocates more than this, whatever length prefixes a frame claims.
@@ -45,11 +45,11 @@ fn decode_exact<T: Decode<()>>(bytes: &[u8], max_len: usize) -> Result<T, Protoc
 
 /// Decodes one client frame of at most `max_len` bytes. A `Join` with another
 /// protocol version is refused here, so a decoded message is already valid.
-pub fn decode_client<I: Replicated>(
+pub fn decode_client<I: Replicated, M: MessageSet>(
     bytes: &[u8],
     max_len: usize,
-) -> Result<ClientMsg<I>, ProtocolError> {
-    let msg: ClientMsg<I> = decode_exact(bytes, max_len)?;
+) -> Result<ClientMsg<I, M>, ProtocolError> {
+    let msg: ClientMsg<I, M> = decode_exact(bytes, max_len)?;
     if let ClientMsg::Join { version, .. } = &msg {
         if *version != super::PROTOCOL_VERSION {
             return Err(ProtocolError::UnsupportedVersion {
@@ -67,7 +67,7 @@ pub fn decode_server(bytes: &[u8], max_len: usize) -> Result<ServerMsg, Protocol
 }
 
 /// Appends the encoding of `msg` to `out`.
-pub fn encode_client<I: Replicated>(msg: &ClientMsg<I>, out: &mut Vec<u8>) {
+pub fn encode_client<I: Replicated, M: MessageSet>(msg: &ClientMsg<I, M>, out: &mut Vec<u8>) {
     // Writing into a Vec cannot fail, and every field of our messages is encodable.
     bincode::encode_into_std_write(msg, out, config()).expect("encoding into a Vec cannot fail");
 }

@@ -1,24 +1,28 @@
 //! The messages of the protocol. Field order is wire order: do not reorder.
 
 use super::{EntityId, MatchId, PlayerId, SessionToken, Tick};
-use crate::replicate::Replicated;
+use crate::replicate::{MessageSet, NoMessages, Replicated};
 use crate::snapshot::{BitReader, BitWriter};
 use bincode::de::Decoder;
 use bincode::enc::Encoder;
 use bincode::error::{DecodeError, EncodeError};
 use bincode::{Decode, Encode};
 
-/// A message from a client. `I` is the game's input type (`Game::Input`).
-/// Encoded as bincode would derive it, except that the input travels as a
-/// byte string holding its bit-packed fields (`Replicated::write_full`), so
-/// a client in any language encodes it from the schema.
+/// A message from a client. `I` is the game's input type (`Game::Input`),
+/// `M` its message set (`Game::Message`). Encoded as bincode would derive
+/// it, except that an input or a game message travels as a byte string
+/// holding its bit-packed fields, so a client in any language encodes it
+/// from the schema.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ClientMsg<I> {
-    /// First message on a connection: the protocol version, and the session token
-    /// of a player to resume after a disconnect.
+pub enum ClientMsg<I, M = NoMessages> {
+    /// First message on a connection: the protocol version, the session
+    /// token of a player to resume after a disconnect, and the newest event
+    /// `seq` the client received in that session (0: none), so the server
+    /// sends the events it missed.
     Join {
         version: u16,
         resume: Option<SessionToken>,
+        last_event: u32,
     },
     /// One input. `seq` must increase from one input to the next; `ack` optionally
     /// acknowledges a snapshot in the same frame, to save a frame per tick.
@@ -31,6 +35,9 @@ pub enum ClientMsg<I> {
     Ack { tick: Tick },
     /// Round-trip probe; answered by `Pong` with the same time.
     Ping { client_time_us: u64 },
+    /// A game message (chat, "ready"), handled in order with the sender's
+    /// inputs if the sender's role may send its type.
+    Message(M),
 }
 
 /// What a joining player is told once it has an entity in the match.
@@ -48,6 +55,9 @@ pub struct Welcome {
     /// The schema's JSON text, unless the client stated this hash in its
     /// URL (`/ws?schema=HASH`) and so already has it.
     pub schema: Option<String>,
+    /// The connection's role (`Role::to_wire`): 0 player, 1 spectator, 2
+    /// admin. Only a player has an entity (`entity_id` is 0 otherwise).
+    pub role: u8,
 }
 
 /// A message from the server.
@@ -70,6 +80,25 @@ pub enum ServerMsg {
         code: ErrorCode,
         message: String,
     },
+    /// A game event, bit-packed by the schema's `events`. `seq` counts this
+    /// session's events from 1, without gaps: across a resume too.
+    Event {
+        seq: u32,
+        body: Vec<u8>,
+    },
+    /// Events `first..=last` of this session are lost: more piled up while
+    /// the client was away than the server keeps. The state is whole again
+    /// with the full snapshot that follows a resume.
+    EventsMissed {
+        first: u32,
+        last: u32,
+    },
+    /// The match is over: its result, an event like any other (`seq` is the
+    /// next one), and the last message before the close.
+    Ended {
+        seq: u32,
+        result: Vec<u8>,
+    },
 }
 
 /// Machine-readable reasons carried by `ServerMsg::Error`.
@@ -87,15 +116,25 @@ pub enum ErrorCode {
     ShuttingDown,
     /// Anything else; the message says what.
     Internal,
+    /// A game message was refused: its type is not allowed for the sender's
+    /// role, the game refused it, or it came over the message rate. The
+    /// message names the type and the reason; the connection stays open
+    /// (until the denial limit).
+    Denied,
 }
 
-impl<I: Replicated> Encode for ClientMsg<I> {
+impl<I: Replicated, M: MessageSet> Encode for ClientMsg<I, M> {
     fn encode<E: Encoder>(&self, e: &mut E) -> Result<(), EncodeError> {
         match self {
-            ClientMsg::Join { version, resume } => {
+            ClientMsg::Join {
+                version,
+                resume,
+                last_event,
+            } => {
                 0u32.encode(e)?;
                 version.encode(e)?;
-                resume.encode(e)
+                resume.encode(e)?;
+                last_event.encode(e)
             }
             ClientMsg::Input { seq, ack, input } => {
                 1u32.encode(e)?;
@@ -113,16 +152,23 @@ impl<I: Replicated> Encode for ClientMsg<I> {
                 3u32.encode(e)?;
                 client_time_us.encode(e)
             }
+            ClientMsg::Message(message) => {
+                4u32.encode(e)?;
+                let mut w = BitWriter::new();
+                message.write(&mut w);
+                w.finish().encode(e)
+            }
         }
     }
 }
 
-impl<I: Replicated, C> Decode<C> for ClientMsg<I> {
+impl<I: Replicated, M: MessageSet, C> Decode<C> for ClientMsg<I, M> {
     fn decode<D: Decoder<Context = C>>(d: &mut D) -> Result<Self, DecodeError> {
         Ok(match u32::decode(d)? {
             0 => ClientMsg::Join {
                 version: Decode::decode(d)?,
                 resume: Decode::decode(d)?,
+                last_event: Decode::decode(d)?,
             },
             1 => {
                 let seq = Decode::decode(d)?;
@@ -142,10 +188,19 @@ impl<I: Replicated, C> Decode<C> for ClientMsg<I> {
             3 => ClientMsg::Ping {
                 client_time_us: Decode::decode(d)?,
             },
+            4 => {
+                let bytes: Vec<u8> = Decode::decode(d)?;
+                let mut r = BitReader::new(&bytes);
+                let mut message = M::read(&mut r)
+                    .and_then(|m| r.expect_end().map(|()| m))
+                    .map_err(|err| DecodeError::OtherString(format!("message: {err}")))?;
+                message.snap();
+                ClientMsg::Message(message)
+            }
             found => {
                 return Err(DecodeError::UnexpectedVariant {
                     type_name: "ClientMsg",
-                    allowed: &bincode::error::AllowedEnumVariants::Range { min: 0, max: 3 },
+                    allowed: &bincode::error::AllowedEnumVariants::Range { min: 0, max: 4 },
                     found,
                 })
             }

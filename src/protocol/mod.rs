@@ -100,6 +100,7 @@ mod tests {
     //! The byte-level test vectors of docs/PROTOCOL.md.
     use super::*;
     use crate::game::arena::ArenaInput;
+    use crate::replicate::NoMessages;
     use proptest::prelude::*;
 
     #[test]
@@ -127,7 +128,10 @@ mod tests {
         let mut out = Vec::new();
         encode_client(&msg, &mut out);
         assert_eq!(out, hex(bytes), "encoding of {msg:?}");
-        assert_eq!(decode_client::<ArenaInput>(&out, 1024).unwrap(), msg);
+        assert_eq!(
+            decode_client::<ArenaInput, NoMessages>(&out, 1024).unwrap(),
+            msg
+        );
     }
 
     fn server_vector(msg: ServerMsg, bytes: &str) {
@@ -143,15 +147,17 @@ mod tests {
             ClientMsg::Join {
                 version: 1,
                 resume: None,
+                last_event: 0,
             },
-            "00 01 00",
+            "00 01 00 00",
         );
         client_vector(
             ClientMsg::Join {
                 version: 1,
                 resume: Some(SessionToken([0xAB; 16])),
+                last_event: 300,
             },
-            "00 01 01 ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab",
+            "00 01 01 ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab fb 2c 01",
         );
         client_vector(
             ClientMsg::Input {
@@ -196,9 +202,10 @@ mod tests {
                 session_token: SessionToken([0x11; 16]),
                 schema_hash: 0x1122_3344_5566_7788,
                 schema: Some("{}".into()),
+                role: 0,
             }),
             "00 01 03 2a 41 1e fa 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 \
-             fd 88 77 66 55 44 33 22 11 01 02 7b 7d",
+             fd 88 77 66 55 44 33 22 11 01 02 7b 7d 00",
         );
         server_vector(
             ServerMsg::Snapshot {
@@ -230,20 +237,49 @@ mod tests {
             },
             "03 02 04 66 75 6c 6c",
         );
+        server_vector(
+            ServerMsg::Error {
+                code: ErrorCode::Denied,
+                message: "no".into(),
+            },
+            "03 06 02 6e 6f",
+        );
+        server_vector(
+            ServerMsg::Event {
+                seq: 7,
+                body: vec![0x80, 0x01],
+            },
+            "04 07 02 80 01",
+        );
+        server_vector(
+            ServerMsg::EventsMissed {
+                first: 3,
+                last: 260,
+            },
+            "05 03 fb 04 01",
+        );
+        server_vector(
+            ServerMsg::Ended {
+                seq: 9,
+                result: vec![0xff],
+            },
+            "06 09 01 ff",
+        );
     }
 
     #[test]
     fn another_protocol_version_is_refused() {
         let mut out = Vec::new();
-        encode_client::<ArenaInput>(
+        encode_client::<ArenaInput, NoMessages>(
             &ClientMsg::Join {
                 version: 9,
                 resume: None,
+                last_event: 0,
             },
             &mut out,
         );
         assert_eq!(
-            decode_client::<ArenaInput>(&out, 1024),
+            decode_client::<ArenaInput, NoMessages>(&out, 1024),
             Err(ProtocolError::UnsupportedVersion {
                 got: 9,
                 supported: PROTOCOL_VERSION
@@ -255,22 +291,22 @@ mod tests {
     fn oversized_truncated_and_trailing_frames_are_errors() {
         let big = vec![0u8; 2000];
         assert_eq!(
-            decode_client::<ArenaInput>(&big, 1024),
+            decode_client::<ArenaInput, NoMessages>(&big, 1024),
             Err(ProtocolError::TooLarge {
                 len: 2000,
                 max: 1024
             })
         );
         assert!(matches!(
-            decode_client::<ArenaInput>(&hex("01 fb 2c"), 1024),
+            decode_client::<ArenaInput, NoMessages>(&hex("01 fb 2c"), 1024),
             Err(ProtocolError::Malformed(_))
         ));
         assert_eq!(
-            decode_client::<ArenaInput>(&hex("02 05 00"), 1024),
+            decode_client::<ArenaInput, NoMessages>(&hex("02 05 00"), 1024),
             Err(ProtocolError::TrailingBytes(1))
         );
         assert!(matches!(
-            decode_client::<ArenaInput>(&hex("09"), 1024),
+            decode_client::<ArenaInput, NoMessages>(&hex("09"), 1024),
             Err(ProtocolError::Malformed(_))
         ));
         // A length prefix claiming 4 GiB must not allocate it.
@@ -280,7 +316,7 @@ mod tests {
     proptest! {
         #[test]
         fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
-            let _ = decode_client::<ArenaInput>(&bytes, 1024);
+            let _ = decode_client::<ArenaInput, NoMessages>(&bytes, 1024);
             let _ = decode_server(&bytes, 1024);
         }
 
@@ -288,11 +324,11 @@ mod tests {
         fn inputs_round_trip(seq in any::<u32>(), ack in proptest::option::of(any::<u32>()), mx in any::<i8>(), my in any::<i8>(), aim in -10.0f32..10.0, buttons in any::<u8>()) {
             let input = ArenaInput { move_x: mx, move_y: my, aim, buttons };
             let mut out = Vec::new();
-            encode_client(&ClientMsg::Input { seq, ack: ack.map(Tick), input }, &mut out);
+            encode_client::<ArenaInput, NoMessages>(&ClientMsg::Input { seq, ack: ack.map(Tick), input }, &mut out);
             // The input arrives on its grid: moves clamped to -127..=127, aim in 16 bits of a turn.
             let mut snapped = input;
             crate::replicate::Replicated::snap(&mut snapped);
-            prop_assert_eq!(decode_client::<ArenaInput>(&out, 1024).unwrap(), ClientMsg::Input { seq, ack: ack.map(Tick), input: snapped });
+            prop_assert_eq!(decode_client::<ArenaInput, NoMessages>(&out, 1024).unwrap(), ClientMsg::Input { seq, ack: ack.map(Tick), input: snapped });
             prop_assert_eq!(snapped.move_x, mx.max(-127));
             let turn = std::f32::consts::TAU;
             prop_assert!((snapped.aim - aim.rem_euclid(turn)).abs() < 1e-3 || (snapped.aim - aim.rem_euclid(turn)).abs() > turn - 1e-3);

@@ -1,10 +1,16 @@
 //! One match's loop: drain inputs, step the game, freeze, publish.
 
-use super::{Joined, MatchCommand, OutboundSlot, PlayerInput, Published, SlotClosed, TickTask};
-use crate::game::{Game, MatchSettings};
+use super::{
+    Inbound, Joined, MatchCommand, Notice, OutboundSlot, PlayerInput, Published, SlotClosed,
+    TickTask,
+};
+use crate::game::{Audience, Game, MatchSettings, Outbox, Sender};
 use crate::protocol::{EntityId, MatchId, PlayerId, Tick};
-use crate::snapshot::Snapshot;
+use crate::replicate::{MessageSet, Role};
+use crate::snapshot::{BitWriter, Snapshot};
+use bytes::Bytes;
 use crossbeam::queue::{ArrayQueue, SegQueue};
+use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -17,6 +23,14 @@ pub struct MatchStats {
     pub tick: AtomicU32,
     /// Players with an entity in the game.
     pub players: AtomicU32,
+    /// Spectators and admins watching.
+    pub watchers: AtomicU32,
+    /// Events queued for connections (one per recipient).
+    pub events_sent: AtomicU64,
+    /// Messages the game refused.
+    pub messages_denied: AtomicU64,
+    /// The match's result (its event's bits), once the game ended it.
+    pub result: std::sync::OnceLock<Bytes>,
     /// Deadlines missed because a tick (or the thread) ran late; each is skipped.
     pub overruns: AtomicU64,
     /// Inputs dropped because their seq did not increase or the sender had left.
@@ -43,10 +57,52 @@ pub type EndRequest = Box<dyn FnMut(bool) -> bool + Send>;
 
 struct PlayerEntry<E> {
     player: PlayerId,
+    role: Role,
     #[allow(dead_code)] // kept for diagnostics in Debug output and future targeting
     entity: EntityId,
     slot: Arc<OutboundSlot<E>>,
     last_seq: u32,
+    /// The session's newest events, oldest first, kept so that a resuming
+    /// connection gets the ones it missed; at most `event_log` of them.
+    log: VecDeque<(u32, Notice)>,
+    /// The `seq` of the session's next event (the first is 1).
+    next_event: u32,
+}
+
+impl<E> PlayerEntry<E> {
+    /// Numbers an event for this session, logs it and queues it.
+    fn push_event(&mut self, bound: usize, make: impl FnOnce(u32) -> Notice) {
+        let seq = self.next_event;
+        self.next_event = seq.wrapping_add(1);
+        let notice = make(seq);
+        self.log.push_back((seq, notice.clone()));
+        while self.log.len() > bound {
+            self.log.pop_front();
+        }
+        self.slot.notify(notice);
+    }
+
+    /// Queues, on a new connection of this session, what came after the
+    /// client's `last_event`: a gap notice for what the log no longer holds,
+    /// then the logged events.
+    fn replay(&self, last_event: u32) {
+        let first_wanted = last_event.saturating_add(1);
+        if first_wanted >= self.next_event {
+            return;
+        }
+        let oldest = self.log.front().map_or(self.next_event, |(seq, _)| *seq);
+        if first_wanted < oldest {
+            self.slot.notify(Notice::Missed {
+                first: first_wanted,
+                last: oldest - 1,
+            });
+        }
+        for (seq, notice) in &self.log {
+            if *seq >= first_wanted {
+                self.slot.notify(notice.clone());
+            }
+        }
+    }
 }
 
 /// The tick-thread side of a match: owns the world; nothing else touches it.
@@ -59,9 +115,15 @@ pub struct MatchLoop<G: Game> {
     /// Index of the next deadline: the next tick runs at `start + next_slot * dt`.
     /// u64: at 240 Hz a u32 would wrap after 207 days of uptime.
     next_slot: u64,
-    inputs: Arc<ArrayQueue<PlayerInput<G::Input>>>,
+    inputs: Arc<ArrayQueue<PlayerInput<G::Input, G::Message>>>,
     commands: Arc<SegQueue<MatchCommand<G>>>,
     players: Vec<PlayerEntry<G::Entity>>,
+    /// What the game hands back on each call; emptied after each tick.
+    outbox: Outbox<G::Event>,
+    /// Events kept per session for resumes.
+    event_log: usize,
+    /// The game ended the match: it closes after this tick.
+    ending: bool,
     observers: Vec<Arc<OutboundSlot<G::Entity>>>,
     stats: Arc<MatchStats>,
     empty_since: Option<Instant>,
@@ -95,9 +157,11 @@ fn deadline_of(start: Instant, dt: Duration, slot: u64) -> Instant {
 pub struct MatchParts<G: Game> {
     pub id: MatchId,
     pub settings: MatchSettings,
-    pub inputs: Arc<ArrayQueue<PlayerInput<G::Input>>>,
+    pub inputs: Arc<ArrayQueue<PlayerInput<G::Input, G::Message>>>,
     pub commands: Arc<SegQueue<MatchCommand<G>>>,
     pub stats: Arc<MatchStats>,
+    /// Events kept per session, for resumes.
+    pub event_log: usize,
     pub empty_grace: Duration,
     pub request_end: EndRequest,
     pub on_tick: Option<TickObserver>,
@@ -125,6 +189,9 @@ impl<G: Game> MatchLoop<G> {
             inputs: parts.inputs,
             commands: parts.commands,
             players: Vec::with_capacity(usize::from(parts.settings.capacity)),
+            outbox: Outbox::new(),
+            event_log: parts.event_log.max(1),
+            ending: false,
             observers: Vec::new(),
             stats: parts.stats,
             empty_since: None,
@@ -140,19 +207,33 @@ impl<G: Game> MatchLoop<G> {
             match command {
                 MatchCommand::Join {
                     player,
+                    role,
+                    last_event,
                     slot,
                     reply,
                 } => {
-                    let entity = self.game.join(player);
-                    // A resuming player keeps its entity and its input sequence
-                    // (so old inputs cannot be replayed); only its slot is new.
+                    // Spectators and admins watch: no entity in the game.
+                    let entity = if role.plays() {
+                        self.game.join(player)
+                    } else {
+                        EntityId(0)
+                    };
+                    // A resuming player keeps its entity, its input sequence
+                    // (so old inputs cannot be replayed) and its events; only
+                    // its slot is new.
                     match self.players.iter_mut().find(|p| p.player == player) {
-                        Some(existing) => existing.slot = slot,
+                        Some(existing) => {
+                            existing.slot = slot;
+                            existing.replay(last_event);
+                        }
                         None => self.players.push(PlayerEntry {
                             player,
+                            role,
                             entity,
                             slot,
                             last_seq: 0,
+                            log: VecDeque::new(),
+                            next_event: 1,
                         }),
                     }
                     // The joiner may have gone away meanwhile; its Leave follows.
@@ -162,15 +243,20 @@ impl<G: Game> MatchLoop<G> {
                     });
                 }
                 MatchCommand::Leave { player } => {
-                    self.game.leave(player);
-                    self.players.retain(|p| p.player != player);
+                    if let Some(i) = self.players.iter().position(|p| p.player == player) {
+                        if self.players.swap_remove(i).role.plays() {
+                            self.game.leave(player);
+                        }
+                    }
                 }
                 MatchCommand::Observe { slot } => self.observers.push(slot),
             }
         }
+        let playing = self.players.iter().filter(|p| p.role.plays()).count();
+        self.stats.players.store(playing as u32, Ordering::Relaxed);
         self.stats
-            .players
-            .store(self.players.len() as u32, Ordering::Relaxed);
+            .watchers
+            .store((self.players.len() - playing) as u32, Ordering::Relaxed);
     }
 
     fn apply_inputs(&mut self) {
@@ -183,13 +269,79 @@ impl<G: Game> MatchLoop<G> {
                 self.stats.inputs_rejected.fetch_add(1, Ordering::Relaxed);
                 continue;
             };
-            if input.seq <= entry.last_seq {
-                self.stats.inputs_rejected.fetch_add(1, Ordering::Relaxed);
-                continue;
+            match input.what {
+                Inbound::Input { seq, input: value } => {
+                    // Only a player steers (the reader refuses a watcher's input).
+                    if seq <= entry.last_seq || !entry.role.plays() {
+                        self.stats.inputs_rejected.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    entry.last_seq = seq;
+                    self.game.apply_input(input.player, seq, &value);
+                }
+                Inbound::Message(message) => {
+                    let name = message.name();
+                    let from = Sender {
+                        player: input.player,
+                        role: entry.role,
+                    };
+                    let slot = entry.slot.clone();
+                    if let Err(denied) = self.game.on_message(from, *message, &mut self.outbox) {
+                        self.stats.messages_denied.fetch_add(1, Ordering::Relaxed);
+                        slot.notify(Notice::Denied {
+                            message: format!("{name}: {}", denied.0),
+                        });
+                    }
+                }
             }
-            entry.last_seq = input.seq;
-            self.game.apply_input(input.player, input.seq, &input.input);
         }
+    }
+
+    /// Hands this tick's events to their recipients' connections, removes
+    /// kicked players, and delivers the result of a match that ended.
+    fn deliver_outbox(&mut self) {
+        if self.outbox.is_empty() {
+            return;
+        }
+        let bound = self.event_log;
+        let mut sent = 0u64;
+        for (audience, event) in self.outbox.events.drain(..) {
+            let body = encode_event(&event);
+            // Until interest management, everyone sees every entity.
+            let to = |p: &PlayerEntry<G::Entity>| match audience {
+                Audience::Player(player) => p.player == player,
+                Audience::All | Audience::Seeing(_) => true,
+            };
+            for p in self.players.iter_mut().filter(|p| to(p)) {
+                p.push_event(bound, |seq| Notice::Event {
+                    seq,
+                    body: body.clone(),
+                });
+                sent += 1;
+            }
+        }
+        for (player, reason) in std::mem::take(&mut self.outbox.kicks) {
+            if let Some(i) = self.players.iter().position(|p| p.player == player) {
+                let entry = self.players.swap_remove(i);
+                entry.slot.notify(Notice::Kicked { reason });
+                if entry.role.plays() {
+                    self.game.leave(player);
+                }
+            }
+        }
+        if let Some(result) = self.outbox.result.take() {
+            let body = encode_event(&result);
+            let _ = self.stats.result.set(body.clone());
+            for p in &mut self.players {
+                p.push_event(bound, |seq| Notice::Ended {
+                    seq,
+                    result: body.clone(),
+                });
+                sent += 1;
+            }
+            self.ending = true;
+        }
+        self.stats.events_sent.fetch_add(sent, Ordering::Relaxed);
     }
 
     fn step_and_publish(&mut self) {
@@ -197,6 +349,8 @@ impl<G: Game> MatchLoop<G> {
         self.apply_inputs();
         self.tick = Tick(self.tick.0 + 1);
         self.game.step(self.tick);
+        self.game.events(self.tick, &mut self.outbox);
+        self.deliver_outbox();
         // One allocation per match per tick: the snapshot is immutable and shared.
         let mut entities = Vec::with_capacity(self.last_len);
         self.game.freeze(&mut entities);
@@ -284,6 +438,12 @@ impl<G: Game> TickTask for MatchLoop<G> {
                 overruns: u32::try_from(behind).unwrap_or(u32::MAX),
             });
         }
+        if self.ending {
+            tracing::info!(match_id = %self.id, ticks = self.tick.0, "the game ended the match");
+            (self.request_end)(true);
+            self.close_all(SlotClosed::MatchEnded);
+            return false;
+        }
         if self.should_end(now) {
             tracing::info!(match_id = %self.id, ticks = self.tick.0, "match ended");
             self.close_all(SlotClosed::MatchEnded);
@@ -291,6 +451,13 @@ impl<G: Game> TickTask for MatchLoop<G> {
         }
         true
     }
+}
+
+/// An event's bits, encoded once for all its recipients.
+fn encode_event<V: MessageSet>(event: &V) -> Bytes {
+    let mut w = BitWriter::new();
+    event.write(&mut w);
+    Bytes::copy_from_slice(w.finish())
 }
 
 impl<G: Game> Drop for MatchLoop<G> {
@@ -316,6 +483,7 @@ mod tests {
             inputs: Arc::new(ArrayQueue::new(16)),
             commands: Arc::new(SegQueue::new()),
             stats: Arc::new(MatchStats::default()),
+            event_log: 8,
             empty_grace: Duration::from_secs(3600),
             request_end: Box::new(|_| false),
             on_tick: None,
@@ -362,14 +530,18 @@ mod tests {
         let (reply, _joined) = tokio::sync::oneshot::channel();
         task.commands.push(MatchCommand::Join {
             player: PlayerId(7),
-            slot: Arc::new(OutboundSlot::new(1)),
+            role: Role::Player,
+            last_event: 0,
+            slot: Arc::new(OutboundSlot::new(1, 1)),
             reply,
         });
         task.apply_commands();
         let input = |seq| PlayerInput {
             player: PlayerId(7),
-            seq,
-            input: crate::game::arena::ArenaInput::default(),
+            what: Inbound::Input {
+                seq,
+                input: crate::game::arena::ArenaInput::default(),
+            },
         };
         for seq in [5, 5, 3, 6] {
             task.inputs.push(input(seq)).unwrap();
@@ -392,7 +564,9 @@ mod tests {
         let (reply, joined) = tokio::sync::oneshot::channel();
         task.commands.push(MatchCommand::Join {
             player: PlayerId(1),
-            slot: Arc::new(OutboundSlot::new(1)),
+            role: Role::Player,
+            last_event: 0,
+            slot: Arc::new(OutboundSlot::new(1, 1)),
             reply,
         });
         task.close_all(SlotClosed::MatchFailed);

@@ -16,4 +16,4 @@ mod queues;
 pub use match_loop::{EndRequest, MatchLoop, MatchParts, MatchStats, TickObserver, TickReport};
 pub use pool::{TickPool, TickTask};
 pub use published::{Published, FRAME_CACHE};
-pub use queues::{Joined, MatchCommand, OutboundSlot, PlayerInput, SlotClosed};
+pub use queues::{Inbound, Joined, MatchCommand, Notice, OutboundSlot, PlayerInput, SlotClosed};

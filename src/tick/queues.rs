@@ -3,20 +3,33 @@
 use super::Published;
 use crate::game::Game;
 use crate::protocol::{EntityId, PlayerId, Tick};
+use crate::replicate::Role;
+use bytes::Bytes;
 use crossbeam::queue::ArrayQueue;
 use futures_util::task::AtomicWaker;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::sync::oneshot;
 
-/// One decoded input on its way to the match, tagged with its sender by the
-/// network task: the sender cannot claim to be anyone else.
+/// One decoded input or game message on its way to the match, tagged with
+/// its sender by the network task: the sender cannot claim to be anyone
+/// else. Inputs and messages share the queue, so the game sees them in the
+/// order the player sent them.
 #[derive(Debug)]
-pub struct PlayerInput<I> {
+pub struct PlayerInput<I, M> {
     pub player: PlayerId,
-    pub seq: u32,
-    pub input: I,
+    pub what: Inbound<I, M>,
+}
+
+#[derive(Debug)]
+pub enum Inbound<I, M> {
+    Input {
+        seq: u32,
+        input: I,
+    },
+    /// Boxed: messages are rare and may be large (chat text); inputs are not.
+    Message(Box<M>),
 }
 
 /// What a join is answered with, once the player has an entity.
@@ -30,6 +43,10 @@ pub struct Joined {
 pub enum MatchCommand<G: Game> {
     Join {
         player: PlayerId,
+        role: Role,
+        /// The newest event the client received in this session (0: none):
+        /// a resuming client gets the ones after it.
+        last_event: u32,
         slot: Arc<OutboundSlot<G::Entity>>,
         reply: oneshot::Sender<Joined>,
     },
@@ -53,13 +70,33 @@ pub enum SlotClosed {
     MatchFailed = 2,
 }
 
-/// A player's outbound queue: the tick thread pushes each tick's snapshot, the
+/// What the match tells one connection besides snapshots, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// A game event, its body bit-packed (shared by every recipient).
+    Event { seq: u32, body: Bytes },
+    /// Events `first..=last` are gone from the match's log.
+    Missed { first: u32, last: u32 },
+    /// The match's result; the match ends after it.
+    Ended { seq: u32, result: Bytes },
+    /// The game refused one of this player's messages.
+    Denied { message: String },
+    /// The game removed this player.
+    Kicked { reason: String },
+}
+
+/// A player's outbound queues: the tick thread pushes each tick's snapshot, the
 /// player's writer task takes the newest. Bounded and lock-free; when the writer
 /// falls behind, the oldest snapshot is dropped (deltas are against acknowledged
-/// baselines, so a dropped snapshot costs only a larger next delta).
+/// baselines, so a dropped snapshot costs only a larger next delta). Notices
+/// (events) are never dropped: when their queue is full the slot is marked
+/// lagging, the writer closes the connection as resumable, and the client's
+/// resume replays them from the match's event log.
 #[derive(Debug)]
 pub struct OutboundSlot<E> {
     queue: ArrayQueue<Arc<Published<E>>>,
+    notices: ArrayQueue<Notice>,
+    lagging: AtomicBool,
     /// The writer task's waker: lock-free, unlike a `Notify`'s waiter list.
     waker: AtomicWaker,
     closed: AtomicU8,
@@ -67,9 +104,12 @@ pub struct OutboundSlot<E> {
 }
 
 impl<E> OutboundSlot<E> {
-    pub fn new(capacity: usize) -> Self {
+    /// A slot queueing at most `capacity` snapshots and `notices` notices.
+    pub fn new(capacity: usize, notices: usize) -> Self {
         OutboundSlot {
             queue: ArrayQueue::new(capacity.max(1)),
+            notices: ArrayQueue::new(notices.max(1)),
+            lagging: AtomicBool::new(false),
             waker: AtomicWaker::new(),
             closed: AtomicU8::new(SlotClosed::Open as u8),
             stale_dropped: AtomicU64::new(0),
@@ -82,6 +122,26 @@ impl<E> OutboundSlot<E> {
             self.stale_dropped.fetch_add(1, Ordering::Relaxed);
         }
         self.waker.wake();
+    }
+
+    /// Called by the tick thread; never blocks. A full queue marks the slot
+    /// lagging instead of dropping the notice silently.
+    pub fn notify(&self, notice: Notice) {
+        if self.notices.push(notice).is_err() {
+            self.lagging.store(true, Ordering::Release);
+        }
+        self.waker.wake();
+    }
+
+    /// The oldest notice not yet sent.
+    pub fn next_notice(&self) -> Option<Notice> {
+        self.notices.pop()
+    }
+
+    /// Whether a notice could not be queued: the connection must end so the
+    /// client resumes and gets the events from the match's log.
+    pub fn is_lagging(&self) -> bool {
+        self.lagging.load(Ordering::Acquire)
     }
 
     /// The newest snapshot, dropping older ones still queued.
@@ -102,7 +162,12 @@ impl<E> OutboundSlot<E> {
     /// Ready when a snapshot is queued or the slot is closed. One task at a
     /// time may wait (the player's writer).
     pub fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
-        let ready = || !self.queue.is_empty() || self.closed().is_some();
+        let ready = || {
+            !self.queue.is_empty()
+                || !self.notices.is_empty()
+                || self.is_lagging()
+                || self.closed().is_some()
+        };
         if ready() {
             return Poll::Ready(());
         }

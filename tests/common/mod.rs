@@ -61,9 +61,7 @@ pub async fn next_snapshot(client: &mut Client<Arena>) -> Tick {
             .expect("recv")
         {
             ClientEvent::Snapshot { tick, .. } => return tick,
-            ClientEvent::Pong { .. }
-            | ClientEvent::Resumed { .. }
-            | ClientEvent::Rejoined { .. } => continue,
+            _ => continue,
         }
     }
 }
@@ -208,10 +206,14 @@ pub async fn wait_until(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
 /// The bytes of a `Join` with this protocol version and no resume token.
 pub fn join_bytes(version: u16) -> Vec<u8> {
     let mut out = Vec::new();
-    tickwire::protocol::encode_client::<tickwire::game::arena::ArenaInput>(
+    tickwire::protocol::encode_client::<
+        tickwire::game::arena::ArenaInput,
+        tickwire::game::arena::ArenaMessage,
+    >(
         &tickwire::protocol::ClientMsg::Join {
             version,
             resume: None,
+            last_event: 0,
         },
         &mut out,
     );
@@ -224,6 +226,11 @@ pub const SECRET: &str = "a-test-secret-of-enough-length";
 /// An HS256 join token for `sub`, valid from now for `exp_from_now` seconds
 /// (negative: already expired), pinned to `match_id` if given.
 pub fn jwt(sub: &str, match_id: Option<u64>, exp_from_now: i64) -> String {
+    jwt_with(sub, match_id, exp_from_now, None)
+}
+
+/// As [`jwt`], with a `role` claim when given.
+pub fn jwt_with(sub: &str, match_id: Option<u64>, exp_from_now: i64, role: Option<&str>) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -231,6 +238,9 @@ pub fn jwt(sub: &str, match_id: Option<u64>, exp_from_now: i64) -> String {
     let mut claims = serde_json::json!({ "sub": sub, "iat": now, "exp": now + exp_from_now });
     if let Some(m) = match_id {
         claims["match"] = serde_json::json!(m);
+    }
+    if let Some(role) = role {
+        claims["role"] = serde_json::json!(role);
     }
     jsonwebtoken::encode(
         &jsonwebtoken::Header::default(),

@@ -166,10 +166,11 @@ function isFinal(e) {
  * @param {WebSocketConstructor} Impl
  * @param {string} url
  * @param {Uint8Array | null} resume
+ * @param {number} lastEvent the newest event received in the resumed session (0: none)
  * @param {number} timeoutMs
  * @returns {Promise<{ws: WebSocket, welcome: Welcome}>}
  */
-function handshake(Impl, url, resume, timeoutMs) {
+function handshake(Impl, url, resume, lastEvent, timeoutMs) {
   return new Promise((resolve, reject) => {
     /** @type {WebSocket} */
     let ws;
@@ -200,7 +201,7 @@ function handshake(Impl, url, resume, timeoutMs) {
     const timer = setTimeout(() => fail(new TimeoutError(`no Welcome within ${timeoutMs} ms`)), timeoutMs);
     const onOpen = () => {
       opened = true;
-      ws.send(encodeClientMsg({ type: 'join', version: PROTOCOL_VERSION, resume }));
+      ws.send(encodeClientMsg({ type: 'join', version: PROTOCOL_VERSION, resume, lastEvent }));
     };
     /** @param {MessageEvent} ev */
     const onMessage = (ev) => {
@@ -318,6 +319,8 @@ export class Client extends EventTarget {
   #clock = null;
 
   #nextSeq = 1;
+  /** The newest event `seq` of this session: a resume states it, so the server sends only later ones. */
+  #lastEvent = 0;
   /** The newest decoded tick not yet acknowledged on this connection. @type {number | null} */
   #unacked = null;
   /** @type {ReturnType<typeof setTimeout> | null} */
@@ -409,7 +412,8 @@ export class Client extends EventTarget {
     }
     if (stated) url.searchParams.set('schema', stated.hash);
     const timeout = o.connectTimeoutMs ?? 10_000;
-    const { ws, welcome } = await handshake(this.#WebSocket, url.href, resume, timeout);
+    const lastEvent = resume ? this.#lastEvent : 0;
+    const { ws, welcome } = await handshake(this.#WebSocket, url.href, resume, lastEvent, timeout);
     try {
       return { ws, welcome, schema: this.#schemaOf(welcome, stated) };
     } catch (e) {
@@ -506,8 +510,14 @@ export class Client extends EventTarget {
           break;
         case 'welcome':
           throw new ProtocolError('a second Welcome on one connection');
-        // Server→client game events, once the protocol has them, are decoded
-        // in messages.js and dispatched here as events of their own.
+        // Game events are counted, so that a resume asks only for later ones.
+        case 'event':
+        case 'ended':
+          this.#lastEvent = msg.seq;
+          break;
+        case 'eventsmissed':
+          this.#lastEvent = Math.max(this.#lastEvent, msg.last);
+          break;
       }
     } catch (e) {
       this.#fail(asError(e));

@@ -198,6 +198,7 @@ export const ERROR_CODES = Object.freeze([
   'InvalidSession',
   'ShuttingDown',
   'Internal',
+  'Denied',
 ]);
 
 /** The server sent an `Error` message (a close frame follows when it is fatal). */

@@ -25,7 +25,7 @@ export const PROTOCOL_VERSION = 1;
 export const MAX_SERVER_MESSAGE = 4 << 20;
 
 /**
- * @typedef {{type: 'join', version: number, resume: Uint8Array | null}} JoinMsg
+ * @typedef {{type: 'join', version: number, resume: Uint8Array | null, lastEvent?: number}} JoinMsg
  * @typedef {{type: 'input', seq: number, ack: number | null, input: Uint8Array}} InputMsg
  * @typedef {{type: 'ack', tick: number}} AckMsg
  * @typedef {{type: 'ping', clientTimeUs: bigint}} PingMsg
@@ -44,6 +44,7 @@ export const MAX_SERVER_MESSAGE = 4 << 20;
  * @property {Uint8Array} sessionToken 16 secret bytes, the key to resume
  * @property {string} schemaHash 16 lowercase hex digits
  * @property {string | null} schema the schema's JSON text, unless the client stated its hash
+ * @property {number} role 0 player, 1 spectator, 2 admin; only a player has an entity
  */
 
 /**
@@ -51,7 +52,10 @@ export const MAX_SERVER_MESSAGE = 4 << 20;
  * @typedef {{type: 'snapshot', tick: number, baseline: number | null, payload: Uint8Array}} SnapshotMsg
  * @typedef {{type: 'pong', clientTimeUs: bigint, serverTick: number}} PongMsg
  * @typedef {{type: 'error', code: string, message: string}} ErrorMsg
- * @typedef {WelcomeMsg | SnapshotMsg | PongMsg | ErrorMsg} ServerMsg
+ * @typedef {{type: 'event', seq: number, body: Uint8Array}} EventMsg
+ * @typedef {{type: 'eventsmissed', first: number, last: number}} EventsMissedMsg
+ * @typedef {{type: 'ended', seq: number, result: Uint8Array}} EndedMsg
+ * @typedef {WelcomeMsg | SnapshotMsg | PongMsg | ErrorMsg | EventMsg | EventsMissedMsg | EndedMsg} ServerMsg
  */
 
 const U16 = 0xfb;
@@ -114,6 +118,8 @@ export function encodeClientMsg(msg) {
         if (token.length !== 16) throw new RangeError('a session token is 16 bytes');
         w.raw(token);
       });
+      // The newest event of the resumed session this client received.
+      w.varint(msg.lastEvent ?? 0);
       break;
     case 'input':
       w.varint(1);
@@ -248,6 +254,7 @@ const SERVER_VARIANTS = [
       sessionToken: r.array(16),
       schemaHash: hex64(r.u64()),
       schema: r.option(() => r.string()),
+      role: r.array(1)[0],
     },
   }),
   (r) => ({
@@ -263,6 +270,9 @@ const SERVER_VARIANTS = [
     if (code === undefined) throw new ProtocolError(`unknown error code ${index}`);
     return { type: 'error', code, message: r.string() };
   },
+  (r) => ({ type: 'event', seq: r.u32(), body: r.bytes() }),
+  (r) => ({ type: 'eventsmissed', first: r.u32(), last: r.u32() }),
+  (r) => ({ type: 'ended', seq: r.u32(), result: r.bytes() }),
 ];
 
 /**

@@ -68,8 +68,11 @@ test('FNV-1a 64 matches its reference values and arena-v1 hashes as documented',
 test('client messages encode to the documented bytes', () => {
   const arena = Schema.parse(ARENA_SCHEMA);
   const ab = new Uint8Array(16).fill(0xab);
-  assert.equal(hex(encodeClientMsg({ type: 'join', version: 1, resume: null })), '000100');
-  assert.equal(hex(encodeClientMsg({ type: 'join', version: 1, resume: ab })), '000101' + 'ab'.repeat(16));
+  assert.equal(hex(encodeClientMsg({ type: 'join', version: 1, resume: null, lastEvent: 0 })), '00010000');
+  assert.equal(
+    hex(encodeClientMsg({ type: 'join', version: 1, resume: ab, lastEvent: 300 })),
+    '000101' + 'ab'.repeat(16) + 'fb2c01',
+  );
   const aim = encodeInput(arena, { move_x: 127, move_y: -127, aim: Math.PI / 2, buttons: 1 });
   assert.equal(hex(encodeClientMsg({ type: 'input', seq: 300, ack: 1000, input: aim })), '01fb2c0101fbe80305fe00400001');
   const rest = encodeInput(arena, { move_x: 0, move_y: 0, aim: 0, buttons: 0 });
@@ -79,7 +82,7 @@ test('client messages encode to the documented bytes', () => {
 });
 
 test('server messages decode from the documented bytes', () => {
-  const welcome = decodeServerMsg(bytes('0001032a411efa' + '11'.repeat(16) + 'fd8877665544332211' + '01027b7d'));
+  const welcome = decodeServerMsg(bytes('0001032a411efa' + '11'.repeat(16) + 'fd8877665544332211' + '01027b7d' + '00'));
   assert.deepStrictEqual(welcome, {
     type: 'welcome',
     welcome: {
@@ -92,6 +95,7 @@ test('server messages decode from the documented bytes', () => {
       sessionToken: new Uint8Array(16).fill(0x11),
       schemaHash: '1122334455667788',
       schema: '{}',
+      role: 0,
     },
   });
   assert.deepStrictEqual(decodeServerMsg(bytes('01fbfb0001fa024080')), {

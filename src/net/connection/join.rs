@@ -75,7 +75,7 @@ async fn expect_join<G, S>(
     ws: &mut WebSocketStream<S>,
     config: &crate::config::Config,
     resumed: Option<SessionToken>,
-) -> Result<(), Failure>
+) -> Result<u32, Failure>
 where
     G: Game,
     S: AsyncRead + AsyncWrite + Unpin,
@@ -116,8 +116,13 @@ where
             ))
         }
     };
-    match decode_client::<G::Input>(&bytes, config.max_message_bytes) {
-        Ok(ClientMsg::Join { resume, .. }) if resume.is_none() || resume == resumed => Ok(()),
+    match decode_client::<G::Input, G::Message>(&bytes, config.max_message_bytes) {
+        // A new session has had no events: its `last_event` means nothing.
+        Ok(ClientMsg::Join {
+            resume, last_event, ..
+        }) if resume.is_none() || resume == resumed => {
+            Ok(if resumed.is_some() { last_event } else { 0 })
+        }
         Ok(ClientMsg::Join { .. }) => Err(refusal(
             CloseCode::Policy,
             ErrorCode::InvalidSession,
@@ -158,18 +163,20 @@ where
 {
     let config = &app.config;
     let limit = config.send_timeout;
-    if let Err(failure) = expect_join::<G, S>(ws, config, resumed).await {
-        return match failure {
-            Failure::Refuse(code, error, reason, why) => {
-                refuse(ws, limit, code, error, &reason).await;
-                Err(why)
-            }
-            Failure::Gone => Err(WENT_AWAY),
-        };
-    }
+    let last_event = match expect_join::<G, S>(ws, config, resumed).await {
+        Ok(last_event) => last_event,
+        Err(Failure::Refuse(code, error, reason, why)) => {
+            refuse(ws, limit, code, error, &reason).await;
+            return Err(why);
+        }
+        Err(Failure::Gone) => return Err(WENT_AWAY),
+    };
 
     // Take an entity in the match (its old one, when resuming).
-    let Some(joined) = seat.join(slot.clone(), config.handshake_timeout).await else {
+    let joined = seat
+        .join(slot.clone(), config.handshake_timeout, last_event)
+        .await;
+    let Some(joined) = joined else {
         let reason = "the match ended";
         refuse(
             ws,
@@ -191,6 +198,7 @@ where
         session_token: seat.token(),
         schema_hash: app.schema.hash,
         schema: send_schema.then(|| app.schema.json.clone()),
+        role: seat.role().to_wire(),
     });
     match tokio::time::timeout(limit, ws.send(Message::Binary(encode(&welcome)))).await {
         Ok(Ok(())) => {}
@@ -201,6 +209,7 @@ where
         match_id = %seat.match_handle().id,
         entity = joined.entity_id.0,
         resumed = resumed.is_some(),
+        role = %seat.role(),
         peer = ?peer,
         "player joined"
     );

@@ -30,6 +30,10 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
+/// Notices a connection's queue holds beyond the event log: a gap notice,
+/// the result and refusals.
+const NOTICE_HEADROOM: usize = 16;
+
 /// The close reason every player gets when the server stops.
 pub(crate) const SHUTDOWN_REASON: &str = "server shutting down; retry in 5s";
 
@@ -86,6 +90,12 @@ fn housekeeping_period(config: &crate::config::Config) -> Duration {
     .min()
     .unwrap_or(Duration::from_secs(1))
     .max(Duration::from_millis(10))
+}
+
+/// Game messages allowed per housekeeping window.
+fn message_budget(config: &crate::config::Config) -> u32 {
+    let window = housekeeping_period(config).as_secs_f64();
+    ((f64::from(config.max_messages_per_second) * window).ceil() as u32).max(1)
 }
 
 /// Inputs and pings allowed per housekeeping window.
@@ -205,6 +215,10 @@ struct Shared {
     window_inputs: AtomicU32,
     /// Pings received in the current housekeeping window.
     window_pings: AtomicU32,
+    /// Game messages received in the current housekeeping window.
+    window_messages: AtomicU32,
+    /// Game messages refused (by role, rate or the game) on this connection.
+    denials: AtomicU32,
     /// Frames for the writer to send; small and bounded.
     control: ArrayQueue<Control>,
     reader_done: AtomicBool,
@@ -223,6 +237,8 @@ impl Shared {
             pings_dropped: AtomicU64::new(0),
             window_inputs: AtomicU32::new(0),
             window_pings: AtomicU32::new(0),
+            window_messages: AtomicU32::new(0),
+            denials: AtomicU32::new(0),
             control: ArrayQueue::new(4),
             reader_done: AtomicBool::new(false),
             writer: AtomicWaker::new(),
@@ -240,6 +256,11 @@ impl Shared {
             }
         }
         self.writer.wake();
+    }
+
+    /// Counts a refused message; returns the count so far.
+    fn deny(&self) -> u32 {
+        self.denials.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     fn finish_reading(&self) {
@@ -280,7 +301,12 @@ pub(crate) async fn run<G, S>(
     G: Game,
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let slot = Arc::new(OutboundSlot::new(app.config.outbound_queue));
+    // Room for a resume's whole replay (the log, plus its gap notice) and a
+    // few refusals besides.
+    let slot = Arc::new(OutboundSlot::new(
+        app.config.outbound_queue,
+        app.config.event_log + NOTICE_HEADROOM,
+    ));
     // A newer connection of this player may take the seat over even while
     // this one is still in its handshake.
     let evicted = Arc::new(tokio::sync::Notify::new());

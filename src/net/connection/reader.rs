@@ -5,7 +5,8 @@ use super::{count_close, encode, ws_error_end, Control, End, Shared};
 use crate::game::Game;
 use crate::lobby::InputSender;
 use crate::net::App;
-use crate::protocol::{decode_client, ClientMsg, ServerMsg};
+use crate::protocol::{decode_client, ClientMsg, ErrorCode, ServerMsg};
+use crate::replicate::MessageSet;
 use futures_util::stream::SplitStream;
 use futures_util::StreamExt;
 use std::sync::atomic::Ordering;
@@ -53,7 +54,10 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let max = app.config.max_message_bytes;
+    let max_game_message = app.config.max_game_message_bytes;
     let (input_budget, ping_budget) = super::budgets(&app.config);
+    let message_budget = super::message_budget(&app.config);
+    let role = input.role();
     let close = |code: CloseCode, reason: String| {
         // The writer owns the sink and sends the close frame.
         shared.send_control(Control::Close(code, reason.clone()));
@@ -62,6 +66,20 @@ where
     // An ack may name only a tick this client could have been sent: the
     // match stores its tick before publishing the snapshot.
     let ack_is_sent = |tick: u32| tick <= input.tick().0;
+    // A refused game message: the sender is told, and too many refusals
+    // close (over-rate ones are the flood rule's business, not counted here).
+    let refuse = |message: String, by: &'static str| -> Option<End> {
+        metrics::counter!("tickwire_messages_denied_total", "by" => by).increment(1);
+        if by != "rate" && shared.deny() > app.config.max_message_denials {
+            return Some(close(CloseCode::Policy, "too many refused messages".into()));
+        }
+        let error = ServerMsg::Error {
+            code: ErrorCode::Denied,
+            message,
+        };
+        shared.send_control(Control::Frame(encode(&error)));
+        None
+    };
     loop {
         let message = match stream.next().await {
             None => {
@@ -103,7 +121,17 @@ where
         shared
             .bytes_in
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        match decode_client::<G::Input>(&bytes, max) {
+        // A game message has its own, smaller size limit (index 4).
+        if bytes.first() == Some(&4) && bytes.len() > max_game_message {
+            return close(
+                CloseCode::Size,
+                format!(
+                    "game message of {} bytes exceeds the limit of {max_game_message} bytes",
+                    bytes.len()
+                ),
+            );
+        }
+        match decode_client::<G::Input, G::Message>(&bytes, max) {
             Ok(ClientMsg::Input {
                 seq,
                 ack,
@@ -116,6 +144,13 @@ where
                     shared.acked.fetch_max(tick.0, Ordering::Relaxed);
                 }
                 shared.inputs.fetch_add(1, Ordering::Relaxed);
+                if !role.plays() {
+                    let text = format!("Input: a {role} has no entity to steer; send Ack instead");
+                    match refuse(text, "role") {
+                        Some(end) => return end,
+                        None => continue,
+                    }
+                }
                 // Over the rate: dropped here; the writer closes a sustained flood.
                 if shared.window_inputs.fetch_add(1, Ordering::Relaxed) >= input_budget {
                     shared.inputs_over_rate.fetch_add(1, Ordering::Relaxed);
@@ -145,6 +180,27 @@ where
             }
             Ok(ClientMsg::Join { .. }) => {
                 return close(CloseCode::Policy, "Join sent twice".into());
+            }
+            Ok(ClientMsg::Message(message)) => {
+                let name = message.name();
+                let refused =
+                    if shared.window_messages.fetch_add(1, Ordering::Relaxed) >= message_budget {
+                        // The writer closes a sustained flood.
+                        let rate = app.config.max_messages_per_second;
+                        refuse(
+                            format!("{name}: over the rate of {rate} messages per second"),
+                            "rate",
+                        )
+                    } else if !message.allows(role) {
+                        refuse(format!("{name}: a {role} may not send it"), "role")
+                    } else if !input.send_message(message) {
+                        refuse(format!("{name}: the match is busy; send it again"), "busy")
+                    } else {
+                        None
+                    };
+                if let Some(end) = refused {
+                    return end;
+                }
             }
             Err(e) => return close(CloseCode::Invalid, format!("undecodable message: {e}")),
         }

@@ -6,9 +6,9 @@
 use super::{close_label, close_message, count_close, Control, End, Shared};
 use crate::game::Game;
 use crate::net::App;
-use crate::protocol::{Tick, MAX_BASELINE_AGE};
+use crate::protocol::{ErrorCode, ServerMsg, Tick, MAX_BASELINE_AGE};
 use crate::snapshot::NetEntity;
-use crate::tick::{OutboundSlot, Published, SlotClosed};
+use crate::tick::{Notice, OutboundSlot, Published, SlotClosed};
 use bytes::Bytes;
 use futures_util::stream::SplitSink;
 use futures_util::SinkExt;
@@ -165,6 +165,74 @@ fn send_failure(failed: SendFailed) -> End {
     }
 }
 
+/// Why sending notices ended the connection.
+enum NoticeEnd {
+    Close(CloseCode, String, End),
+    Failed(SendFailed),
+}
+
+/// Sends the events and refusals the match queued for this connection.
+async fn send_notices<E, S>(
+    sink: &mut Sink<S>,
+    slot: &OutboundSlot<E>,
+    shared: &Shared,
+    config: &crate::config::Config,
+    limit: Duration,
+) -> Result<(), NoticeEnd>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    while let Some(notice) = slot.next_notice() {
+        let msg = match notice {
+            Notice::Event { seq, body } => ServerMsg::Event {
+                seq,
+                body: body.to_vec(),
+            },
+            Notice::Missed { first, last } => ServerMsg::EventsMissed { first, last },
+            Notice::Ended { seq, result } => ServerMsg::Ended {
+                seq,
+                result: result.to_vec(),
+            },
+            Notice::Denied { message } => {
+                metrics::counter!("tickwire_messages_denied_total", "by" => "game").increment(1);
+                if shared.deny() > config.max_message_denials {
+                    let reason = "too many refused messages";
+                    return Err(NoticeEnd::Close(
+                        CloseCode::Policy,
+                        reason.into(),
+                        End::left(reason),
+                    ));
+                }
+                ServerMsg::Error {
+                    code: ErrorCode::Denied,
+                    message,
+                }
+            }
+            Notice::Kicked { reason } => {
+                let reason = format!("kicked: {reason}");
+                let end = End::left(reason.clone());
+                return Err(NoticeEnd::Close(CloseCode::Policy, reason, end));
+            }
+        };
+        metrics::counter!("tickwire_events_sent_total").increment(1);
+        let frame = super::encode(&msg);
+        send_within(sink, Message::Binary(frame), limit)
+            .await
+            .map_err(NoticeEnd::Failed)?;
+    }
+    if slot.is_lagging() {
+        // Some events did not fit the queue; they are in the match's log,
+        // and a resume (which replays it) delivers them in order.
+        let reason = "too many events queued for this connection; resume";
+        return Err(NoticeEnd::Close(
+            CloseCode::Again,
+            reason.into(),
+            End::gone(reason),
+        ));
+    }
+    Ok(())
+}
+
 /// Drives one connection's sends until it ends; returns how it ended
 /// (`None`: the reader knows, it ended first).
 pub(super) async fn write_loop<G, S>(
@@ -182,7 +250,8 @@ where
     let mut sent = SentRing::<G::Entity>::new();
     let mut housekeeping = tokio::time::interval(super::housekeeping_period(config));
     let (input_budget, ping_budget) = super::budgets(config);
-    let (mut input_floods, mut ping_floods) = (0u32, 0u32);
+    let message_budget = super::message_budget(config);
+    let (mut input_floods, mut ping_floods, mut message_floods) = (0u32, 0u32, 0u32);
     housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     housekeeping.tick().await;
     let (mut last_heard, mut last_ping, mut ack_advanced) =
@@ -268,6 +337,13 @@ where
                         Some(End::left(reason)),
                     );
                 }
+                if over(&shared.window_messages, message_budget, &mut message_floods) {
+                    let reason = "message flood: too many game messages per second";
+                    break (
+                        Some((CloseCode::Policy, reason.into())),
+                        Some(End::left(reason)),
+                    );
+                }
                 if shared.heard.swap(false, Ordering::Relaxed) {
                     last_heard = now;
                 } else if now.duration_since(last_heard) > config.heartbeat_timeout {
@@ -316,6 +392,14 @@ where
             },
             Event::Snapshot => {
                 busy += 1;
+                // Events first, in order: a snapshot may show their effects.
+                match send_notices(&mut sink, &slot, &shared, config, limit).await {
+                    Ok(()) => {}
+                    Err(NoticeEnd::Close(code, reason, end)) => {
+                        break (Some((code, reason)), Some(end))
+                    }
+                    Err(NoticeEnd::Failed(failure)) => break (None, Some(failed(failure))),
+                }
                 let Some(published) = slot.take_newest() else {
                     if let Some(why) = slot.closed() {
                         if app.shutdown.is_cancelled() {

@@ -8,7 +8,13 @@
 //! moving in a straight line is exactly predictable from its velocity: the
 //! delta codec then sends nothing for it.
 
-use super::{Game, MatchSettings};
+mod messages;
+
+pub use messages::{
+    ArenaEvent, ArenaMessage, ChatLine, KickOrder, Said, SaidRole, Standing, Standings, Who,
+};
+
+use super::{Denied, Game, MatchSettings, Outbox, Sender};
 use crate::protocol::{EntityId, PlayerId, Tick};
 use crate::replicate::Replicate;
 use glam::{IVec2, Vec2};
@@ -115,6 +121,8 @@ struct Player {
     entity: ArenaEntity,
     /// Displacement per tick the player asks for, before walls.
     wish: IVec2,
+    /// Said `Ready`.
+    ready: bool,
 }
 
 /// The arena-v1 game.
@@ -176,8 +184,8 @@ fn clamp_move(pos: i32, wish: i32) -> (i32, i32) {
 impl Game for Arena {
     type Entity = ArenaEntity;
     type Input = ArenaInput;
-    type Message = crate::replicate::NoMessages;
-    type Event = crate::replicate::NoMessages;
+    type Message = ArenaMessage;
+    type Event = ArenaEvent;
 
     fn new(settings: &MatchSettings) -> Self {
         let rate = f32::from(settings.tick_rate.max(1));
@@ -241,12 +249,22 @@ impl Game for Arena {
                 last_input_seq: 0,
             },
             wish: IVec2::ZERO,
+            ready: false,
         });
         id
     }
 
     fn leave(&mut self, player: PlayerId) {
         self.players.retain(|p| p.id != player);
+    }
+
+    fn on_message(
+        &mut self,
+        from: Sender,
+        message: ArenaMessage,
+        out: &mut Outbox<ArenaEvent>,
+    ) -> Result<(), Denied> {
+        self.handle_message(from, message, out)
     }
 
     fn apply_input(&mut self, player: PlayerId, seq: u32, input: &ArenaInput) {
