@@ -432,3 +432,45 @@ async fn an_oversized_game_message_closes_1009_and_a_flood_closes_1008() {
     }
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generic_client_chats_and_reads_events_from_the_schema_alone() {
+    use tickwire::client::generic::{GenericClient, GenericEvent};
+    let server = start(test_config()).await;
+    let mut typed = connect(&server, None, ClientOptions::default()).await;
+    let id = typed.welcome().match_id;
+    let url = format!("{}?match={}", server.ws_url(), id.0);
+    let mut generic = within(
+        "generic connects",
+        10,
+        GenericClient::connect(&url, ClientOptions::default()),
+    )
+    .await
+    .expect("generic connects");
+    let hello = serde_json::json!({"type": "Chat", "fields": {"text": "from json"}});
+    generic.send_message(&hello).await.unwrap();
+    // The typed client decodes what the generic one encoded from the schema...
+    match next_news(&mut typed).await {
+        ClientEvent::Event {
+            event: ArenaEvent::Chat(said),
+            ..
+        } => assert_eq!(said.text, "from json"),
+        other => panic!("expected the chat, got {other:?}"),
+    }
+    // ...and the generic one reads the event back as JSON.
+    let event = loop {
+        match within("generic event", 5, generic.recv()).await.unwrap() {
+            GenericEvent::Event { seq, event } => break (seq, event),
+            GenericEvent::Snapshot { .. } | GenericEvent::Pong { .. } => continue,
+            other => panic!("expected an event, got {other:?}"),
+        }
+    };
+    assert_eq!(event.0, 1);
+    assert_eq!(event.1["type"], "Chat");
+    assert_eq!(event.1["fields"]["text"], "from json");
+    assert_eq!(event.1["fields"]["role"], "Player");
+    // A type the schema does not have is refused before anything is sent.
+    let bogus = serde_json::json!({"type": "Teleport", "fields": {}});
+    assert!(generic.send_message(&bogus).await.is_err());
+    server.shutdown().await;
+}
