@@ -1,6 +1,7 @@
-//! The schema as data: the shared test vectors of docs/PROTOCOL.md (payloads
-//! encoded by generated code, decoded by the schema alone), `GET /v1/schema`,
-//! the hash check at the handshake, and a generic client beside a typed one.
+//! The schema as data: the shared test vectors of docs/PROTOCOL.md (payloads,
+//! messages and events encoded by generated code, decoded by the schema
+//! alone), `GET /v1/schema`, the hash check at the handshake, and a generic
+//! client beside a typed one.
 
 mod common;
 
@@ -13,8 +14,8 @@ use tickwire::glam::{IVec2, Quat, Vec3};
 use tickwire::protocol::{EntityId, Tick};
 use tickwire::replicate::generic::GenericCodec;
 use tickwire::replicate::schema::{hash_hex, Schema};
-use tickwire::replicate::NoMessages;
-use tickwire::snapshot::{BitWriter, DeltaEncoder, Snapshot};
+use tickwire::replicate::{MessageSet, NoMessages, Role};
+use tickwire::snapshot::{BitReader, BitWriter, CodecError, DeltaEncoder, Snapshot};
 use tickwire::{NetEntity, Replicate, Replicated};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Replicate)]
@@ -446,4 +447,398 @@ async fn a_generic_client_sees_what_a_typed_client_sees() {
         "the generic client's input moved it: {mine:?}"
     );
     server.shutdown().await;
+}
+
+// Messages and events: a test game's client messages (a type with a string,
+// a unit type, an admin-only type) and server events (a unit type, a type
+// with an angle, the match's result with a ranked list).
+
+#[derive(Debug, Clone, PartialEq, Replicate)]
+struct Chat {
+    #[replicate(max_len = 12)]
+    text: String,
+    team_only: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Replicate)]
+struct Kick {
+    #[replicate(varint)]
+    player: u32,
+    #[replicate(max_len = 32)]
+    reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Replicate)]
+#[replicate(messages)]
+enum ProbeMessage {
+    #[replicate(allow(player, spectator, admin))]
+    Chat(Chat),
+    Ready,
+    #[replicate(allow(admin))]
+    Kick(Kick),
+}
+
+#[derive(Debug, Clone, PartialEq, Replicate)]
+struct Rank {
+    #[replicate(varint)]
+    entity: u32,
+    #[replicate(range = -1000..=1000)]
+    score: i16,
+    team: Team,
+}
+
+#[derive(Debug, Clone, PartialEq, Replicate)]
+struct Hit {
+    #[replicate(range = 0..=100)]
+    damage: u8,
+    #[replicate(angle(bits = 8))]
+    from: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Replicate)]
+struct MatchOver {
+    #[replicate(max_len = 4)]
+    ranking: Vec<Rank>,
+    #[replicate(max_len = 16)]
+    note: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Replicate)]
+#[replicate(messages)]
+enum ProbeEvent {
+    RoundStarted,
+    Hit(Hit),
+    MatchOver(MatchOver),
+}
+
+fn probe_messages() -> Vec<ProbeMessage> {
+    vec![
+        ProbeMessage::Chat(Chat {
+            text: "gg".into(),
+            team_only: false,
+        }),
+        // 13 bytes: snaps to the 10 of "naïve ☕", not into the second ☕.
+        ProbeMessage::Chat(Chat {
+            text: "naïve ☕☕".into(),
+            team_only: true,
+        }),
+        ProbeMessage::Ready,
+        ProbeMessage::Kick(Kick {
+            player: 300,
+            reason: "".into(),
+        }),
+    ]
+}
+
+fn rank(entity: u32, score: i16, team: Team) -> Rank {
+    Rank {
+        entity,
+        score,
+        team,
+    }
+}
+
+fn probe_events() -> Vec<ProbeEvent> {
+    vec![
+        ProbeEvent::RoundStarted,
+        ProbeEvent::Hit(Hit {
+            damage: 25,
+            from: 1.5,
+        }),
+        ProbeEvent::MatchOver(MatchOver {
+            ranking: vec![
+                rank(65, 900, Team::Blue),
+                rank(3, -20, Team::Red),
+                rank(70, -1000, Team::Green),
+            ],
+            note: "overtime".into(),
+        }),
+        ProbeEvent::MatchOver(MatchOver {
+            ranking: vec![],
+            note: "".into(),
+        }),
+    ]
+}
+
+/// A typed message as the generic decoder presents it.
+fn message_json(m: &ProbeMessage) -> Value {
+    match m {
+        ProbeMessage::Chat(c) => {
+            json!({"type": "Chat", "fields": {"text": c.text, "team_only": c.team_only}})
+        }
+        ProbeMessage::Ready => json!({"type": "Ready", "fields": {}}),
+        ProbeMessage::Kick(k) => {
+            json!({"type": "Kick", "fields": {"player": k.player, "reason": k.reason}})
+        }
+    }
+}
+
+fn event_json(e: &ProbeEvent) -> Value {
+    match e {
+        ProbeEvent::RoundStarted => json!({"type": "RoundStarted", "fields": {}}),
+        ProbeEvent::Hit(h) => {
+            json!({"type": "Hit", "fields": {"damage": h.damage, "from": h.from as f64}})
+        }
+        ProbeEvent::MatchOver(o) => json!({"type": "MatchOver", "fields": {
+            "ranking": o.ranking.iter().map(|r| json!({
+                "entity": r.entity, "score": r.score, "team": format!("{:?}", r.team),
+            })).collect::<Vec<_>>(),
+            "note": o.note,
+        }}),
+    }
+}
+
+fn message_schema() -> Schema {
+    Schema::of::<Probe, ProbeInput, ProbeMessage, ProbeEvent>()
+}
+
+fn written<M: MessageSet>(m: &M) -> Vec<u8> {
+    let mut w = BitWriter::new();
+    m.write(&mut w);
+    w.finish().to_vec()
+}
+
+fn read_typed<M: MessageSet>(bytes: &[u8]) -> Result<M, CodecError> {
+    let mut r = BitReader::new(bytes);
+    let m = M::read(&mut r)?;
+    r.expect_end()?;
+    Ok(m)
+}
+
+/// Each value snapped, its bytes, and its presented JSON.
+fn message_vectors<M: MessageSet>(values: Vec<M>, to_json: fn(&M) -> Value) -> Vec<Value> {
+    values
+        .into_iter()
+        .map(|mut m| {
+            let bytes = written(&m);
+            m.snap();
+            assert_eq!(written(&m), bytes, "the wire carries the snapped value");
+            json!({ "bytes": hex(&bytes), "expected": to_json(&m) })
+        })
+        .collect()
+}
+
+fn messages_file() -> Value {
+    let schema = message_schema();
+    json!({
+        "schema_text": schema.to_json(),
+        "schema": schema, "hash": hash_hex(schema.hash()),
+        "messages": message_vectors(probe_messages(), message_json),
+        "events": message_vectors(probe_events(), event_json),
+    })
+}
+
+const MESSAGE_VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/vectors/messages-v1.json");
+
+#[test]
+fn the_committed_message_vectors_are_what_the_code_encodes() {
+    let fresh = serde_json::to_string_pretty(&messages_file()).unwrap() + "\n";
+    if std::env::var_os("TICKWIRE_BLESS").is_some() {
+        std::fs::write(MESSAGE_VECTORS, &fresh).unwrap();
+    }
+    let committed = std::fs::read_to_string(MESSAGE_VECTORS)
+        .expect("docs/vectors/messages-v1.json (regenerate with TICKWIRE_BLESS=1)");
+    assert_eq!(
+        committed, fresh,
+        "the wire changed: check docs/PROTOCOL.md, then regenerate with TICKWIRE_BLESS=1"
+    );
+}
+
+#[test]
+fn the_schema_alone_decodes_and_encodes_every_message_vector() {
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(MESSAGE_VECTORS).unwrap()).unwrap();
+    let text = v["schema_text"].as_str().unwrap();
+    assert_eq!(
+        hash_hex(tickwire::replicate::schema::fnv1a(text.as_bytes())),
+        v["hash"]
+    );
+    let codec = GenericCodec::from_json(text).unwrap();
+    for m in v["messages"].as_array().unwrap() {
+        let bytes = unhex(m["bytes"].as_str().unwrap());
+        assert_eq!(codec.decode_message(&bytes).unwrap(), m["expected"]);
+        assert_eq!(codec.encode_message(&m["expected"]).unwrap(), bytes);
+    }
+    for e in v["events"].as_array().unwrap() {
+        let bytes = unhex(e["bytes"].as_str().unwrap());
+        assert_eq!(codec.decode_event(&bytes).unwrap(), e["expected"]);
+        assert_eq!(codec.encode_event(&e["expected"]).unwrap(), bytes);
+    }
+}
+
+#[test]
+fn typed_messages_decode_generically_and_generic_ones_read_typed() {
+    let codec = GenericCodec::new(message_schema()).unwrap();
+    for mut m in probe_messages() {
+        m.snap();
+        let bytes = written(&m);
+        assert_eq!(codec.decode_message(&bytes).unwrap(), message_json(&m));
+        let generic = codec.encode_message(&message_json(&m)).unwrap();
+        assert_eq!(read_typed::<ProbeMessage>(&generic).unwrap(), m);
+    }
+    for mut e in probe_events() {
+        e.snap();
+        let bytes = written(&e);
+        assert_eq!(codec.decode_event(&bytes).unwrap(), event_json(&e));
+        let generic = codec.encode_event(&event_json(&e)).unwrap();
+        assert_eq!(read_typed::<ProbeEvent>(&generic).unwrap(), e);
+    }
+    // A unit type needs no "fields"; strings and lists longer than their
+    // max_len are truncated, as the typed side snaps them.
+    let ready = codec.encode_message(&json!({"type": "Ready"})).unwrap();
+    assert_eq!(
+        read_typed::<ProbeMessage>(&ready).unwrap(),
+        ProbeMessage::Ready
+    );
+    let long = json!({"type": "MatchOver", "fields": {
+        "ranking": vec![json!({"entity": 1, "score": 5000, "team": "Red"}); 6],
+        "note": "a note longer than sixteen bytes",
+    }});
+    let ProbeEvent::MatchOver(over) = read_typed(&codec.encode_event(&long).unwrap()).unwrap()
+    else {
+        panic!("not a MatchOver");
+    };
+    assert_eq!(over.ranking, vec![rank(1, 1000, Team::Red); 4]);
+    assert_eq!(over.note, "a note longer th");
+}
+
+#[test]
+fn bad_message_json_names_the_type_and_the_field() {
+    let codec = GenericCodec::new(message_schema()).unwrap();
+    let err = |j: Value| codec.encode_message(&j).unwrap_err().to_string();
+    let e = err(json!({"type": "Shout", "fields": {}}));
+    assert!(e.contains("unknown message type `Shout`"), "{e}");
+    let e = err(json!({"fields": {}}));
+    assert!(e.contains("\"type\""), "{e}");
+    let e = err(json!({"type": "Chat", "fields": {"text": "hi"}}));
+    assert!(
+        e.contains("message `Chat` field `team_only` is missing"),
+        "{e}"
+    );
+    let e = err(json!({"type": "Chat"}));
+    assert!(e.contains("message `Chat` field `text` is missing"), "{e}");
+    let e = err(json!({"type": "Chat", "fields": {"text": 5, "team_only": true}}));
+    assert!(e.contains("message `Chat` field `text`: value 5"), "{e}");
+    let e = err(json!({"type": "Kick", "fields": [1, "x"]}));
+    assert!(
+        e.contains("message `Kick`: \"fields\" must be an object"),
+        "{e}"
+    );
+    let e = codec
+        .encode_event(&json!({"type": "MatchOver", "fields": {
+            "note": "", "ranking": [{"entity": 1, "score": 2, "team": "Red"}, {"entity": 2, "score": 3}],
+        }}))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("event `MatchOver` field `ranking[1].team` is missing"),
+        "{e}"
+    );
+    let e = codec
+        .encode_event(&json!({"type": "MatchOver", "fields": {"note": "", "ranking": [7]}}))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("event `MatchOver` field `ranking[0]`"), "{e}");
+    let none =
+        GenericCodec::new(Schema::of::<Probe, ProbeInput, NoMessages, NoMessages>()).unwrap();
+    let e = none.encode_message(&json!({"type": "Chat"})).unwrap_err();
+    assert!(e.to_string().contains("unknown message type `Chat`"), "{e}");
+    assert!(none.decode_message(&[0]).is_err());
+}
+
+#[test]
+fn bad_message_bytes_name_the_field_in_both_decoders() {
+    let codec = GenericCodec::new(message_schema()).unwrap();
+    let both = |bytes: &[u8], want: &str| {
+        let generic = codec.decode_event(bytes).unwrap_err().to_string();
+        let typed = read_typed::<ProbeEvent>(bytes).unwrap_err().to_string();
+        assert_eq!(generic, typed);
+        assert!(generic.contains(want), "{generic}");
+    };
+    let over = written(&probe_events()[2]);
+    // Every cut of a MatchOver ends inside one of its fields.
+    for cut in 1..over.len() {
+        both(&over[..cut], "payload ends inside this field");
+    }
+    let mut w = BitWriter::new();
+    w.write_bits(2, 2); // MatchOver
+    w.write_gamma(5); // five ranks, max_len 4
+    both(w.finish(), "field `ranking`: list longer than its max_len");
+    let mut w = BitWriter::new();
+    w.write_bits(2, 2);
+    w.write_gamma(1);
+    w.write_gamma(9);
+    w.write_bits(2047, 11); // a score above 1000
+    both(
+        w.finish(),
+        "field `ranking[0].score`: value above the declared maximum",
+    );
+    let mut w = BitWriter::new();
+    w.write_bits(2, 2);
+    w.write_gamma(0);
+    w.write_gamma(1);
+    w.write_bits(0xff, 8); // not UTF-8
+    both(w.finish(), "field `note`: string is not UTF-8");
+    let mut w = BitWriter::new();
+    w.write_bits(3, 2); // no fourth event type
+    let e = codec.decode_event(w.finish()).unwrap_err();
+    assert_eq!(e, CodecError::Invalid("no such event type"));
+    let e = read_typed::<ProbeEvent>(w.finish()).unwrap_err();
+    assert_eq!(e, CodecError::Invalid("no such message type"));
+}
+
+#[test]
+fn the_schema_lists_who_may_send_each_message_and_no_roles_for_events() {
+    let schema = message_schema();
+    let allow: Vec<(&str, Vec<Role>)> = schema
+        .messages
+        .iter()
+        .map(|t| (t.name.as_str(), t.allow.clone()))
+        .collect();
+    assert_eq!(
+        allow,
+        [
+            ("Chat", Role::ALL.to_vec()),
+            ("Ready", vec![Role::Player]),
+            ("Kick", vec![Role::Admin]),
+        ]
+    );
+    let json = schema.to_json();
+    assert!(
+        json.contains(r#"{"name":"Kick","allow":["admin"],"fields":[{"name":"player","#),
+        "{json}"
+    );
+    assert!(
+        json.contains(r#""events":[{"name":"RoundStarted","fields":[]},"#),
+        "{json}"
+    );
+    assert!(
+        json.contains(
+            r#"{"name":"ranking","type":"list","max_len":4,"item":{"name":"Rank","fields":["#
+        ),
+        "{json}"
+    );
+    let [chat, _, ready, kick] = &probe_messages()[..] else {
+        unreachable!("four probe messages")
+    };
+    for role in Role::ALL {
+        assert!(chat.allows(role));
+        assert_eq!(ready.allows(role), role == Role::Player);
+        assert_eq!(kick.allows(role), role == Role::Admin);
+    }
+    assert_eq!(kick.name(), "Kick");
+    assert_eq!(ProbeEvent::RoundStarted.name(), "RoundStarted");
+}
+
+#[test]
+fn the_documented_arena_schema_and_hash_are_the_real_ones() {
+    let doc = include_str!("../docs/PROTOCOL.md");
+    let section = &doc[doc.find("## Schema").unwrap()..];
+    let start = section.find("```json\n").unwrap() + 8;
+    let end = start + section[start..].find("```").unwrap();
+    let documented: Value = serde_json::from_str(&section[start..end]).unwrap();
+    let arena = tickwire::replicate::schema::GameSchema::of::<Arena>();
+    assert_eq!(documented, serde_json::to_value(&arena.schema).unwrap());
+    let hash = format!("arena-v1's is `{}`", hash_hex(arena.hash));
+    assert!(doc.contains(&hash), "docs/PROTOCOL.md should say {hash}");
 }

@@ -116,7 +116,7 @@ enum Codec {
     /// A `Vec<item>` of at most `max_len` elements.
     List {
         max_len: u32,
-        item: Type,
+        item: Box<Type>,
     },
 }
 
@@ -524,7 +524,13 @@ fn resolve(field: &syn::Field, a: &Attrs) -> syn::Result<(Codec, u8)> {
             }
             let item = vec_item(&field.ty)
                 .ok_or_else(|| err("`Vec<T>` needs T to be a struct deriving Replicate".into()))?;
-            Ok((Codec::List { max_len, item }, 1))
+            Ok((
+                Codec::List {
+                    max_len,
+                    item: Box::new(item),
+                },
+                1,
+            ))
         }
         "u64" | "i64" | "u128" | "i128" | "usize" | "isize" | "f64" | "Option" | "char"
         | "DVec2" | "DVec3" | "DQuat" | "UVec2" | "UVec3" | "EntityId" => {
