@@ -5,9 +5,9 @@ use crate::game::Game;
 use crate::protocol::{EntityId, PlayerId, Tick};
 use crate::replicate::Role;
 use bytes::Bytes;
-use crossbeam::queue::ArrayQueue;
+use crossbeam::queue::{ArrayQueue, SegQueue};
 use futures_util::task::AtomicWaker;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::sync::oneshot;
@@ -95,7 +95,12 @@ pub enum Notice {
 #[derive(Debug)]
 pub struct OutboundSlot<E> {
     queue: ArrayQueue<Arc<Published<E>>>,
-    notices: ArrayQueue<Notice>,
+    /// Unbounded in type, bounded by `notice_cap` through `notice_len`:
+    /// a `SegQueue` allocates only when a notice arrives, where an
+    /// `ArrayQueue` of the log's length would cost every connection ~13 KiB.
+    notices: SegQueue<Notice>,
+    notice_len: AtomicUsize,
+    notice_cap: usize,
     lagging: AtomicBool,
     /// The writer task's waker: lock-free, unlike a `Notify`'s waiter list.
     waker: AtomicWaker,
@@ -108,7 +113,9 @@ impl<E> OutboundSlot<E> {
     pub fn new(capacity: usize, notices: usize) -> Self {
         OutboundSlot {
             queue: ArrayQueue::new(capacity.max(1)),
-            notices: ArrayQueue::new(notices.max(1)),
+            notices: SegQueue::new(),
+            notice_len: AtomicUsize::new(0),
+            notice_cap: notices.max(1),
             lagging: AtomicBool::new(false),
             waker: AtomicWaker::new(),
             closed: AtomicU8::new(SlotClosed::Open as u8),
@@ -127,7 +134,10 @@ impl<E> OutboundSlot<E> {
     /// Called by the tick thread; never blocks. A full queue marks the slot
     /// lagging instead of dropping the notice silently.
     pub fn notify(&self, notice: Notice) {
-        if self.notices.push(notice).is_err() {
+        if self.notice_len.fetch_add(1, Ordering::AcqRel) < self.notice_cap {
+            self.notices.push(notice);
+        } else {
+            self.notice_len.fetch_sub(1, Ordering::AcqRel);
             self.lagging.store(true, Ordering::Release);
         }
         self.waker.wake();
@@ -135,7 +145,9 @@ impl<E> OutboundSlot<E> {
 
     /// The oldest notice not yet sent.
     pub fn next_notice(&self) -> Option<Notice> {
-        self.notices.pop()
+        let notice = self.notices.pop()?;
+        self.notice_len.fetch_sub(1, Ordering::AcqRel);
+        Some(notice)
     }
 
     /// Whether a notice could not be queued: the connection must end so the
@@ -202,5 +214,31 @@ impl<E> OutboundSlot<E> {
     /// Snapshots skipped because a newer one arrived before the writer sent them.
     pub fn stale_dropped(&self) -> u64 {
         self.stale_dropped.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notices_keep_their_order_and_a_full_queue_marks_the_slot_lagging() {
+        let slot = OutboundSlot::<()>::new(1, 3);
+        let denied = |n: u32| Notice::Denied {
+            message: n.to_string(),
+        };
+        for n in 0..3 {
+            slot.notify(denied(n));
+        }
+        assert!(!slot.is_lagging(), "three fit");
+        slot.notify(denied(3));
+        assert!(slot.is_lagging(), "the fourth does not");
+        let sent: Vec<Notice> = std::iter::from_fn(|| slot.next_notice()).collect();
+        assert_eq!(sent, [denied(0), denied(1), denied(2)]);
+        // Drained, the queue takes notices again (the writer closes a
+        // lagging connection anyway; the count must not drift).
+        slot.notify(denied(4));
+        assert_eq!(slot.next_notice(), Some(denied(4)));
+        assert_eq!(slot.next_notice(), None);
     }
 }
