@@ -3,13 +3,14 @@
 //! server CPU and memory, downstream bytes against full snapshots,
 //! input-to-snapshot latency, tick durations and overruns, errors.
 
+mod report;
 mod server;
 mod swarm;
 
 use anyhow::Context;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::Serialize;
+use report::{print_table, Latency, Report, ServerFigures, TickFigures};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -62,6 +63,10 @@ struct Args {
     server_args: Vec<String>,
 }
 
+/// How long the chat behavior keeps reading after the window, for the events
+/// of the last chats sent in it.
+const CHAT_DRAIN: Duration = Duration::from_secs(1);
+
 /// A rate such as `500` or `500/s`, at least 1.
 fn parse_rate(text: &str) -> Result<u64, String> {
     let number = text.trim().trim_end_matches("/s");
@@ -69,58 +74,6 @@ fn parse_rate(text: &str) -> Result<u64, String> {
         Ok(n) if n > 0 => Ok(n),
         _ => Err(format!("{text:?} is not a rate like 500/s")),
     }
-}
-
-#[derive(Serialize, Default)]
-struct Latency {
-    p50: f64,
-    p99: f64,
-    p999: f64,
-    max: f64,
-    samples: u64,
-}
-
-#[derive(Serialize, Default)]
-struct TickFigures {
-    p50: f64,
-    p99: f64,
-    max: f64,
-}
-
-#[derive(Serialize, Default)]
-struct ServerFigures {
-    cpu_cores: Option<f64>,
-    cpu_cores_per_1000_clients: Option<f64>,
-    rss_bytes: Option<u64>,
-    rss_per_client_bytes: Option<u64>,
-    tick_ms: TickFigures,
-    tick_overruns: u64,
-    matches: u64,
-}
-
-#[derive(Serialize, Default)]
-struct Report {
-    behavior: Option<Behavior>,
-    clients: u64,
-    connected: u64,
-    errors: u64,
-    connect_failures: u64,
-    disconnects: u64,
-    decode_errors: u64,
-    joins: u64,
-    measured_s: f64,
-    snapshots: u64,
-    snapshots_per_client_s: f64,
-    down_bytes_per_client_s: f64,
-    full_bytes_per_client_s: f64,
-    /// Delta bytes as a share of full-snapshot bytes for the same states.
-    delta_to_full_ratio: f64,
-    inputs_per_client_s: f64,
-    latency_ms: Latency,
-    bots_cpu_cores: f64,
-    server: ServerFigures,
-    /// The first few errors the bots hit, verbatim.
-    error_samples: Vec<String>,
 }
 
 pub(crate) async fn http_get_json(url: &str) -> anyhow::Result<serde_json::Value> {
@@ -202,12 +155,16 @@ fn main() -> anyhow::Result<()> {
     } else {
         print_table(&args, &report);
     }
-    let failed = report.connect_failures > 0 || report.decode_errors > 0;
+    let events_missing = report.events_received < report.events_expected;
+    let failed = report.connect_failures > 0 || report.decode_errors > 0 || events_missing;
     runtime.shutdown_timeout(Duration::from_secs(2));
     if failed {
         eprintln!(
-            "FAILED: {} connect failures, {} decode errors",
-            report.connect_failures, report.decode_errors
+            "FAILED: {} connect failures, {} decode errors, {} of {} expected events received",
+            report.connect_failures,
+            report.decode_errors,
+            report.events_received,
+            report.events_expected
         );
         std::process::exit(1);
     }
@@ -218,7 +175,7 @@ fn main() -> anyhow::Result<()> {
 fn game_of(behavior: Behavior) -> &'static str {
     match behavior {
         Behavior::Space3d => "space3d",
-        Behavior::Arena | Behavior::Idle | Behavior::Churn => "arena",
+        Behavior::Arena | Behavior::Idle | Behavior::Churn | Behavior::Chat => "arena",
     }
 }
 
@@ -366,6 +323,10 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
     let stats = http_get_json(&format!("{base}/v1/stats")).await.ok();
     let memory = pid.as_deref().and_then(|p| server::memory(p).ok());
 
+    if args.behavior == Behavior::Chat {
+        // Chats sent in the last instant of the window are still on their way.
+        tokio::time::sleep(CHAT_DRAIN).await;
+    }
     shared.stop.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(10), async {
         while bots.join_next().await.is_some() {}
@@ -424,6 +385,22 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
             samples: lat.len(),
         },
         bots_cpu_cores: (s1.bots_cpu - s0.bots_cpu) / secs,
+        messages_sent: c.messages_sent.load(Ordering::Relaxed),
+        events_received: c.events_received.load(Ordering::Relaxed),
+        events_expected: c.events_expected.load(Ordering::Relaxed),
+        event_latency_ms: {
+            let h = shared
+                .event_latency
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            Latency {
+                p50: ms(h.value_at_quantile(0.5)),
+                p99: ms(h.value_at_quantile(0.99)),
+                p999: ms(h.value_at_quantile(0.999)),
+                max: ms(h.max()),
+                samples: h.len(),
+            }
+        },
         error_samples: shared
             .error_samples
             .lock()
@@ -449,71 +426,6 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
                 .unwrap_or(0),
         },
     })
-}
-
-fn print_table(args: &Args, r: &Report) {
-    let opt = |v: Option<f64>, digits: usize| {
-        v.map(|v| format!("{v:.digits$}"))
-            .unwrap_or_else(|| "n/a".into())
-    };
-    let kib = |v: Option<u64>| {
-        v.map(|v| format!("{:.1} KiB", v as f64 / 1024.0))
-            .unwrap_or_else(|| "n/a".into())
-    };
-    println!(
-        "tickwire-bots: {:?}, {} clients, {:.1} s measured after {:?} warm-up",
-        args.behavior, r.clients, r.measured_s, args.warmup
-    );
-    println!(
-        "  connected                  {} ({} joins)",
-        r.connected, r.joins
-    );
-    println!(
-        "  errors                     {} (connect failures {}, disconnects {}, decode errors {})",
-        r.errors, r.connect_failures, r.disconnects, r.decode_errors
-    );
-    println!(
-        "  snapshots / client / s     {:.1}",
-        r.snapshots_per_client_s
-    );
-    println!(
-        "  down bytes / client / s    {:.0}",
-        r.down_bytes_per_client_s
-    );
-    println!(
-        "  full-snapshot bytes / c / s {:.0}  (deltas are {:.1}% of full)",
-        r.full_bytes_per_client_s,
-        r.delta_to_full_ratio * 100.0
-    );
-    println!(
-        "  input→snapshot latency ms  p50 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}  ({} samples)",
-        r.latency_ms.p50,
-        r.latency_ms.p99,
-        r.latency_ms.p999,
-        r.latency_ms.max,
-        r.latency_ms.samples
-    );
-    println!(
-        "  server CPU cores           {}  ({} per 1000 clients)",
-        opt(r.server.cpu_cores, 3),
-        opt(r.server.cpu_cores_per_1000_clients, 3)
-    );
-    println!(
-        "  server peak RSS            {}  ({} per client)",
-        kib(r.server.rss_bytes),
-        kib(r.server.rss_per_client_bytes)
-    );
-    println!(
-        "  tick ms                    p50 {:.3}  p99 {:.3}  max {:.3}  overruns {}",
-        r.server.tick_ms.p50, r.server.tick_ms.p99, r.server.tick_ms.max, r.server.tick_overruns
-    );
-    println!(
-        "  bots CPU cores             {:.3}  (bots and server share this machine)",
-        r.bots_cpu_cores
-    );
-    for e in &r.error_samples {
-        println!("  error: {e}");
-    }
 }
 
 #[cfg(test)]

@@ -7,11 +7,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tickwire::client::{AckMode, Client, ClientError, ClientEvent, ClientOptions};
-use tickwire::game::arena::{ArenaEntity, ArenaInput};
-use tickwire::game::space3d::{Space3d, SpaceEntity, SpaceInput, ROTATE_MAX, THRUST_MAX};
+use tickwire::game::arena::{
+    ArenaEntity, ArenaEvent, ArenaInput, ArenaMessage, ChatLine, KIND_PLAYER,
+};
+use tickwire::game::space3d::{
+    Pilot, Space3d, SpaceEntity, SpaceEvent, SpaceInput, ROTATE_MAX, THRUST_MAX,
+};
 use tickwire::game::ClientGame;
 use tickwire::protocol::{encode_server, ServerMsg};
 use tickwire::snapshot::DeltaEncoder;
+use tickwire::snapshot::Snapshot;
 use tickwire::Arena;
 use tokio_util::sync::CancellationToken;
 
@@ -28,6 +33,10 @@ pub enum Behavior {
     Idle,
     /// Play for 1-3 s, leave, rejoin: join/leave cost and leaks.
     Churn,
+    /// arena-v1 play, plus one chat message per bot per second while
+    /// measuring; every chat event each player of the match should get is
+    /// counted and timed.
+    Chat,
 }
 
 /// Counters shared by every bot; read by the reporter.
@@ -46,6 +55,12 @@ pub struct Counters {
     pub full_samples: AtomicU64,
     /// Sizes of the deltas received for the same sampled states.
     pub delta_sample_bytes: AtomicU64,
+    /// Chat messages sent (`--behavior chat`).
+    pub messages_sent: AtomicU64,
+    /// Chat events received, and how many the matches' players should have
+    /// received (each chat goes to every player of its match).
+    pub events_received: AtomicU64,
+    pub events_expected: AtomicU64,
 }
 
 impl Counters {
@@ -63,6 +78,10 @@ pub struct Shared {
     pub counters: Counters,
     /// Input-to-snapshot latency in microseconds, recorded while `measuring`.
     pub latency: Mutex<Histogram<u64>>,
+    /// Chat-to-event latency in microseconds, for every chat event received.
+    pub event_latency: Mutex<Histogram<u64>>,
+    /// Chat texts carry their send time, in microseconds since this instant.
+    pub epoch: Instant,
     pub measuring: AtomicBool,
     pub stop: CancellationToken,
     /// The first few errors, verbatim, for the report.
@@ -87,6 +106,10 @@ impl Shared {
             latency: Mutex::new(
                 Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds"),
             ),
+            event_latency: Mutex::new(
+                Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds"),
+            ),
+            epoch: Instant::now(),
             measuring: AtomicBool::new(false),
             stop: CancellationToken::new(),
             error_samples: Mutex::new(Vec::new()),
@@ -122,6 +145,12 @@ pub trait BotGame: ClientGame {
     fn random_input(rng: &mut fastrand::Rng) -> Self::Input;
     /// The `last_input_seq` of the bot's own entity.
     fn applied_seq(own: &Self::Entity) -> u32;
+    /// A chat message with this text, if the game has chat.
+    fn chat(text: String) -> Option<Self::Message>;
+    /// The text of a chat event.
+    fn chat_text(event: &Self::Event) -> Option<&str>;
+    /// Players in the match, as the world shows them.
+    fn players(world: &Snapshot<Self::Entity>) -> u64;
 }
 
 impl BotGame for Arena {
@@ -136,6 +165,25 @@ impl BotGame for Arena {
 
     fn applied_seq(own: &ArenaEntity) -> u32 {
         own.last_input_seq
+    }
+
+    fn chat(text: String) -> Option<ArenaMessage> {
+        Some(ArenaMessage::Chat(ChatLine { text }))
+    }
+
+    fn chat_text(event: &ArenaEvent) -> Option<&str> {
+        match event {
+            ArenaEvent::Chat(said) => Some(&said.text),
+            _ => None,
+        }
+    }
+
+    fn players(world: &Snapshot<ArenaEntity>) -> u64 {
+        world
+            .entities
+            .iter()
+            .filter(|e| e.kind == KIND_PLAYER)
+            .count() as u64
     }
 }
 
@@ -154,13 +202,26 @@ impl BotGame for Space3d {
     fn applied_seq(own: &SpaceEntity) -> u32 {
         own.as_ship().map_or(0, |s| s.last_input_seq)
     }
+
+    fn chat(_: String) -> Option<tickwire::NoMessages> {
+        None
+    }
+
+    fn chat_text(_: &SpaceEvent) -> Option<&str> {
+        None
+    }
+
+    fn players(world: &Snapshot<SpaceEntity>) -> u64 {
+        let player = |e: &SpaceEntity| e.as_ship().is_some_and(|s| s.pilot == Pilot::Player);
+        world.entities.iter().filter(|e| player(e)).count() as u64
+    }
 }
 
 /// Runs one bot until the swarm stops.
 pub async fn run_bot(shared: Arc<Shared>, index: u64) {
     match shared.behavior {
         Behavior::Space3d => run_bot_of::<Space3d>(shared, index).await,
-        Behavior::Arena | Behavior::Idle | Behavior::Churn => {
+        Behavior::Arena | Behavior::Idle | Behavior::Churn | Behavior::Chat => {
             run_bot_of::<Arena>(shared, index).await
         }
     }
@@ -200,7 +261,7 @@ async fn run_bot_of<G: BotGame>(shared: Arc<Shared>, index: u64) {
         };
         let outcome = match shared.behavior {
             Behavior::Idle => idle(&shared, client).await,
-            _ => play(&shared, client, &mut rng, play_for).await,
+            _ => play(&shared, client, &mut rng, play_for, index).await,
         };
         shared.counters.connected.fetch_sub(1, Ordering::Relaxed);
         if let Err(e) = outcome {
@@ -273,11 +334,54 @@ fn flush_latency(shared: &Shared, batch: &mut Vec<u64>) {
     batch.clear();
 }
 
+/// A chat text that carries its sender, its number and its send time (µs
+/// since the swarm's epoch), so that every receiver can time it.
+fn chat_text(shared: &Shared, bot: u64, n: u64) -> String {
+    let sent = shared.epoch.elapsed().as_micros();
+    format!("bot {bot} #{n} at {sent}")
+}
+
+/// The send time of a chat text written by [`chat_text`].
+fn chat_sent_us(text: &str) -> Option<u64> {
+    text.rsplit_once(" at ").and_then(|(_, t)| t.parse().ok())
+}
+
+/// Counts and times one received chat event.
+fn chat_received(shared: &Shared, text: &str, batch: &mut Vec<u64>) {
+    let Some(sent) = chat_sent_us(text) else {
+        return;
+    };
+    shared
+        .counters
+        .events_received
+        .fetch_add(1, Ordering::Relaxed);
+    let now = shared.epoch.elapsed().as_micros() as u64;
+    batch.push(now.saturating_sub(sent));
+    if batch.len() >= LATENCY_BATCH {
+        flush_event_latency(shared, batch);
+    }
+}
+
+fn flush_event_latency(shared: &Shared, batch: &mut Vec<u64>) {
+    if batch.is_empty() {
+        return;
+    }
+    let mut h = shared
+        .event_latency
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    for &v in batch.iter() {
+        let _ = h.record(v.clamp(1, 60_000_000));
+    }
+    batch.clear();
+}
+
 async fn play<G: BotGame>(
     shared: &Shared,
     mut client: Client<G>,
     rng: &mut fastrand::Rng,
     play_for: Option<Duration>,
+    bot: u64,
 ) -> Result<(), ClientError> {
     let me = client.welcome().entity_id;
     let tick_rate = u32::from(client.welcome().tick_rate.max(1));
@@ -295,9 +399,33 @@ async fn play<G: BotGame>(
     let mut batch: Vec<u64> = Vec::with_capacity(LATENCY_BATCH);
     let mut encoder = DeltaEncoder::new();
     let mut buf = Vec::new();
+    // One chat a second at a random phase, while measuring (`--behavior chat`).
+    let chats = shared.behavior == Behavior::Chat;
+    let chat_first = tokio::time::Instant::now() + Duration::from_secs(1).mul_f64(rng.f64());
+    let mut chat_ticker = tokio::time::interval_at(chat_first, Duration::from_secs(1));
+    chat_ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut chats_sent = 0u64;
+    let mut event_batch: Vec<u64> = Vec::with_capacity(LATENCY_BATCH);
     let result = loop {
         tokio::select! {
             _ = shared.stop.cancelled() => break Ok(()),
+            _ = chat_ticker.tick(), if chats => {
+                if !shared.measuring.load(Ordering::Relaxed) {
+                    continue;
+                }
+                let Some(message) = G::chat(chat_text(shared, bot, chats_sent)) else {
+                    continue;
+                };
+                // Every player now in the match should hear it, this bot too.
+                let players = client.world().map_or(0, G::players);
+                if let Err(e) = client.send_message(message).await {
+                    break Err(e);
+                }
+                chats_sent += 1;
+                let c = &shared.counters;
+                c.messages_sent.fetch_add(1, Ordering::Relaxed);
+                c.events_expected.fetch_add(players, Ordering::Relaxed);
+            }
             _ = ticker.tick() => {
                 if leave_at.is_some_and(|t| Instant::now() >= t) {
                     break Ok(());
@@ -327,7 +455,20 @@ async fn play<G: BotGame>(
                     Ok(e) => e,
                     Err(e) => break Err(e),
                 };
-                let ClientEvent::Snapshot { bytes, .. } = event else { continue };
+                let bytes = match event {
+                    ClientEvent::Snapshot { bytes, .. } => bytes,
+                    ClientEvent::Event { event, .. } => {
+                        if let Some(text) = G::chat_text(&event) {
+                            chat_received(shared, text, &mut event_batch);
+                        }
+                        continue;
+                    }
+                    ClientEvent::Denied { message } => {
+                        shared.sample_error(format!("message refused: {message}"));
+                        continue;
+                    }
+                    _ => continue,
+                };
                 count_snapshot(shared, &client, bytes, &mut encoder, &mut buf);
                 let applied = client.world().and_then(|w| w.get(me)).map(G::applied_seq).unwrap_or(0);
                 let now = Instant::now();
@@ -345,6 +486,7 @@ async fn play<G: BotGame>(
         }
     };
     flush_latency(shared, &mut batch);
+    flush_event_latency(shared, &mut event_batch);
     match result {
         Ok(()) => client.close().await,
         Err(e) => Err(e),

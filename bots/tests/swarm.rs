@@ -186,3 +186,45 @@ fn the_swarm_exits_non_zero_when_bots_cannot_connect() {
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a report still");
     assert_eq!(r["connect_failures"], 3);
 }
+
+#[test]
+fn a_chatting_swarm_gets_every_chat_event_and_times_it() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = runtime
+        .block_on(tickwire::net::start::<Arena>(Config {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            tick_threads: 1,
+            ..Config::default()
+        }))
+        .unwrap();
+    let out = bots()
+        .args(["--url", &server.ws_url(), "--clients", "20"])
+        .args(["--behavior", "chat", "--warmup", "1s", "--duration", "3s"])
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(r["behavior"], "chat");
+    let sent = r["messages_sent"].as_u64().unwrap();
+    // One a second per bot over 3 s, give or take a phase.
+    assert!((40..=80).contains(&sent), "{r}");
+    // 20 bots fill two matches of 16 and 4: each chat reaches its match.
+    let expected = r["events_expected"].as_u64().unwrap();
+    assert!(expected > sent * 4, "{r}");
+    assert_eq!(r["events_received"], r["events_expected"], "{r}");
+    assert_eq!(
+        r["event_latency_ms"]["samples"], r["events_received"],
+        "{r}"
+    );
+    assert!(r["event_latency_ms"]["p50"].as_f64().unwrap() > 0.0, "{r}");
+    runtime.block_on(server.shutdown());
+}
