@@ -1,31 +1,42 @@
 //! The bot swarm binary against a real server on 127.0.0.1.
 
 use std::process::Command;
+use tickwire::game::space3d::Space3d;
+use tickwire::net::ServerHandle;
 use tickwire::{Arena, Config};
 
 fn bots() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tickwire-bots"))
 }
 
-#[test]
-fn a_small_swarm_plays_arena_and_reports_the_documented_json() {
+/// The admin token of the test servers, so the bots can restart the stats window.
+const ADMIN_TOKEN: &str = "a-swarm-test-admin-token";
+
+/// A server of game `G` on 127.0.0.1, on a runtime of its own.
+fn serve<G: tickwire::game::Game>() -> (tokio::runtime::Runtime, ServerHandle<G>) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
     let server = runtime
-        .block_on(tickwire::net::start::<Arena>(Config {
+        .block_on(tickwire::net::start::<G>(Config {
             bind: "127.0.0.1:0".parse().unwrap(),
             tick_threads: 1,
-            admin_token: Some("a-swarm-test-admin-token".into()),
+            admin_token: Some(ADMIN_TOKEN.into()),
             ..Config::default()
         }))
         .unwrap();
+    (runtime, server)
+}
+
+#[test]
+fn a_small_swarm_plays_arena_and_reports_the_documented_json() {
+    let (runtime, server) = serve::<Arena>();
     let out = bots()
         .args([
             "--admin-token",
-            "a-swarm-test-admin-token",
+            ADMIN_TOKEN,
             "--url",
             &server.ws_url(),
             "--clients",
@@ -79,25 +90,11 @@ fn a_small_swarm_plays_arena_and_reports_the_documented_json() {
 
 #[test]
 fn a_small_swarm_plays_space3d_and_measures_its_inputs() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = runtime
-        .block_on(tickwire::net::start::<tickwire::game::space3d::Space3d>(
-            Config {
-                bind: "127.0.0.1:0".parse().unwrap(),
-                tick_threads: 1,
-                admin_token: Some("a-swarm-test-admin-token".into()),
-                ..Config::default()
-            },
-        ))
-        .unwrap();
+    let (runtime, server) = serve::<Space3d>();
     let out = bots()
         .args([
             "--admin-token",
-            "a-swarm-test-admin-token",
+            ADMIN_TOKEN,
             "--url",
             &server.ws_url(),
             "--behavior",
@@ -140,20 +137,7 @@ fn a_small_swarm_plays_space3d_and_measures_its_inputs() {
 
 #[test]
 fn arena_bots_against_a_space3d_server_are_refused_and_the_swarm_fails() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = runtime
-        .block_on(tickwire::net::start::<tickwire::game::space3d::Space3d>(
-            Config {
-                bind: "127.0.0.1:0".parse().unwrap(),
-                tick_threads: 1,
-                ..Config::default()
-            },
-        ))
-        .unwrap();
+    let (runtime, server) = serve::<Space3d>();
     let out = bots()
         .args(["--url", &server.ws_url(), "--clients", "2"])
         .args(["--warmup", "0s", "--duration", "1s", "--json"])
@@ -189,18 +173,7 @@ fn the_swarm_exits_non_zero_when_bots_cannot_connect() {
 
 #[test]
 fn a_chatting_swarm_gets_every_chat_event_and_times_it() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = runtime
-        .block_on(tickwire::net::start::<Arena>(Config {
-            bind: "127.0.0.1:0".parse().unwrap(),
-            tick_threads: 1,
-            ..Config::default()
-        }))
-        .unwrap();
+    let (runtime, server) = serve::<Arena>();
     let out = bots()
         .args(["--url", &server.ws_url(), "--clients", "20"])
         .args(["--behavior", "chat", "--warmup", "1s", "--duration", "3s"])
