@@ -201,6 +201,7 @@ function handshake(Impl, url, resume, lastEvent, timeoutMs) {
       ws.removeEventListener('open', onOpen);
       ws.removeEventListener('message', onMessage);
       ws.removeEventListener('close', onClose);
+      ws.removeEventListener('error', onError);
     };
     /** @param {TickwireError} error */
     const fail = (error) => {
@@ -247,9 +248,22 @@ function handshake(Impl, url, resume, lastEvent, timeoutMs) {
             ),
       );
     };
+    // A socket that never opened: browsers follow the error with a close, but
+    // Node 20's WebSocket (undici) may fire only the error, so it ends the attempt.
+    const onError = () => {
+      if (!opened) {
+        fail(
+          new ConnectError(
+            `the WebSocket to ${url} did not open: the server is unreachable or refused the upgrade ` +
+              '(browsers do not say which)',
+          ),
+        );
+      }
+    };
     ws.addEventListener('open', onOpen);
     ws.addEventListener('message', onMessage);
     ws.addEventListener('close', onClose);
+    ws.addEventListener('error', onError);
     listenForRefusal(ws, fail);
   });
 }

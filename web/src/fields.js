@@ -32,8 +32,8 @@ import { CodecError } from './errors.js';
  * (`angle`, `enum`), the components (`int`, `varint`, `fixed`, always an
  * array of `dims` numbers), a {@link QuatGrid}, a string (`string`, at most
  * `max_len` UTF-8 bytes), or a list's elements, each its item's grid values
- * in field order.
- * @typedef {boolean | number | number[] | QuatGrid | string | GridValue[][]} GridValue
+ * in field order (`GridValue[][]`; JSDoc cannot name a type inside itself).
+ * @typedef {boolean | number | number[] | QuatGrid | string | unknown[][]} GridValue
  */
 
 /**

@@ -361,3 +361,21 @@ test('a Welcome with an unknown role is a protocol error', async () => {
   FakeSocket.made[0].serverSend(welcomeFrame(true, { role: 3 }));
   await assert.rejects(pending, /unknown role 3/);
 });
+
+test('a socket that fails without a close event (Node 20) ends the attempt at once', async () => {
+  class ErrorOnly extends EventTarget {
+    binaryType = 'blob';
+    constructor() {
+      super();
+      setTimeout(() => this.dispatchEvent(new Event('error')), 0);
+    }
+    send() {}
+    close() {}
+  }
+  const started = Date.now();
+  await assert.rejects(
+    connect('ws://127.0.0.1:9/ws', { WebSocket: ErrorOnly, pingIntervalMs: 0, connectTimeoutMs: 5000 }),
+    (e) => e.name === 'ConnectError' && /did not open/.test(e.message),
+  );
+  assert.ok(Date.now() - started < 1000, 'not the connect timeout');
+});
