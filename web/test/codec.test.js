@@ -57,7 +57,7 @@ const ARENA_SCHEMA =
   '{"name":"AllReady","fields":[]},' +
   '{"name":"MatchOver","fields":[{"name":"players","type":"list","max_len":64,"item":{"name":"Standing","fields":[' +
   '{"name":"entity","type":"varint","dims":1,"signed":false},{"name":"hp","type":"int","dims":1,"min":0,"max":255,"signed":false}]}}]}]}';
-// Its hash as the server computes it. docs/PROTOCOL.md still gives the format-1 schema's, b3caefa7f14280d9.
+// Its hash, as docs/PROTOCOL.md ("The hash") gives it and the server computes it.
 const ARENA_HASH = '18d7ec762b02815e';
 
 /** A format-2 schema text with one empty kind, no input, and these parts. */
@@ -102,6 +102,10 @@ test('FNV-1a 64 matches its reference values and arena-v1 hashes as documented',
   assert.equal(fnv1a64('foobar'), '85944171f73967e8');
   assert.equal(Schema.parse(ARENA_SCHEMA).hash, ARENA_HASH);
   assert.equal(ARENA_SCHEMA, web.arena.schema_text, 'the schema the vectors were made with');
+  // docs/PROTOCOL.md prints it spread over lines (its strings hold no whitespace).
+  const doc = readFileSync(new URL('../../docs/PROTOCOL.md', import.meta.url), 'utf8');
+  const printed = /## Schema[^]*?```json\n([^]*?)```/.exec(doc)?.[1];
+  assert.equal(printed?.replace(/\s+/g, ''), ARENA_SCHEMA, "PROTOCOL.md's arena schema");
 });
 
 test('client messages encode to the documented bytes', () => {

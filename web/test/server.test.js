@@ -179,7 +179,7 @@ test('two players in one match see each other move, and a dropped one resumes it
   try {
     assert.equal(b.welcome.matchId, a.welcome.matchId);
     assert.notEqual(a.entityId, b.entityId);
-    // arena-v1's schema with its messages and events (docs/PROTOCOL.md still gives the format-1 hash).
+    // arena-v1's schema with its messages and events, hashed as docs/PROTOCOL.md says.
     assert.equal(a.schema.hash, '18d7ec762b02815e');
     assert.equal(a.schema.input.name, 'ArenaInput');
 
