@@ -4,15 +4,21 @@
 
 // ---- Schema ---------------------------------------------------------------
 
-export declare const SCHEMA_FORMAT: 1;
+export declare const SCHEMA_FORMAT: 2;
 
-export type FieldType = 'bool' | 'int' | 'varint' | 'fixed' | 'angle' | 'quat' | 'enum';
+/** What a connection is (`Welcome.role`, in this order on the wire): a player steers an entity, the others watch. */
+export type Role = 'player' | 'spectator' | 'admin';
+export declare const ROLES: readonly ['player', 'spectator', 'admin'];
+/** The largest `max_len` of a string or list. */
+export declare const MAX_LEN: 65535;
 
-/** One field of a kind or of the input, with what decoding needs precomputed. */
+export type FieldType = 'bool' | 'int' | 'varint' | 'fixed' | 'angle' | 'quat' | 'enum' | 'string' | 'list';
+
+/** One field of a kind, the input, a message or event type, or a list item, with what decoding needs precomputed. */
 export interface Field {
   readonly name: string;
   readonly type: FieldType;
-  /** Components: 1 for bool, angle, quat, enum. */
+  /** Components: 1 for every type but int, varint, fixed. */
   readonly dims: number;
   /** `int`: min; `fixed`: qmin; `varint`: the 32-bit domain's. */
   readonly min: number;
@@ -27,6 +33,10 @@ export interface Field {
   /** `linear`: the index of the velocity field, else -1. */
   readonly velocity: number;
   readonly top: number;
+  /** `string`: the most UTF-8 bytes; `list`: the most elements; 0 otherwise. */
+  readonly maxLen: number;
+  /** `list`: the record each element is; null otherwise. */
+  readonly item: InputRecord | null;
 }
 
 export interface Kind {
@@ -35,14 +45,29 @@ export interface Kind {
   readonly fields: readonly Field[];
 }
 
+/** A record of fields: the input, or a list's item. */
 export interface InputRecord {
   readonly name: string;
   readonly fields: readonly Field[];
 }
 
+/** A client message type or a server event type; its index is its number on the wire. */
+export interface MessageType {
+  readonly name: string;
+  /** The roles that may send it: one or more for a message, none for an event. */
+  readonly allow: readonly Role[];
+  readonly fields: readonly Field[];
+}
+
 /** A validated schema (docs/PROTOCOL.md, "Schema"). */
 export declare class Schema {
-  private constructor(text: string, kinds: readonly Kind[], input: InputRecord);
+  private constructor(
+    text: string,
+    kinds: readonly Kind[],
+    input: InputRecord,
+    messages: readonly MessageType[],
+    events: readonly MessageType[],
+  );
   /** Parses and validates a schema's JSON text. @throws {SchemaError} */
   static parse(text: string): Schema;
   /** The JSON text the hash covers. */
@@ -51,6 +76,10 @@ export declare class Schema {
   readonly hash: string;
   readonly kinds: readonly Kind[];
   readonly input: InputRecord;
+  /** What clients send besides inputs. */
+  readonly messages: readonly MessageType[];
+  /** What the server sends besides snapshots. */
+  readonly events: readonly MessageType[];
   readonly enumKinds: boolean;
   readonly kindBits: number;
 }
@@ -60,9 +89,29 @@ export declare function fnv1a64(text: string): string;
 
 // ---- Values and snapshots ---------------------------------------------------
 
-/** A field in game units: reals as f32 numbers, angles in radians, enums by name, vectors and quaternions `[x, y, z, w]` as arrays. */
-export type FieldValue = boolean | number | string | number[];
+/**
+ * A field in game units: reals as f32 numbers, angles in radians, enums by
+ * name, strings as strings, vectors and quaternions `[x, y, z, w]` as
+ * arrays, lists as arrays of records.
+ */
+export type FieldValue = boolean | number | string | number[] | FieldRecord[];
 
+/** A record's fields by name: a list element, a message's or an event's fields. */
+export interface FieldRecord {
+  [name: string]: FieldValue;
+}
+
+/** A game message or event as JSON (the Rust `GenericCodec`'s): its type's name and its fields. */
+export interface GameMessage {
+  type: string;
+  fields: FieldRecord;
+}
+
+/** A message or event to encode: `fields` may be left out for a type without fields. */
+export interface GameMessageInput {
+  type: string;
+  fields?: Readonly<Record<string, unknown>> | null;
+}
 export interface Entity {
   id: number;
   /** The kind's name. */
@@ -81,8 +130,8 @@ export interface QuatGrid {
   small: [number, number, number];
 }
 
-/** A field's value on its integer grid. */
-export type GridValue = boolean | number | number[] | QuatGrid;
+/** A field's value on its integer grid (a string as itself, a list as each element's grid values). */
+export type GridValue = boolean | number | number[] | QuatGrid | string | GridValue[][];
 
 export interface GridEntity {
   id: number;
@@ -111,6 +160,14 @@ export declare function predictEntity(schema: Schema, entity: GridEntity, ticks:
 export declare function encodeInput(schema: Schema, input: Readonly<Record<string, unknown>>): Uint8Array;
 /** @throws {CodecError} */
 export declare function decodeInput(schema: Schema, bytes: Uint8Array): Record<string, FieldValue>;
+/** The bytes of a game message (what `Message` carries). @throws {MessageError} */
+export declare function encodeMessage(schema: Schema, message: GameMessageInput): Uint8Array;
+/** @throws {CodecError} naming the type and the field */
+export declare function decodeMessage(schema: Schema, bytes: Uint8Array): GameMessage;
+/** The bytes of a game event (for tests and tools). @throws {MessageError} */
+export declare function encodeEvent(schema: Schema, event: GameMessageInput): Uint8Array;
+/** An `Event` body or an `Ended` result as `{type, fields}`. @throws {CodecError} naming the type and the field */
+export declare function decodeEvent(schema: Schema, bytes: Uint8Array): GameMessage;
 /** The entity with this id, by binary search. */
 export declare function findEntity<E extends { id: number }>(
   snapshot: { entities: readonly E[] },
@@ -126,7 +183,8 @@ export type ClientMsg =
   | { type: 'join'; version: number; resume: Uint8Array | null; lastEvent?: number }
   | { type: 'input'; seq: number; ack: number | null; input: Uint8Array }
   | { type: 'ack'; tick: number }
-  | { type: 'ping'; clientTimeUs: bigint };
+  | { type: 'ping'; clientTimeUs: bigint }
+  | { type: 'message'; message: Uint8Array };
 
 export interface Welcome {
   version: number;
@@ -216,9 +274,23 @@ export declare class SchemaError extends TickwireError {
   constructor(message: string);
 }
 export declare class CodecError extends TickwireError {
-  constructor(reason: string, field?: string | null);
+  constructor(reason: string, field?: string | null, where?: string | null);
   readonly reason: string;
+  /** The field at fault (inside a list, a path: `ranking[1].score`), or null. */
   readonly field: string | null;
+  /** The message or event type being read (`` event `Hit` ``), or null. */
+  readonly where: string | null;
+}
+/** A game message this client cannot encode: no such type, a missing field, a value that does not fit, too large. */
+export declare class MessageError extends TickwireError {
+  constructor(message: string, messageType?: string | null, field?: string | null);
+  readonly messageType: string | null;
+  readonly field: string | null;
+}
+/** Something this connection's role may not do (a spectator's or an admin's input). */
+export declare class RoleError extends TickwireError {
+  constructor(role: Role, message: string);
+  readonly role: Role;
 }
 export declare class ProtocolError extends TickwireError {}
 export declare class MissingBaselineError extends TickwireError {
@@ -349,8 +421,49 @@ export declare class ClientCloseEvent extends Event {
   readonly error: TickwireError | null;
 }
 
+/** `event`: one of the game's events. (`type` is the DOM event's, `'event'`: the game's is `name`.) */
+export declare class GameEvent extends Event {
+  constructor(seq: number, event: GameMessage);
+  readonly type: 'event';
+  /** 1 for the session's first event, then one more each, across resumes too. */
+  readonly seq: number;
+  /** `{type, fields}`, as the Rust `GenericCodec` gives it. */
+  readonly event: GameMessage;
+  /** The event type's name. */
+  readonly name: string;
+  readonly fields: FieldRecord;
+}
+/** `eventsmissed`: the session's events `first..=last` are lost. */
+export declare class EventsMissedEvent extends Event {
+  constructor(first: number, last: number);
+  readonly type: 'eventsmissed';
+  readonly first: number;
+  readonly last: number;
+}
+/** `ended`: the match ended with this result; the close follows. */
+export declare class EndedEvent extends Event {
+  constructor(seq: number, result: GameMessage);
+  readonly type: 'ended';
+  readonly seq: number;
+  readonly result: GameMessage;
+}
+/** `denied`: the server refused a game message (or a spectator's input); the connection goes on. */
+export declare class DeniedEvent extends Event {
+  constructor(message: string);
+  readonly type: 'denied';
+  /** The server's text: `<Type>: <reason>`. */
+  readonly message: string;
+  /** The refused message's type, from the text; null when it names none. */
+  readonly messageType: string | null;
+  readonly reason: string;
+}
+
 export interface ClientEventMap {
   snapshot: SnapshotEvent;
+  event: GameEvent;
+  eventsmissed: EventsMissedEvent;
+  ended: EndedEvent;
+  denied: DeniedEvent;
   pong: PongEvent;
   disconnect: DisconnectEvent;
   resumed: ResumedEvent;
@@ -381,6 +494,8 @@ export interface ReconnectOptions {
 export interface Session {
   token: string;
   nextSeq: number;
+  /** The newest event `seq` received (0 or absent: none): the server resends only later ones. */
+  lastEvent?: number;
 }
 
 export interface ConnectOptions {
@@ -394,6 +509,8 @@ export interface ConnectOptions {
   quickJoin?: boolean;
   /** Come back to a session instead of joining. */
   resume?: Session;
+  /** Watch instead of play (`?spectate=1`): no entity, no inputs. */
+  spectate?: boolean;
   /** A schema text this client has: its hash is stated, `Welcome` leaves the text out. */
   schema?: string;
   /** The schema hash this client expects (16 hex digits). */
@@ -410,6 +527,10 @@ export interface ConnectOptions {
   ackDelayMs?: number;
   /** Inputs beyond this rate are not sent (60, the server's default limit). */
   maxInputsPerSecond?: number;
+  /** Game messages beyond this rate are not sent (10, the server's default limit). */
+  maxMessagesPerSecond?: number;
+  /** The largest `Message` frame the server takes (512); a larger one is a MessageError here, not a close 1009. */
+  maxMessageBytes?: number;
   interpolation?: InterpolationOptions;
   /** The clock in milliseconds (`performance.now`). */
   now?: () => number;
@@ -425,15 +546,24 @@ export declare class Client extends EventTarget {
   readonly state: 'connecting' | 'open' | 'reconnecting' | 'closed';
   readonly welcome: Welcome;
   readonly schema: Schema;
+  /** 0 for a spectator or an admin. */
   readonly entityId: number;
+  readonly role: Role;
+  /** The newest event `seq` received in this session (0: none). */
+  readonly lastEvent: number;
   readonly session: Session;
   /** The newest decoded snapshot; null before the first. */
   readonly world: Snapshot | null;
   readonly ownEntity: Entity | undefined;
   readonly rttMs: number | null;
   readonly smoothedRttMs: number | null;
-  /** Sends an input; its seq, or null when not sent (resuming, or over the input rate). */
+  /** Sends an input; its seq, or null when not sent (resuming, or over the input rate). @throws {RoleError} for a watcher */
   sendInput(input: Readonly<Record<string, unknown>>): number | null;
+  /**
+   * Sends a game message; false when not sent (resuming, or over the message rate).
+   * A refusal by the server is a `denied` event. @throws {MessageError}
+   */
+  send(type: string, fields?: Readonly<Record<string, unknown>> | null): boolean;
   /** Leaves the match (the entity is removed at once; no resume). */
   close(): void;
   serverTick(nowMs?: number): number | null;

@@ -1,11 +1,13 @@
 // @ts-check
 /**
- * The client: one player in one match, over the WebSocket API of browsers
- * (and of Node, given a constructor). It joins, takes the game's schema from
- * `Welcome` (or states one it has), decodes every snapshot against the
- * baseline it kept, acknowledges each decoded tick, sends inputs, measures
- * the round trip, and comes back by itself after a lost connection
- * (docs/PROTOCOL.md, "Connecting", "Resuming", "Acknowledgements and baselines").
+ * The client: one player (or watcher) in one match, over the WebSocket API
+ * of browsers (and of Node, given a constructor). It joins, takes the game's
+ * schema from `Welcome` (or states one it has), decodes every snapshot
+ * against the baseline it kept, acknowledges each decoded tick, sends inputs
+ * and game messages, decodes game events, measures the round trip, and comes
+ * back by itself after a lost connection, asking only for the events it has
+ * not had (docs/PROTOCOL.md, "Connecting", "Resuming", "Messages and
+ * events", "Acknowledgements and baselines").
  *
  * The wire rules it keeps, because breaking them costs the player its seat:
  * acknowledge only ticks received on the current connection; drop every
@@ -17,13 +19,15 @@
 
 import { Baselines } from './baselines.js';
 import { TickClock } from './clock.js';
-import { decodeSnapshot, encodeInput, findEntity, presentSnapshot } from './codec.js';
+import { decodeEvent, decodeSnapshot, encodeInput, encodeMessage, findEntity, presentSnapshot } from './codec.js';
 import {
   ClientClosedError,
   ClosedError,
   ConnectError,
+  MessageError,
   ProtocolError,
   RefusedError,
+  RoleError,
   SchemaError,
   SchemaMismatchError,
   ServerError,
@@ -34,7 +38,11 @@ import {
 } from './errors.js';
 import {
   ClientCloseEvent,
+  DeniedEvent,
   DisconnectEvent,
+  EndedEvent,
+  EventsMissedEvent,
+  GameEvent,
   PongEvent,
   ResumedEvent,
   ServerErrorEvent,
@@ -43,7 +51,7 @@ import {
 } from './events.js';
 import { InterpolationBuffer } from './interpolation.js';
 import { PROTOCOL_VERSION, decodeServerMsg, encodeClientMsg, tokenFromHex, tokenToHex } from './messages.js';
-import { Schema } from './schema.js';
+import { ROLES, Schema } from './schema.js';
 
 /** @typedef {import('./messages.js').Welcome} Welcome */
 /** @typedef {import('./messages.js').ClientMsg} ClientMsg */
@@ -71,9 +79,12 @@ import { Schema } from './schema.js';
  */
 
 /**
- * A session to resume, from {@link Client.session} (kept, say, in `sessionStorage` across a page reload).
- * @typedef {{token: string, nextSeq: number}} Session
+ * A session to resume, from {@link Client.session} (kept, say, in `sessionStorage` across a page reload):
+ * its token, the next input `seq`, and the newest event `seq` received (0: none; the server sends only later ones).
+ * @typedef {{token: string, nextSeq: number, lastEvent?: number}} Session
  */
+
+/** @typedef {import('./schema.js').Role} Role */
 
 /**
  * @typedef {object} ConnectOptions
@@ -82,6 +93,7 @@ import { Schema } from './schema.js';
  * @property {number | bigint | string} [match] the match to join (`?match=`)
  * @property {boolean} [quickJoin] join the fullest open match with room: the default without `match`; drops any `match=` from the URL
  * @property {Session} [resume] come back to a session instead of joining
+ * @property {boolean} [spectate] watch instead of play (`?spectate=1`): no entity, no inputs; snapshots, events and the messages the schema allows spectators
  * @property {string} [schema] a schema text this client already has: its hash is stated (`?schema=`), `Welcome` leaves the text out, another game is refused
  * @property {string} [schemaHash] the schema (16 hex digits) this client expects; another is a {@link SchemaMismatchError}
  * @property {SchemaCache} [schemaCache] schema texts by hash, read for `schemaHash` and written on every new schema
@@ -90,6 +102,8 @@ import { Schema } from './schema.js';
  * @property {number} [pingIntervalMs] how often to measure the round trip; 0 never (1 s)
  * @property {number} [ackDelayMs] how long a decoded tick waits for an input to carry its ack before a separate `Ack` goes (0: right after the `snapshot` listeners ran)
  * @property {number} [maxInputsPerSecond] inputs beyond this rate are not sent (the server's limit, 60)
+ * @property {number} [maxMessagesPerSecond] game messages beyond this rate are not sent (the server's limit, 10)
+ * @property {number} [maxMessageBytes] the largest `Message` frame the server takes (512): a larger one is refused here, as the server would close with 1009
  * @property {InterpolationOptions} [interpolation]
  * @property {() => number} [now] the clock in milliseconds (`performance.now`)
  */
@@ -187,6 +201,7 @@ function handshake(Impl, url, resume, lastEvent, timeoutMs) {
       ws.removeEventListener('open', onOpen);
       ws.removeEventListener('message', onMessage);
       ws.removeEventListener('close', onClose);
+      ws.removeEventListener('error', onError);
     };
     /** @param {TickwireError} error */
     const fail = (error) => {
@@ -233,9 +248,22 @@ function handshake(Impl, url, resume, lastEvent, timeoutMs) {
             ),
       );
     };
+    // A socket that never opened: browsers follow the error with a close, but
+    // Node 20's WebSocket (undici) may fire only the error, so it ends the attempt.
+    const onError = () => {
+      if (!opened) {
+        fail(
+          new ConnectError(
+            `the WebSocket to ${url} did not open: the server is unreachable or refused the upgrade ` +
+              '(browsers do not say which)',
+          ),
+        );
+      }
+    };
     ws.addEventListener('open', onOpen);
     ws.addEventListener('message', onMessage);
     ws.addEventListener('close', onClose);
+    ws.addEventListener('error', onError);
     listenForRefusal(ws, fail);
   });
 }
@@ -289,9 +317,10 @@ function concat(chunks) {
 }
 
 /**
- * A connected player. Made by {@link connect}; its events are `snapshot`,
- * `pong`, `disconnect`, `resumed`, `sessionlost`, `servererror` and `close`
- * (see events.js).
+ * A connected player (or spectator, or admin). Made by {@link connect}; its
+ * events are `snapshot`, `event`, `eventsmissed`, `ended`, `denied`, `pong`,
+ * `disconnect`, `resumed`, `sessionlost`, `servererror` and `close` (see
+ * events.js).
  */
 export class Client extends EventTarget {
   #url;
@@ -329,6 +358,8 @@ export class Client extends EventTarget {
   #pingTimer = null;
   /** Send times of the inputs of the last second, oldest first. @type {number[]} */
   #inputTimes = [];
+  /** Send times of the game messages of the last second, oldest first. @type {number[]} */
+  #messageTimes = [];
   /** An `Error` message whose close frame has not arrived yet. @type {ServerError | null} */
   #serverError = null;
   /** Wakes a reconnect backoff early when the owner closes the client. @type {(() => void) | null} */
@@ -375,7 +406,10 @@ export class Client extends EventTarget {
             ...(r === true ? {} : r),
           };
     this.#now = options.now ?? (() => performance.now());
-    if (options.resume) this.#nextSeq = options.resume.nextSeq;
+    if (options.resume) {
+      this.#nextSeq = options.resume.nextSeq;
+      this.#lastEvent = options.resume.lastEvent ?? 0;
+    }
   }
 
   /**
@@ -407,6 +441,8 @@ export class Client extends EventTarget {
     } else if (o.quickJoin) {
       url.searchParams.delete('match');
     }
+    // A resumed session keeps its role; a new one watches when asked to.
+    if (o.spectate && !resume) url.searchParams.set('spectate', '1');
     if (o.token !== undefined) {
       url.searchParams.set('token', typeof o.token === 'function' ? await o.token() : o.token);
     }
@@ -415,6 +451,7 @@ export class Client extends EventTarget {
     const lastEvent = resume ? this.#lastEvent : 0;
     const { ws, welcome } = await handshake(this.#WebSocket, url.href, resume, lastEvent, timeout);
     try {
+      if (ROLES[welcome.role] === undefined) throw new ProtocolError(`Welcome names an unknown role ${welcome.role}`);
       return { ws, welcome, schema: this.#schemaOf(welcome, stated) };
     } catch (e) {
       ws.close(NORMAL_CLOSURE);
@@ -504,6 +541,11 @@ export class Client extends EventTarget {
           break;
         }
         case 'error':
+          // A refused game message: the connection goes on.
+          if (msg.code === 'Denied') {
+            this.dispatchEvent(new DeniedEvent(msg.message));
+            break;
+          }
           // Fatal ones are followed by a close frame, which ends the connection.
           this.#serverError = new ServerError(msg.code, msg.message);
           this.dispatchEvent(new ServerErrorEvent(this.#serverError));
@@ -511,13 +553,25 @@ export class Client extends EventTarget {
         case 'welcome':
           throw new ProtocolError('a second Welcome on one connection');
         // Game events are counted, so that a resume asks only for later ones.
-        case 'event':
-        case 'ended':
+        case 'event': {
+          // Already had (a resume that crossed one in flight): each event reaches the game once.
+          if (msg.seq <= this.#lastEvent) break;
+          const event = decodeEvent(/** @type {Schema} */ (this.#schema), msg.body);
           this.#lastEvent = msg.seq;
+          this.dispatchEvent(new GameEvent(msg.seq, event));
           break;
+        }
         case 'eventsmissed':
           this.#lastEvent = Math.max(this.#lastEvent, msg.last);
+          this.dispatchEvent(new EventsMissedEvent(msg.first, msg.last));
           break;
+        case 'ended': {
+          const result = decodeEvent(/** @type {Schema} */ (this.#schema), msg.result);
+          this.#lastEvent = Math.max(this.#lastEvent, msg.seq);
+          // The close (1001 `the match ended`) follows.
+          this.dispatchEvent(new EndedEvent(msg.seq, result));
+          break;
+        }
       }
     } catch (e) {
       this.#fail(asError(e));
@@ -692,9 +746,14 @@ export class Client extends EventTarget {
    * @param {Readonly<Record<string, unknown>>} input
    * @returns {number | null}
    * @throws {TypeError} when a field is missing or does not fit its type
+   * @throws {RoleError} when this connection is a spectator's or an admin's: only a player steers an entity
    */
   sendInput(input) {
     if (!this.#schema) throw new ClientClosedError();
+    const role = this.role;
+    if (role !== 'player') {
+      throw new RoleError(role, `a ${role} has no entity to steer and may not send inputs (the server would refuse them)`);
+    }
     const bytes = encodeInput(this.#schema, input);
     if (this.#state !== 'open') return null;
     const now = this.#now();
@@ -708,6 +767,38 @@ export class Client extends EventTarget {
     this.#ackTimer = null;
     this.#send({ type: 'input', seq, ack, input: bytes });
     return seq;
+  }
+
+  /**
+   * Sends a game message of the schema's `messages` (chat, "ready", an
+   * admin's order), its fields in game units (left out for a type without
+   * fields). Returns whether it was sent: false with no open connection
+   * (resuming) or over `maxMessagesPerSecond`. The server checks the type's
+   * `allow` and the game its own rules; a refusal comes back as a `denied`
+   * event, and the connection goes on.
+   * @param {string} type the message type's name, e.g. `Chat`
+   * @param {Readonly<Record<string, unknown>> | null} [fields]
+   * @returns {boolean}
+   * @throws {MessageError} when the schema has no such type, a field is missing, a value does not fit, or the frame would exceed `maxMessageBytes`
+   */
+  send(type, fields) {
+    if (!this.#schema) throw new ClientClosedError();
+    const body = encodeMessage(this.#schema, { type, fields });
+    const frame = encodeClientMsg({ type: 'message', message: body });
+    const max = this.#options.maxMessageBytes ?? 512;
+    if (frame.length > max) {
+      throw new MessageError(
+        `message \`${type}\`: a frame of ${frame.length} bytes exceeds the server's limit of ${max} (it would close the connection with 1009)`,
+        type,
+      );
+    }
+    if (this.#state !== 'open' || !this.#ws) return false;
+    const now = this.#now();
+    while (this.#messageTimes.length > 0 && now - this.#messageTimes[0] >= 1000) this.#messageTimes.shift();
+    if (this.#messageTimes.length >= (this.#options.maxMessagesPerSecond ?? 10)) return false;
+    this.#messageTimes.push(now);
+    this.#ws.send(frame);
+    return true;
   }
 
   /** `connecting`, `open`, `reconnecting` (after a lost connection) or `closed`. */
@@ -725,14 +816,28 @@ export class Client extends EventTarget {
     return /** @type {Schema} */ (this.#schema);
   }
 
-  /** The entity this player steers. */
+  /** The entity this player steers (0 for a spectator or an admin, who have none). */
   get entityId() {
     return this.welcome.entityId;
   }
 
+  /**
+   * What this connection is (`Welcome.role`): a `player` steers an entity;
+   * a `spectator` or an `admin` watches.
+   * @returns {Role}
+   */
+  get role() {
+    return ROLES[this.welcome.role];
+  }
+
+  /** The newest event `seq` received in this session (0: none yet). */
+  get lastEvent() {
+    return this.#lastEvent;
+  }
+
   /** What resuming this session takes: keep it to come back after a page reload. */
   get session() {
-    return { token: tokenToHex(this.welcome.sessionToken), nextSeq: this.#nextSeq };
+    return { token: tokenToHex(this.welcome.sessionToken), nextSeq: this.#nextSeq, lastEvent: this.#lastEvent };
   }
 
   /** The newest decoded snapshot, in game units; null before the first. */
@@ -740,9 +845,9 @@ export class Client extends EventTarget {
     return this.#world;
   }
 
-  /** This player's entity in {@link world}, if it is there. */
+  /** This player's entity in {@link world}, if it is there (never for a spectator or an admin). */
   get ownEntity() {
-    return this.#world ? findEntity(this.#world, this.entityId) : undefined;
+    return this.#world && this.role === 'player' ? findEntity(this.#world, this.entityId) : undefined;
   }
 
   /** The newest measured round trip in milliseconds, or null. */

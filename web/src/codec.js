@@ -11,13 +11,31 @@
  * @module
  */
 
-import { BitReader, BitWriter, Malformed, Truncated } from './bits.js';
-import { CodecError } from './errors.js';
-import { fromPresented, predict, present, readChange, readFull, writeFull } from './fields.js';
+import { BitReader, BitWriter, Malformed, Truncated, bitsFor } from './bits.js';
+import { CodecError, MessageError } from './errors.js';
+import {
+  fromPresented,
+  predict,
+  present,
+  presentRecord,
+  readChange,
+  readFull,
+  recordFromPresented,
+  writeFull,
+} from './fields.js';
 
 /** @typedef {import('./schema.js').Schema} Schema */
 /** @typedef {import('./fields.js').GridValue} GridValue */
 /** @typedef {import('./fields.js').FieldValue} FieldValue */
+/** @typedef {import('./fields.js').FieldRecord} FieldRecord */
+/** @typedef {import('./schema.js').MessageType} MessageType */
+
+/**
+ * A game message or event as games read and write it (`GenericCodec`'s
+ * JSON): its type's name and its fields in game units (`{}` for a type
+ * without fields).
+ * @typedef {{type: string, fields: FieldRecord}} GameMessage
+ */
 
 /**
  * An entity on the grid: its kind as the schema's index, its fields in schema order.
@@ -241,6 +259,113 @@ export function decodeInput(schema, bytes) {
     throw new CodecError('trailing data after the input');
   }
   return out;
+}
+
+/**
+ * One message or event: the type's index in `bits_for(types - 1)` bits,
+ * then its fields in full, zero-padded.
+ * @param {readonly MessageType[]} types
+ * @param {'message' | 'event'} what
+ * @param {{type: string, fields?: Readonly<Record<string, unknown>> | null}} msg
+ * @returns {Uint8Array}
+ */
+function encodeTyped(types, what, msg) {
+  const name = typeof msg === 'object' && msg !== null ? msg.type : undefined;
+  if (typeof name !== 'string') throw new MessageError(`a ${what} needs "type": the name of its type`);
+  const index = types.findIndex((t) => t.name === name);
+  if (index < 0) {
+    const known = types.length === 0 ? `the schema has no ${what} types` : `the schema's are ${types.map((t) => t.name).join(', ')}`;
+    throw new MessageError(`unknown ${what} type \`${name}\` (${known})`, name);
+  }
+  const owner = `${what} \`${name}\``;
+  const given = msg.fields ?? {};
+  if (typeof given !== 'object' || Array.isArray(given)) {
+    throw new MessageError(`${owner}: "fields" must be an object, not ${JSON.stringify(given)}`, name);
+  }
+  const t = types[index];
+  const values = recordFromPresented(t.fields, given, {
+    owner,
+    path: '',
+    error: (message, path) => new MessageError(message, name, path),
+  });
+  const w = new BitWriter();
+  w.writeBits(index, bitsFor(types.length - 1));
+  t.fields.forEach((f, i) => writeFull(f, values[i], w));
+  return w.finish();
+}
+
+/**
+ * @param {readonly MessageType[]} types
+ * @param {'message' | 'event'} what
+ * @param {Uint8Array} bytes
+ * @returns {GameMessage}
+ */
+function decodeTyped(types, what, bytes) {
+  const r = new BitReader(bytes);
+  /** @type {MessageType | undefined} */
+  let t;
+  try {
+    t = types[r.readBits(bitsFor(Math.max(types.length - 1, 0)))];
+    if (t === undefined) throw new CodecError(`no such ${what} type`);
+    const values = t.fields.map((f) => readFull(f, r));
+    r.expectEnd();
+    return { type: t.name, fields: presentRecord(t.fields, values) };
+  } catch (e) {
+    const where = t === undefined ? null : `${what} \`${t.name}\``;
+    if (e instanceof CodecError) throw new CodecError(e.reason, e.field, where);
+    if (e instanceof Truncated) throw new CodecError(`the ${what} ends early`, null, where);
+    if (e instanceof Malformed) throw new CodecError(`trailing data after the ${what}`, null, where);
+    throw e;
+  }
+}
+
+/**
+ * The bytes of a game message (what `Message` carries), from
+ * `{type, fields}` in game units (`fields` may be left out for a type without
+ * fields). Values are rounded and clamped, strings and lists cut to their
+ * `max_len`, as the Rust encoder does.
+ * @param {Schema} schema
+ * @param {{type: string, fields?: Readonly<Record<string, unknown>> | null}} message
+ * @returns {Uint8Array}
+ * @throws {MessageError} for a type the schema does not have, a missing field or a value that does not fit
+ */
+export function encodeMessage(schema, message) {
+  return encodeTyped(schema.messages, 'message', message);
+}
+
+/**
+ * A game message's bytes as `{type, fields}`: what the server reads from them.
+ * @param {Schema} schema
+ * @param {Uint8Array} bytes
+ * @returns {GameMessage}
+ * @throws {CodecError} naming the type and the field
+ */
+export function decodeMessage(schema, bytes) {
+  return decodeTyped(schema.messages, 'message', bytes);
+}
+
+/**
+ * The bytes of a game event (what `Event` and `Ended` carry), as
+ * {@link encodeMessage} makes a message's: for tests and tools.
+ * @param {Schema} schema
+ * @param {{type: string, fields?: Readonly<Record<string, unknown>> | null}} event
+ * @returns {Uint8Array}
+ * @throws {MessageError}
+ */
+export function encodeEvent(schema, event) {
+  return encodeTyped(schema.events, 'event', event);
+}
+
+/**
+ * A game event's bytes (an `Event`'s body, an `Ended`'s result) as
+ * `{type, fields}`, the JSON of the Rust `GenericCodec::decode_event`.
+ * @param {Schema} schema
+ * @param {Uint8Array} bytes
+ * @returns {GameMessage}
+ * @throws {CodecError} naming the type and the field
+ */
+export function decodeEvent(schema, bytes) {
+  return decodeTyped(schema.events, 'event', bytes);
 }
 
 /**

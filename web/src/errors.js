@@ -28,18 +28,59 @@ export class SchemaError extends TickwireError {
 }
 
 /**
- * A snapshot payload or input that breaks the schema. Nothing of that
- * snapshot is kept. `field` names the field whose bits were wrong, when one
- * was (the Rust decoder's `` field `pos`: value above the declared maximum ``).
+ * A snapshot payload, input, message or event that breaks the schema.
+ * Nothing of that snapshot is kept. `field` names the field whose bits were
+ * wrong, when one was (the Rust decoder's `` field `pos`: value above the
+ * declared maximum ``; inside a list, `` field `ranking[1].score` ``), and
+ * `where` the message or event type being read (`` event `MatchOver` ``).
  */
 export class CodecError extends TickwireError {
-  /** @param {string} reason @param {string | null} [field] */
-  constructor(reason, field = null) {
-    super(field === null ? `invalid payload: ${reason}` : `field \`${field}\`: ${reason}`);
+  /** @param {string} reason @param {string | null} [field] @param {string | null} [where] */
+  constructor(reason, field = null, where = null) {
+    const at = field === null ? null : `field \`${field}\``;
+    super(
+      where === null
+        ? at === null
+          ? `invalid payload: ${reason}`
+          : `${at}: ${reason}`
+        : `${where}${at === null ? '' : ` ${at}`}: ${reason}`,
+    );
     /** What was wrong, without the field's name. */
     this.reason = reason;
-    /** The field being read, or null for the payload's own structure. */
+    /** The field being read (a path inside a list), or null for the payload's own structure. */
     this.field = field;
+    /** The message or event type being read (`` event `Hit` ``), or null. */
+    this.where = where;
+  }
+}
+
+/**
+ * A game message (or event) this client cannot encode: the schema has no
+ * type of that name, a field is missing, or a value does not fit its field.
+ * Nothing was sent. The message names the type and the field, as the Rust
+ * encoder does (`` message `Chat` field `text` is missing ``).
+ */
+export class MessageError extends TickwireError {
+  /** @param {string} message @param {string | null} [messageType] @param {string | null} [field] */
+  constructor(message, messageType = null, field = null) {
+    super(message);
+    /** The type's name as given (null when none was), whether or not the schema has it. */
+    this.messageType = messageType;
+    /** The field at fault (a path inside a list: `ranking[1].team`), or null. */
+    this.field = field;
+  }
+}
+
+/**
+ * Something this connection's role may not do, refused by the client
+ * itself: a spectator or an admin has no entity, so it sends no inputs.
+ */
+export class RoleError extends TickwireError {
+  /** @param {'player' | 'spectator' | 'admin'} role @param {string} message */
+  constructor(role, message) {
+    super(message);
+    /** The connection's role (`Welcome.role`). */
+    this.role = role;
   }
 }
 

@@ -11,6 +11,8 @@
 /** @typedef {import('./codec.js').Snapshot} Snapshot */
 /** @typedef {import('./messages.js').Welcome} Welcome */
 /** @typedef {import('./errors.js').TickwireError} TickwireError */
+/** @typedef {import('./codec.js').GameMessage} GameMessage */
+/** @typedef {import('./fields.js').FieldRecord} FieldRecord */
 
 /** `snapshot`: a snapshot was decoded; `client.world` is now it. */
 export class SnapshotEvent extends Event {
@@ -89,5 +91,74 @@ export class ClientCloseEvent extends Event {
   constructor(error) {
     super('close');
     this.error = error;
+  }
+}
+
+/**
+ * `event`: the server sent one of the game's events (docs/PROTOCOL.md,
+ * "Messages and events"), decoded by the schema's `events`. A DOM event's
+ * `type` is its own name (`'event'`), so the game event's type is
+ * {@link name} (and `event.type`).
+ */
+export class GameEvent extends Event {
+  /** @param {number} seq @param {GameMessage} event */
+  constructor(seq, event) {
+    super('event');
+    /** 1 for the session's first event, then one more each, across resumes too. */
+    this.seq = seq;
+    /** The event as the Rust `GenericCodec` gives it: `{type, fields}`. */
+    this.event = event;
+    /** The event type's name, e.g. `Chat`. */
+    this.name = event.type;
+    /** Its fields in game units (`{}` for a type without fields). */
+    this.fields = event.fields;
+  }
+}
+
+/**
+ * `eventsmissed`: the session's events `first..=last` are lost (the server's
+ * log no longer held them when this client resumed); the snapshots that
+ * follow are whole again.
+ */
+export class EventsMissedEvent extends Event {
+  /** @param {number} first @param {number} last */
+  constructor(first, last) {
+    super('eventsmissed');
+    this.first = first;
+    this.last = last;
+  }
+}
+
+/**
+ * `ended`: the game ended the match with this result (one of its event
+ * types); the close (1001 `the match ended`) follows.
+ */
+export class EndedEvent extends Event {
+  /** @param {number} seq @param {GameMessage} result */
+  constructor(seq, result) {
+    super('ended');
+    /** The result's place in the session's events. */
+    this.seq = seq;
+    /** The result as `{type, fields}`. */
+    this.result = result;
+  }
+}
+
+/**
+ * `denied`: the server refused one game message (or a spectator's input)
+ * with `Error { Denied, "<Type>: <reason>" }`. The connection goes on; the
+ * server closes it (1008) after too many refusals.
+ */
+export class DeniedEvent extends Event {
+  /** @param {string} message the server's text, e.g. `Ready: a spectator may not send it` */
+  constructor(message) {
+    super('denied');
+    const m = /^([^:]*): ([^]*)$/.exec(message);
+    /** The server's whole text. */
+    this.message = message;
+    /** The refused message's type (`Ready`, or `Input`), from the text; null when it names none. */
+    this.messageType = m ? m[1] : null;
+    /** Why, without the type. */
+    this.reason = m ? m[2] : message;
   }
 }

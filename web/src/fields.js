@@ -30,16 +30,34 @@ import { CodecError } from './errors.js';
 /**
  * One field's value on its grid: a boolean (`bool`), a step or an index
  * (`angle`, `enum`), the components (`int`, `varint`, `fixed`, always an
- * array of `dims` numbers), or a {@link QuatGrid}.
- * @typedef {boolean | number | number[] | QuatGrid} GridValue
+ * array of `dims` numbers), a {@link QuatGrid}, a string (`string`, at most
+ * `max_len` UTF-8 bytes), or a list's elements, each its item's grid values
+ * in field order (`GridValue[][]`; JSDoc cannot name a type inside itself).
+ * @typedef {boolean | number | number[] | QuatGrid | string | unknown[][]} GridValue
  */
 
 /**
  * A field's value in game units, as in the JSON presentation: a boolean, a
- * number, a variant name, or an array of numbers (components, or a
- * quaternion's `[x, y, z, w]`).
- * @typedef {boolean | number | string | number[]} FieldValue
+ * number, a variant name or a string, an array of numbers (components, or a
+ * quaternion's `[x, y, z, w]`), or a list's elements as objects.
+ * @typedef {boolean | number | string | number[] | FieldRecord[]} FieldValue
  */
+
+/**
+ * A record's fields by name, in game units: a list element, a message's or an event's fields.
+ * @typedef {{[name: string]: FieldValue}} FieldRecord
+ */
+
+/**
+ * Where a presented value is being encoded, for its errors: the owner
+ * (`input`, ``message `Chat` ``), the field's path (`ranking[1].score`), and
+ * the error to throw.
+ * @typedef {{owner: string, path: string, error: (message: string, path: string) => Error}} ValueContext
+ */
+
+/** Strings travel as UTF-8; decoding keeps a leading BOM and refuses malformed bytes, as Rust's `String::from_utf8`. */
+const UTF8_DECODER = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const UTF8_ENCODER = new TextEncoder();
 
 const TAU = 2 * Math.PI;
 
@@ -142,8 +160,57 @@ export function readFull(f, r) {
       }
       case 'quat':
         return readQuatFull(f, r);
+      case 'string':
+        return readString(f, r);
+      case 'list':
+        return readList(f, r);
     }
   });
+}
+
+/**
+ * A string in full: its length in bytes as `gamma()`, then each byte in 8 bits.
+ * @param {Field} f @param {BitReader} r
+ * @returns {string}
+ */
+function readString(f, r) {
+  const len = r.readGamma();
+  if (len > f.maxLen) throw fieldError(f, 'string longer than its max_len');
+  // Checked before allocating: a length alone cannot make us reserve memory.
+  if (r.remainingBits < len * 8) throw fieldError(f, 'payload ends inside this field');
+  const bytes = new Uint8Array(len);
+  for (let i = 0; i < len; i++) bytes[i] = r.readBits(8);
+  try {
+    return UTF8_DECODER.decode(bytes);
+  } catch {
+    throw fieldError(f, 'string is not UTF-8');
+  }
+}
+
+/**
+ * A list in full: its count as `gamma()`, then each element's fields in full.
+ * An error inside an element names the list, the index and the field:
+ * `ranking[1].score`.
+ * @param {Field} f @param {BitReader} r
+ * @returns {GridValue[][]}
+ */
+function readList(f, r) {
+  const n = r.readGamma();
+  if (n > f.maxLen) throw fieldError(f, 'list longer than its max_len');
+  const fields = /** @type {import('./schema.js').InputRecord} */ (f.item).fields;
+  /** @type {GridValue[][]} */
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    try {
+      out.push(fields.map((g) => readFull(g, r)));
+    } catch (e) {
+      if (e instanceof CodecError) {
+        throw new CodecError(e.reason, e.field === null ? f.name : `${f.name}[${i}].${e.field}`);
+      }
+      throw e;
+    }
+  }
+  return out;
 }
 
 /**
@@ -174,6 +241,8 @@ export function readChange(f, p, r) {
       }
       case 'angle':
       case 'enum':
+      case 'string':
+      case 'list':
         // Sent as the new value, not a difference.
         return readFull(f, r);
       case 'quat': {
@@ -274,7 +343,28 @@ export function present(f, v) {
       return f.variants[/** @type {number} */ (v)];
     case 'quat':
       return quatOfGrid(f.bits, /** @type {QuatGrid} */ (v));
+    case 'string':
+      return /** @type {string} */ (v);
+    case 'list': {
+      const fields = /** @type {import('./schema.js').InputRecord} */ (f.item).fields;
+      return /** @type {GridValue[][]} */ (v).map((values) => presentRecord(fields, values));
+    }
   }
+}
+
+/**
+ * A record's grid values in game units, one key per field.
+ * @param {readonly Field[]} fields
+ * @param {readonly GridValue[]} values
+ * @returns {FieldRecord}
+ */
+export function presentRecord(fields, values) {
+  /** @type {FieldRecord} */
+  const out = {};
+  fields.forEach((f, i) => {
+    out[f.name] = present(f, values[i]);
+  });
+  return out;
 }
 
 /**
@@ -307,8 +397,36 @@ export function writeFull(f, v, w) {
       const m = quatMaxStep(f.bits);
       w.writeBits(g.largest, 2);
       for (const c of g.small) w.writeBits(c + m, f.bits);
+      return;
+    }
+    case 'string': {
+      const bytes = utf8Prefix(/** @type {string} */ (v), f.maxLen);
+      w.writeGamma(bytes.length);
+      for (const b of bytes) w.writeBits(b, 8);
+      return;
+    }
+    case 'list': {
+      const fields = /** @type {import('./schema.js').InputRecord} */ (f.item).fields;
+      const items = /** @type {GridValue[][]} */ (v).slice(0, f.maxLen);
+      w.writeGamma(items.length);
+      for (const values of items) fields.forEach((g, i) => writeFull(g, values[i], w));
     }
   }
+}
+
+/**
+ * The UTF-8 bytes of the longest prefix of `s` of at most `maxLen` bytes
+ * that ends on a character boundary (Rust's `truncate_str`).
+ * @param {string} s @param {number} maxLen
+ * @returns {Uint8Array}
+ */
+function utf8Prefix(s, maxLen) {
+  const bytes = UTF8_ENCODER.encode(s);
+  if (bytes.length <= maxLen) return bytes;
+  let n = maxLen;
+  // A continuation byte (10xxxxxx) is inside a character: back up to its start.
+  while (n > 0 && (bytes[n] & 0xc0) === 0x80) n--;
+  return bytes.subarray(0, n);
 }
 
 /**
@@ -348,65 +466,115 @@ export function stepOfRadians(bits, radians) {
   return roundHalfAway((rem / TAU) * 2 ** bits) % 2 ** bits;
 }
 
+/** @param {unknown} x */
+function shown(x) {
+  try {
+    return JSON.stringify(x) ?? String(x);
+  } catch {
+    return String(x);
+  }
+}
+
 /**
+ * How inputs name a field in errors (``input field `aim` ``), and throw a TypeError.
  * @param {Field} f
+ * @returns {ValueContext}
+ */
+export function inputContext(f) {
+  return { owner: 'input', path: f.name, error: (message) => new TypeError(message) };
+}
+
+/**
+ * @param {ValueContext} at
  * @param {unknown} x
  * @param {string} why
  */
-function badInput(f, x, why) {
-  let shown;
-  try {
-    shown = JSON.stringify(x);
-  } catch {
-    shown = String(x);
-  }
-  return new TypeError(`input field \`${f.name}\`: value ${shown} does not fit its type (${why})`);
+function badValue(at, x, why) {
+  return at.error(`${at.owner} field \`${at.path}\`: value ${shown(x)} does not fit its type (${why})`, at.path);
 }
 
 /**
  * `n` numbers from a presented value: an array of `n`, or a plain number when `n` is 1.
- * @param {Field} f @param {unknown} x @param {number} n
+ * @param {ValueContext} at @param {unknown} x @param {number} n
  * @returns {number[]}
  */
-function numbers(f, x, n) {
+function numbers(at, x, n) {
   const xs = Array.isArray(x) ? x : [x];
   if (xs.length !== n || !xs.every((c) => typeof c === 'number')) {
-    throw badInput(f, x, n === 1 ? 'a number' : `an array of ${n} numbers`);
+    throw badValue(at, x, n === 1 ? 'a number' : `an array of ${n} numbers`);
   }
   return xs;
 }
 
+/** A lone surrogate: a string JSON (and Rust) cannot carry as UTF-8. */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
 /**
- * The grid value of a presented value, for an input (docs/PROTOCOL.md,
- * "Inputs"): rounded and clamped to the field's range, as the Rust encoder does.
+ * The grid values of a record's fields from an object of presented values.
+ * @param {readonly Field[]} fields
+ * @param {Readonly<Record<string, unknown>>} obj
+ * @param {ValueContext} at `path` is the record's prefix (`ranking[1].`, or empty)
+ * @returns {GridValue[]}
+ */
+export function recordFromPresented(fields, obj, at) {
+  return fields.map((f) => {
+    const path = `${at.path}${f.name}`;
+    if (!Object.hasOwn(obj, f.name)) throw at.error(`${at.owner} field \`${path}\` is missing`, path);
+    return fromPresented(f, obj[f.name], { ...at, path });
+  });
+}
+
+/**
+ * The grid value of a presented value, for an input, a message or an event
+ * (docs/PROTOCOL.md, "Inputs"): rounded and clamped to the field's range,
+ * strings and lists cut to their `max_len`, as the Rust encoder does.
  * @param {Field} f
  * @param {unknown} x
+ * @param {ValueContext} [at] how errors name the field (an input's by default)
  * @returns {GridValue}
  */
-export function fromPresented(f, x) {
+export function fromPresented(f, x, at = inputContext(f)) {
   switch (f.type) {
     case 'bool':
-      if (typeof x !== 'boolean') throw badInput(f, x, 'true or false');
+      if (typeof x !== 'boolean') throw badValue(at, x, 'true or false');
       return x;
     case 'int':
     case 'varint':
       // Out of range clamps (for a varint, to its 32-bit domain), like the Rust encoder.
-      return numbers(f, x, f.dims).map((c) =>
+      return numbers(at, x, f.dims).map((c) =>
         Number.isNaN(c) ? Math.min(Math.max(0, f.min), f.max) : Math.min(Math.max(roundHalfAway(c), f.min), f.max),
       );
     case 'fixed':
-      return numbers(f, x, f.dims).map((c) => {
+      return numbers(at, x, f.dims).map((c) => {
         const q = roundHalfAway(Math.fround(c) / f.quantum);
         return Math.min(Math.max(Number.isNaN(q) ? 0 : q, f.min), f.max);
       });
     case 'angle':
-      return stepOfRadians(f.bits, numbers(f, x, 1)[0]);
+      return stepOfRadians(f.bits, numbers(at, x, 1)[0]);
     case 'enum': {
       const i = typeof x === 'string' ? f.variants.indexOf(x) : -1;
-      if (i < 0) throw badInput(f, x, `one of ${f.variants.join(', ')}`);
+      if (i < 0) throw badValue(at, x, `one of ${f.variants.join(', ')}`);
       return i;
     }
     case 'quat':
-      return quatGrid(f.bits, numbers(f, x, 4));
+      return quatGrid(f.bits, numbers(at, x, 4));
+    case 'string': {
+      if (typeof x !== 'string') throw badValue(at, x, 'a string');
+      if (LONE_SURROGATE.test(x)) throw badValue(at, x, 'a string without lone surrogates, which UTF-8 cannot carry');
+      // What travels: the longest prefix of at most max_len bytes on a character boundary.
+      return UTF8_DECODER.decode(utf8Prefix(x, f.maxLen));
+    }
+    case 'list': {
+      if (!Array.isArray(x)) throw badValue(at, x, 'an array of objects');
+      const fields = /** @type {import('./schema.js').InputRecord} */ (f.item).fields;
+      // Elements beyond max_len are dropped unread, as the Rust encoder does.
+      return x.slice(0, f.maxLen).map((el, i) => {
+        const path = `${at.path}[${i}]`;
+        if (typeof el !== 'object' || el === null || Array.isArray(el)) {
+          throw at.error(`${at.owner} field \`${path}\`: value ${shown(el)} is not an object`, path);
+        }
+        return recordFromPresented(fields, el, { ...at, path: `${path}.` });
+      });
+    }
   }
 }

@@ -7,8 +7,20 @@
  */
 
 export { connect, Client } from './client.js';
-export { Schema, fnv1a64, SCHEMA_FORMAT } from './schema.js';
-export { decodeSnapshot, presentSnapshot, presentEntity, predictEntity, encodeInput, decodeInput, findEntity } from './codec.js';
+export { Schema, fnv1a64, SCHEMA_FORMAT, ROLES, MAX_LEN } from './schema.js';
+export {
+  decodeSnapshot,
+  presentSnapshot,
+  presentEntity,
+  predictEntity,
+  encodeInput,
+  decodeInput,
+  encodeMessage,
+  decodeMessage,
+  encodeEvent,
+  decodeEvent,
+  findEntity,
+} from './codec.js';
 export {
   decodeServerMsg,
   encodeClientMsg,
@@ -28,11 +40,17 @@ export {
   SessionLostEvent,
   ServerErrorEvent,
   ClientCloseEvent,
+  GameEvent,
+  EventsMissedEvent,
+  EndedEvent,
+  DeniedEvent,
 } from './events.js';
 export {
   TickwireError,
   SchemaError,
   CodecError,
+  MessageError,
+  RoleError,
   ProtocolError,
   MissingBaselineError,
   SchemaMismatchError,

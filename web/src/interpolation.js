@@ -168,7 +168,7 @@ export class InterpolationBuffer {
         case 'int':
         case 'fixed':
           out[f.name] = Array.isArray(x)
-            ? x.map((c, i) => lerp(c, /** @type {number[]} */ (y)[i], t))
+            ? /** @type {number[]} */ (x).map((c, i) => lerp(c, /** @type {number[]} */ (y)[i], t))
             : lerp(/** @type {number} */ (x), /** @type {number} */ (y), t);
           break;
         case 'angle':

@@ -29,7 +29,8 @@ export const MAX_SERVER_MESSAGE = 4 << 20;
  * @typedef {{type: 'input', seq: number, ack: number | null, input: Uint8Array}} InputMsg
  * @typedef {{type: 'ack', tick: number}} AckMsg
  * @typedef {{type: 'ping', clientTimeUs: bigint}} PingMsg
- * @typedef {JoinMsg | InputMsg | AckMsg | PingMsg} ClientMsg
+ * @typedef {{type: 'message', message: Uint8Array}} MessageMsg a game message, bit-packed by the schema's `messages`
+ * @typedef {JoinMsg | InputMsg | AckMsg | PingMsg | MessageMsg} ClientMsg
  */
 
 /**
@@ -135,6 +136,11 @@ export function encodeClientMsg(msg) {
     case 'ping':
       w.varint(3);
       w.varint(msg.clientTimeUs);
+      break;
+    case 'message':
+      w.varint(4);
+      w.varint(msg.message.length);
+      w.raw(msg.message);
       break;
     default:
       throw new TypeError(`unknown client message ${JSON.stringify(/** @type {{type: unknown}} */ (msg).type)}`);

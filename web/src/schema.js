@@ -14,7 +14,13 @@ import { bitsFor } from './bits.js';
 import { SchemaError } from './errors.js';
 
 /** The version of the schema format this client reads. */
-export const SCHEMA_FORMAT = 1;
+export const SCHEMA_FORMAT = 2;
+
+/** The roles a connection can have, in their wire order (`Welcome.role`, a message type's `allow`). */
+export const ROLES = Object.freeze(/** @type {const} */ (['player', 'spectator', 'admin']));
+
+/** The largest `max_len` of a string or list. */
+export const MAX_LEN = 65535;
 
 const I32_MIN = -(2 ** 31);
 const I32_MAX = 2 ** 31 - 1;
@@ -27,8 +33,8 @@ const FIXED_LIMIT = 2 ** 23;
  * @typedef {object} Field One field, as the schema describes it, plus what
  *   decoding needs precomputed.
  * @property {string} name
- * @property {'bool' | 'int' | 'varint' | 'fixed' | 'angle' | 'quat' | 'enum'} type
- * @property {number} dims components (1 for bool, angle, quat, enum)
+ * @property {'bool' | 'int' | 'varint' | 'fixed' | 'angle' | 'quat' | 'enum' | 'string' | 'list'} type
+ * @property {number} dims components (1 for every type but int, varint, fixed)
  * @property {number} min `int`: the declared minimum; `fixed`: qmin; `varint`: the 32-bit domain's
  * @property {number} max `int`: the declared maximum; `fixed`: qmax; `varint`: the 32-bit domain's
  * @property {boolean} signed the 32-bit domain residuals wrap in (always true for fixed and quat)
@@ -39,15 +45,24 @@ const FIXED_LIMIT = 2 ** 23;
  * @property {'hold' | 'counter' | 'linear'} predict
  * @property {number} velocity `linear`: the index of the velocity field in the same record, else -1
  * @property {number} top `counter`: the largest value the counter reaches
+ * @property {number} maxLen `string`: the most bytes; `list`: the most elements (0 for other types)
+ * @property {InputRecord | null} item `list`: the record each element is
  *
  * @typedef {object} Kind
  * @property {string} name
  * @property {boolean} singleton its one entity has id 0
  * @property {readonly Field[]} fields in wire order
  *
- * @typedef {object} InputRecord
+ * @typedef {object} InputRecord A record of fields: the input, or a list's item.
  * @property {string} name
  * @property {readonly Field[]} fields
+ *
+ * @typedef {'player' | 'spectator' | 'admin'} Role
+ *
+ * @typedef {object} MessageType A client message type or a server event type.
+ * @property {string} name
+ * @property {readonly Role[]} allow the roles that may send it (messages: at least one; events: none)
+ * @property {readonly Field[]} fields in wire order
  */
 
 /**
@@ -141,6 +156,8 @@ function parseField(raw, owner) {
     predict: 'hold',
     velocity: -1,
     top: 0,
+    maxLen: 0,
+    item: null,
   };
   switch (raw.type) {
     case 'bool':
@@ -199,10 +216,23 @@ function parseField(raw, owner) {
       f.bits = bitsFor(v.length - 1);
       break;
     }
+    case 'string':
+      f.type = 'string';
+      f.maxLen = integer(raw, 'max_len', where, 1, MAX_LEN);
+      break;
+    case 'list':
+      f.type = 'list';
+      f.maxLen = integer(raw, 'max_len', where, 1, MAX_LEN);
+      // Its item's fields are named under the list: `Chat.ranks.score`.
+      f.item = parseRecord(raw.item, where, where);
+      break;
     default:
       throw new SchemaError(`${where}: unknown field type ${JSON.stringify(raw.type)}`);
   }
   const predict = raw.predict ?? 'hold';
+  if ((f.type === 'string' || f.type === 'list') && predict !== 'hold') {
+    throw new SchemaError(`${where}: strings and lists are only ever held`);
+  }
   if (predict === 'hold') {
     f.predict = 'hold';
   } else if (predict === 'counter') {
@@ -264,14 +294,73 @@ function parseFields(raw, where) {
   return fields.map((f) => Object.freeze(f));
 }
 
-/** A validated schema: what a client decodes snapshots and encodes inputs with. */
+/**
+ * A record (`{"name", "fields"}`: the input, a list's item).
+ * @param {unknown} raw
+ * @param {string} what how errors name it when it has no name
+ * @param {string | null} owner how errors name its fields' owner; null: the record's own name
+ * @returns {InputRecord}
+ */
+function parseRecord(raw, what, owner) {
+  if (!isObject(raw) || typeof raw.name !== 'string') {
+    throw new SchemaError(`${what}: a record must be an object with a \`name\` and \`fields\``);
+  }
+  denyUnknown(raw, ['name', 'fields'], what);
+  return Object.freeze({ name: raw.name, fields: Object.freeze(parseFields(raw.fields, owner ?? raw.name)) });
+}
+
+/**
+ * The message (or event) types: unique names, each message type allowing
+ * one or more roles in wire order, each event type none.
+ * @param {unknown} raw
+ * @param {'message' | 'event'} what
+ * @returns {readonly MessageType[]}
+ */
+function parseTypes(raw, what) {
+  const key = `${what}s`;
+  if (!Array.isArray(raw)) throw new SchemaError(`\`${key}\` must be an array`);
+  /** @type {MessageType[]} */
+  const types = [];
+  for (const [i, t] of raw.entries()) {
+    if (!isObject(t) || typeof t.name !== 'string') {
+      throw new SchemaError(`${what} ${i}: must be an object with a \`name\``);
+    }
+    denyUnknown(t, ['name', 'allow', 'fields'], `${what} ${t.name}`);
+    if (types.some((u) => u.name === t.name)) throw new SchemaError(`two ${what} types named ${t.name}`);
+    const allow = t.allow ?? [];
+    if (!Array.isArray(allow) || !allow.every((r) => typeof r === 'string' && ROLES.includes(/** @type {Role} */ (r)))) {
+      throw new SchemaError(`${what} ${t.name}: \`allow\` must be an array of ${ROLES.join(', ')}`);
+    }
+    const order = allow.map((r) => ROLES.indexOf(/** @type {Role} */ (r)));
+    const rolesOk =
+      what === 'message' ? order.length > 0 && order.every((r, j) => j === 0 || order[j - 1] < r) : order.length === 0;
+    if (!rolesOk) {
+      throw new SchemaError(
+        `${what} ${t.name}: a message type allows one or more roles, in the order player, spectator, admin, ` +
+          'each once; an event allows none',
+      );
+    }
+    types.push(
+      Object.freeze({
+        name: t.name,
+        allow: Object.freeze(/** @type {Role[]} */ ([...allow])),
+        fields: Object.freeze(parseFields(t.fields, t.name)),
+      }),
+    );
+  }
+  return Object.freeze(types);
+}
+
+/** A validated schema: what a client decodes snapshots and events and encodes inputs and messages with. */
 export class Schema {
   /**
    * @param {string} text the schema's JSON text, exactly as the server sent it
    * @param {readonly Kind[]} kinds
    * @param {InputRecord} input
+   * @param {readonly MessageType[]} messages
+   * @param {readonly MessageType[]} events
    */
-  constructor(text, kinds, input) {
+  constructor(text, kinds, input, messages, events) {
     /** The JSON text the hash covers. */
     this.text = text;
     /** FNV-1a 64 of {@link text}, 16 lowercase hex digits. */
@@ -284,6 +373,10 @@ export class Schema {
     this.enumKinds = kinds.length > 1;
     /** Bits of a kind number. */
     this.kindBits = bitsFor(kinds.length - 1);
+    /** What clients send besides inputs; a type's index is its number on the wire. */
+    this.messages = messages;
+    /** What the server sends besides snapshots; a type's index is its number on the wire. */
+    this.events = events;
     Object.freeze(this);
   }
 
@@ -301,7 +394,7 @@ export class Schema {
       throw new SchemaError(`not JSON: ${/** @type {Error} */ (e).message}`);
     }
     if (!isObject(raw)) throw new SchemaError('the schema must be a JSON object');
-    denyUnknown(raw, ['format', 'kinds', 'input'], 'schema');
+    denyUnknown(raw, ['format', 'kinds', 'input', 'messages', 'events'], 'schema');
     if (raw.format !== SCHEMA_FORMAT) {
       throw new SchemaError(`schema format ${JSON.stringify(raw.format)} is not ${SCHEMA_FORMAT}`);
     }
@@ -322,15 +415,13 @@ export class Schema {
     if (kinds.filter((k) => k.singleton).length > 1) {
       throw new SchemaError('at most one kind can be a singleton');
     }
-    const input = raw.input;
-    if (!isObject(input) || typeof input.name !== 'string') {
-      throw new SchemaError('`input` must be an object with a `name`');
-    }
-    denyUnknown(input, ['name', 'fields'], 'input');
+    const input = parseRecord(raw.input, 'input', null);
     return new Schema(
       text,
       Object.freeze(kinds),
-      Object.freeze({ name: input.name, fields: Object.freeze(parseFields(input.fields, input.name)) }),
+      input,
+      parseTypes(raw.messages, 'message'),
+      parseTypes(raw.events, 'event'),
     );
   }
 }

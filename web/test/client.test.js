@@ -1,19 +1,32 @@
 // The client's rules with a scripted server behind a stand-in WebSocket:
 // acks ride on inputs or go alone, a missing baseline ends the client, a
-// refused resume is a `sessionlost`, close codes say what is resumable, and
-// interpolation blends each field by its type.
+// refused resume is a `sessionlost`, close codes say what is resumable,
+// interpolation blends each field by its type, game events arrive once and
+// in order across a resume, messages are sent (or refused) by the schema,
+// and a spectator sends no inputs.
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { BitWriter } from '../src/bits.js';
 import { decodeSnapshot, presentSnapshot } from '../src/codec.js';
-import { ClosedError, MissingBaselineError, RefusedError, TakenOverError, closedError } from '../src/errors.js';
+import {
+  ClosedError,
+  MessageError,
+  MissingBaselineError,
+  RefusedError,
+  RoleError,
+  TakenOverError,
+  closedError,
+} from '../src/errors.js';
 import { connect } from '../src/index.js';
 import { InterpolationBuffer, lerpAngle } from '../src/interpolation.js';
 import { Schema } from '../src/schema.js';
 
 const vectors = JSON.parse(readFileSync(new URL('../../docs/vectors/schema-v1.json', import.meta.url), 'utf8'));
 const schema = Schema.parse(vectors.schema_text);
+// arena's schema, with its messages and events, and event bytes its typed Rust code wrote.
+const arena = JSON.parse(readFileSync(new URL('./vectors/messages-web.json', import.meta.url), 'utf8')).arena;
 const hex = (b) => Buffer.from(b).toString('hex');
 const unhex = (s) => Uint8Array.from(Buffer.from(s, 'hex'));
 
@@ -29,14 +42,25 @@ function varint(value) {
 
 const TOKEN = new Uint8Array(16).fill(0x5a);
 
-function welcomeFrame(withSchema = true) {
-  const text = new TextEncoder().encode(vectors.schema_text);
+/** `Welcome` for the test game (or another `{schema_text, hash}`), role 0 player, 1 spectator, 2 admin. */
+function welcomeFrame(withSchema = true, { game = vectors, role = 0, entity = role === 0 ? 65 : 0 } = {}) {
+  const text = new TextEncoder().encode(game.schema_text);
   return Uint8Array.from([
-    0, 1, 3, 42, ...varint(65), 30, 5, ...TOKEN,
-    ...varint(BigInt(`0x${vectors.hash}`)),
+    0, 1, 3, 42, ...varint(entity), 30, 5, ...TOKEN,
+    ...varint(BigInt(`0x${game.hash}`)),
     ...(withSchema ? [1, ...varint(text.length), ...text] : [0]),
+    role,
   ]);
 }
+
+/** `Event { seq, body }`, `EventsMissed`, `Ended`, `Error { Denied, text }`. */
+const eventFrame = (seq, bodyHex) => Uint8Array.from([4, ...varint(seq), ...varint(bodyHex.length / 2), ...unhex(bodyHex)]);
+const missedFrame = (first, last) => Uint8Array.from([5, ...varint(first), ...varint(last)]);
+const endedFrame = (seq, resultHex) => Uint8Array.from([6, ...varint(seq), ...varint(resultHex.length / 2), ...unhex(resultHex)]);
+const deniedFrame = (text) => {
+  const bytes = new TextEncoder().encode(text);
+  return Uint8Array.from([3, 6, ...varint(bytes.length), ...bytes]);
+};
 
 function snapshotFrame(tick, baseline, payloadHex) {
   const payload = unhex(payloadHex);
@@ -99,15 +123,23 @@ function fakeResponse({ status, body }) {
   return { statusCode: status, on: (name, fn) => (handlers[name] = fn) };
 }
 
-/** Connects through a FakeSocket and answers the Join with Welcome. */
-async function joined(options = {}) {
+/** Connects through a FakeSocket and answers the Join with Welcome (`welcome`: welcomeFrame's options). */
+async function joined(options = {}, welcome = {}) {
   FakeSocket.made = [];
   const pending = connect('ws://127.0.0.1:9/ws', { WebSocket: FakeSocket, pingIntervalMs: 0, ...options });
   await new Promise((r) => setTimeout(r, 5));
   const socket = FakeSocket.made[0];
-  assert.deepStrictEqual(socket.sent, ['000100'], 'Join first');
-  socket.serverSend(welcomeFrame());
+  // Join { version 1, resume None, last_event 0 }
+  assert.deepStrictEqual(socket.sent, ['00010000'], 'Join first');
+  socket.serverSend(welcomeFrame(true, welcome));
   return { client: await pending, socket };
+}
+
+/** Every event of these types on `client`, in order, as `[type, event]`. */
+function record(client, types) {
+  const seen = [];
+  for (const type of types) client.addEventListener(type, (e) => seen.push([type, e]));
+  return seen;
 }
 
 test('an input sent from a snapshot listener carries the ack; otherwise an Ack follows', async () => {
@@ -160,7 +192,7 @@ test('a lost connection resumes, and the new connection starts without baselines
   socket.serverClose(1001, 'heartbeat timeout');
   await new Promise((r) => setTimeout(r, 5));
   const again = FakeSocket.made[1];
-  assert.deepStrictEqual(again.sent, [`000101${hex(TOKEN)}`], 'Join names the session');
+  assert.deepStrictEqual(again.sent, [`000101${hex(TOKEN)}00`], 'Join names the session, and no event was received');
   again.serverSend(welcomeFrame(false));
   assert.equal((await resumed).attempts, 1);
   // A delta against the old connection's tick 10 is not decodable here.
@@ -199,4 +231,151 @@ test('interpolation blends reals linearly, angles and rotations along the short 
   assert.ok(Math.abs(Math.hypot(...two.fields.rot) - 1) < 1e-9, 'slerp stays on the unit sphere');
   assert.deepStrictEqual(buffer.sample(20).entities, thirteen.entities, 'no extrapolation past the newest');
   assert.ok(Math.abs(lerpAngle(6.2, 0.1, 0.5) - ((6.2 + 0.1 + 2 * Math.PI) / 2) % (2 * Math.PI)) < 1e-12);
+});
+
+test('game events arrive once, in order, with their seq; a resume asks only for later ones', async () => {
+  const { client, socket } = await joined({ reconnect: { initialBackoffMs: 10 } }, { game: arena });
+  assert.equal(client.role, 'player');
+  const seen = record(client, ['event', 'eventsmissed', 'ended', 'close']);
+  const [hello, spectatorHi, ready, allReady, over] = arena.events;
+  socket.serverSend(eventFrame(1, hello.bytes));
+  socket.serverSend(eventFrame(2, ready.bytes));
+  assert.equal(client.lastEvent, 2);
+  assert.equal(client.session.lastEvent, 2);
+  const resumed = new Promise((r) => client.addEventListener('resumed', r, { once: true }));
+  socket.serverClose(1006, '');
+  await new Promise((r) => setTimeout(r, 5));
+  const again = FakeSocket.made[1];
+  // Join { version 1, resume Some(token), last_event 2 }
+  assert.deepStrictEqual(again.sent, [`000101${hex(TOKEN)}02`]);
+  again.serverSend(welcomeFrame(false, { game: arena }));
+  await resumed;
+  // The log lost 3..=4; then 5, a repeat of 2 (dropped), 6, and the end.
+  again.serverSend(missedFrame(3, 4));
+  again.serverSend(eventFrame(5, allReady.bytes));
+  again.serverSend(eventFrame(2, ready.bytes));
+  again.serverSend(eventFrame(6, spectatorHi.bytes));
+  again.serverSend(endedFrame(7, over.bytes));
+  again.serverClose(1001, 'the match ended');
+  const error = await client.closed;
+  assert.ok(error instanceof ClosedError && error.code === 1001 && !error.resumable, String(error));
+  assert.deepStrictEqual(
+    seen.map(([type, e]) => [type, e.seq ?? null, e.event ?? e.result ?? (e.first ? [e.first, e.last] : null)]),
+    [
+      ['event', 1, hello.expected],
+      ['event', 2, ready.expected],
+      ['eventsmissed', null, [3, 4]],
+      ['event', 5, allReady.expected],
+      ['event', 6, spectatorHi.expected],
+      ['ended', 7, over.expected],
+      ['close', null, null],
+    ],
+  );
+  assert.equal(seen[0][1].name, 'Chat');
+  assert.deepStrictEqual(seen[0][1].fields, { entity: 65, role: 'Player', text: 'hello' });
+  assert.equal(client.lastEvent, 7);
+});
+
+test('an undecodable event ends the client: it and the server disagree on the schema', async () => {
+  const { client, socket } = await joined({}, { game: arena });
+  // Chat { entity 65, role Player, text of 201 bytes }: over its max_len of 200.
+  const w = new BitWriter();
+  w.writeBits(0, 2);
+  w.writeGamma(65);
+  w.writeBits(0, 2);
+  w.writeGamma(201);
+  socket.serverSend(eventFrame(1, hex(w.finish())));
+  const error = await client.closed;
+  assert.equal(error?.name, 'CodecError');
+  assert.match(error.message, /^event `Chat` field `text`: /);
+  assert.equal(socket.closedWith, 1000);
+});
+
+test('send encodes a game message; an unknown type or an oversized one is refused before sending', async () => {
+  const { client, socket } = await joined({}, { game: arena });
+  const before = socket.sent.length;
+  // Message { message: [the Chat bytes] }
+  const chat = arena.messages.find((m) => m.expected.type === 'Chat');
+  assert.equal(client.send('Chat', chat.expected.fields), true);
+  assert.deepStrictEqual(socket.sent.slice(before), [`04${(chat.bytes.length / 2).toString(16).padStart(2, '0')}${chat.bytes}`]);
+  assert.equal(client.send('Ready'), true);
+  assert.equal(socket.sent.at(-1), `0401${arena.messages.find((m) => m.expected.type === 'Ready').bytes}`);
+  const sent = socket.sent.length;
+  assert.throws(
+    () => client.send('Shout', { text: 'hi' }),
+    (e) => e instanceof MessageError && e.messageType === 'Shout' && /unknown message type `Shout`/.test(e.message),
+  );
+  assert.throws(
+    () => client.send('Chat', {}),
+    (e) => e instanceof MessageError && e.field === 'text' && e.message === 'message `Chat` field `text` is missing',
+  );
+  assert.throws(() => client.send('Kick', { entity: 'x' }), (e) => e instanceof MessageError && e.field === 'entity');
+  // 200 bytes of text fit arena's max_len, but not a server limit of 100 bytes a frame.
+  const { client: small, socket: smallSocket } = await joined({ maxMessageBytes: 100 }, { game: arena });
+  assert.throws(() => small.send('Chat', { text: 'x'.repeat(300) }), (e) => e instanceof MessageError && /exceeds/.test(e.message));
+  assert.equal(smallSocket.sent.some((f) => f.startsWith('04')), false);
+  small.close();
+  assert.equal(socket.sent.length, sent, 'nothing refused was sent');
+  client.close();
+});
+
+test('messages over the rate are not sent; a Denied is a denied event and the connection goes on', async () => {
+  let now = 0;
+  const { client, socket } = await joined({ now: () => now, maxMessagesPerSecond: 3 }, { game: arena });
+  const seen = record(client, ['denied', 'servererror', 'close']);
+  const results = Array.from({ length: 5 }, () => client.send('Chat', { text: 'spam' }));
+  assert.deepStrictEqual(results, [true, true, true, false, false]);
+  now = 1000;
+  assert.equal(client.send('Chat', { text: 'later' }), true);
+  socket.serverSend(deniedFrame('Ready: already ready'));
+  assert.equal(client.state, 'open');
+  assert.deepStrictEqual(
+    seen.map(([type, e]) => [type, e.message, e.messageType, e.reason]),
+    [['denied', 'Ready: already ready', 'Ready', 'already ready']],
+  );
+  client.close();
+});
+
+test('a spectator asks with spectate=1, has no entity, and may not send inputs', async () => {
+  const { client, socket } = await joined({ spectate: true, reconnect: { initialBackoffMs: 10 } }, { game: arena, role: 1 });
+  assert.equal(new URL(socket.url).searchParams.get('spectate'), '1');
+  assert.equal(client.role, 'spectator');
+  assert.equal(client.entityId, 0);
+  assert.equal(client.ownEntity, undefined);
+  assert.throws(
+    () => client.sendInput({ move_x: 0, move_y: 0, aim: 0, buttons: 0 }),
+    (e) => e instanceof RoleError && e.role === 'spectator',
+  );
+  assert.equal(client.send('Chat', { text: 'watching' }), true, 'a spectator may chat');
+  // A resume names the session, which keeps its role: no spectate=1.
+  socket.serverClose(1006, '');
+  await new Promise((r) => setTimeout(r, 5));
+  assert.equal(new URL(FakeSocket.made[1].url).searchParams.get('spectate'), null);
+  client.close();
+});
+
+test('a Welcome with an unknown role is a protocol error', async () => {
+  FakeSocket.made = [];
+  const pending = connect('ws://127.0.0.1:9/ws', { WebSocket: FakeSocket, pingIntervalMs: 0 });
+  await new Promise((r) => setTimeout(r, 5));
+  FakeSocket.made[0].serverSend(welcomeFrame(true, { role: 3 }));
+  await assert.rejects(pending, /unknown role 3/);
+});
+
+test('a socket that fails without a close event (Node 20) ends the attempt at once', async () => {
+  class ErrorOnly extends EventTarget {
+    binaryType = 'blob';
+    constructor() {
+      super();
+      setTimeout(() => this.dispatchEvent(new Event('error')), 0);
+    }
+    send() {}
+    close() {}
+  }
+  const started = Date.now();
+  await assert.rejects(
+    connect('ws://127.0.0.1:9/ws', { WebSocket: ErrorOnly, pingIntervalMs: 0, connectTimeoutMs: 5000 }),
+    (e) => e.name === 'ConnectError' && /did not open/.test(e.message),
+  );
+  assert.ok(Date.now() - started < 1000, 'not the connect timeout');
 });

@@ -1,6 +1,8 @@
 // The client against a real tickwire server on 127.0.0.1: two players in one
 // match see each other move, a dropped connection resumes to the same
-// entity, and a player taken over by a newer connection does not come back.
+// entity, a player taken over by a newer connection does not come back,
+// players and a spectator chat and hear each other (the spectator's `Ready`
+// is denied), and a resumed player gets the events it missed, in order.
 //
 // The server is $TICKWIRE_BIN (cargo's test binary when tests/web.rs runs
 // this), else a build in ../target; without one these tests are skipped.
@@ -12,7 +14,7 @@ import { createHmac } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { after, before, test } from 'node:test';
-import { ClosedError, TakenOverError, connect } from '../src/index.js';
+import { ClosedError, RoleError, TakenOverError, connect } from '../src/index.js';
 
 const BIN =
   process.env.TICKWIRE_BIN ??
@@ -69,12 +71,21 @@ async function startServer(args = []) {
 
 /**
  * A TCP relay to the server whose connections can be cut without a close
- * frame, as a lost network does.
+ * frame, as a lost network does; while `hold()` is on, it answers every new
+ * connection with a 503, as a proxy without a backend does, until
+ * `release()`. (A socket dropped before any answer would leave Node 20's
+ * WebSocket waiting for the connect timeout: it reports nothing.)
  */
 async function startRelay(target) {
   const { hostname, port } = new URL(target);
   const sockets = new Set();
+  let held = false;
   const server = createServer((client) => {
+    if (held) {
+      client.on('error', () => {});
+      client.end('HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+      return;
+    }
     const upstream = tcpConnect(Number(port), hostname);
     for (const s of [client, upstream]) {
       sockets.add(s);
@@ -88,6 +99,12 @@ async function startRelay(target) {
   return {
     url: `ws://127.0.0.1:${server.address().port}/ws`,
     cut: () => sockets.forEach((s) => s.destroy()),
+    hold: () => {
+      held = true;
+    },
+    release: () => {
+      held = false;
+    },
     stop: () => {
       sockets.forEach((s) => s.destroy());
       server.close();
@@ -162,7 +179,8 @@ test('two players in one match see each other move, and a dropped one resumes it
   try {
     assert.equal(b.welcome.matchId, a.welcome.matchId);
     assert.notEqual(a.entityId, b.entityId);
-    assert.equal(a.schema.hash, 'b3caefa7f14280d9');
+    // arena-v1's schema with its messages and events, hashed as docs/PROTOCOL.md says.
+    assert.equal(a.schema.hash, '18d7ec762b02815e');
     assert.equal(a.schema.input.name, 'ArenaInput');
 
     // A runs along x, B along y: 200 units/s is 12800 quanta a second.
@@ -250,5 +268,106 @@ test('a space3d server is decoded from its Welcome schema alone', { skip, timeou
     }
   } finally {
     server.stop();
+  }
+});
+
+/** Every game event `client` receives from now on, as `{seq, name, fields}`, in order. */
+function heard(client) {
+  const events = [];
+  client.addEventListener('event', (e) => events.push({ seq: e.seq, name: e.name, fields: e.fields }));
+  return events;
+}
+
+/** Resolves once `list` (filled by `heard`) holds `n` events. */
+async function hears(list, n, what) {
+  const deadline = Date.now() + 5000;
+  while (list.length < n) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: heard ${JSON.stringify(list)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test('players and a spectator hear a chat line as event 1; a spectator may chat but not be Ready', { skip, timeout: 20_000 }, async () => {
+  const a = await within(5000, 'player A to join', connect(arena.url, { quickJoin: true }));
+  const match = a.welcome.matchId;
+  const b = await within(5000, 'player B to join', connect(arena.url, { match }));
+  const s = await within(5000, 'the spectator to join', connect(arena.url, { match, spectate: true }));
+  try {
+    assert.equal(a.role, 'player');
+    assert.equal(s.role, 'spectator');
+    assert.equal(s.entityId, 0);
+    assert.equal(s.welcome.matchId, match);
+    assert.deepStrictEqual(
+      s.schema.messages.map((t) => [t.name, t.allow.join('+')]),
+      [['Chat', 'player+spectator+admin'], ['Ready', 'player'], ['Kick', 'admin'], ['EndMatch', 'admin']],
+    );
+    const [toA, toB, toS] = [a, b, s].map(heard);
+    assert.equal(a.send('Chat', { text: '  hello, arena ' }), true);
+    await within(5000, 'everyone to hear A', Promise.all([toA, toB, toS].map((l) => hears(l, 1, 'the chat line'))));
+    const line = { seq: 1, name: 'Chat', fields: { entity: a.entityId, role: 'Player', text: 'hello, arena' } };
+    for (const list of [toA, toB, toS]) assert.deepStrictEqual(list, [line]);
+
+    // The server refuses a spectator's Ready before the game sees it; the connection goes on.
+    const denied = next(s, 'denied');
+    assert.equal(s.send('Ready'), true);
+    const refusal = await within(5000, 'the Ready to be denied', denied);
+    assert.ok(refusal.message.startsWith('Ready: a spectator may not'), refusal.message);
+    assert.equal(refusal.messageType, 'Ready');
+    assert.equal(s.state, 'open');
+    assert.throws(() => s.sendInput({ move_x: 0, move_y: 0, aim: 0, buttons: 0 }), RoleError);
+    await within(3000, 'a snapshot for the spectator', next(s, 'snapshot'));
+
+    // A spectator's line: entity 0, role Spectator, event 2 for everyone.
+    assert.equal(s.send('Chat', { text: 'watching' }), true);
+    await within(5000, 'everyone to hear the spectator', Promise.all([toA, toB, toS].map((l) => hears(l, 2, 'the second line'))));
+    for (const list of [toA, toB, toS]) {
+      assert.deepStrictEqual(list[1], { seq: 2, name: 'Chat', fields: { entity: 0, role: 'Spectator', text: 'watching' } });
+    }
+    assert.equal(toS.length, 2, 'the denied Ready made no event');
+  } finally {
+    for (const c of [a, b, s]) c.close();
+  }
+});
+
+test('a resumed player gets the chat it missed, in order, with continuous seq', { skip, timeout: 25_000 }, async () => {
+  const a = await within(5000, 'player A to join', connect(arena.url, { quickJoin: true }));
+  const b = await within(5000, 'player B to join', connect(relay.url, { match: a.welcome.matchId }));
+  try {
+    const [toA, toB] = [a, b].map(heard);
+    const missed = [];
+    b.addEventListener('eventsmissed', (e) => missed.push([e.first, e.last]));
+    assert.equal(a.send('Chat', { text: 'one' }), true);
+    await within(5000, 'both to hear line one', Promise.all([hears(toA, 1, 'one'), hears(toB, 1, 'one')]));
+    assert.equal(b.lastEvent, 1);
+
+    // B's network drops, and stays down while A says two more lines.
+    const disconnected = next(b, 'disconnect');
+    const resumed = next(b, 'resumed');
+    relay.hold();
+    relay.cut();
+    const lost = await within(5000, 'B to notice the lost connection', disconnected);
+    assert.equal(lost.willResume, true);
+    assert.equal(a.send('Chat', { text: 'two' }), true);
+    assert.equal(a.send('Chat', { text: 'three' }), true);
+    await within(5000, 'A to hear its lines', hears(toA, 3, 'two and three'));
+    assert.equal(toB.length, 1, 'B heard nothing while away');
+    relay.release();
+    const back = await within(10_000, 'B to resume', resumed);
+    assert.ok(back.attempts > 1, 'the first attempts met the held relay');
+    await within(5000, 'B to hear what it missed', hears(toB, 3, 'the missed lines'));
+    const texts = (list) => list.map((e) => [e.seq, e.fields.text]);
+    assert.deepStrictEqual(texts(toB), [[1, 'one'], [2, 'two'], [3, 'three']]);
+    assert.deepStrictEqual(texts(toB), texts(toA));
+    assert.deepStrictEqual(missed, []);
+
+    // And the session goes on from there.
+    assert.equal(a.send('Chat', { text: 'four' }), true);
+    await within(5000, 'B to hear line four', hears(toB, 4, 'four'));
+    assert.deepStrictEqual(toB[3].seq, 4);
+    assert.equal(b.session.lastEvent, 4);
+  } finally {
+    relay.release();
+    a.close();
+    b.close();
   }
 });

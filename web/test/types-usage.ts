@@ -4,14 +4,20 @@
 import {
   connect,
   ClosedError,
+  MessageError,
   RefusedError,
+  RoleError,
   Schema,
+  decodeEvent,
+  encodeMessage,
   TakenOverError,
   decodeSnapshot,
   presentSnapshot,
   type Client,
   type Entity,
   type FieldValue,
+  type GameMessage,
+  type Role,
   type Snapshot,
 } from 'tickwire-client';
 
@@ -48,4 +54,37 @@ export async function play(url: string): Promise<void> {
 export function offline(text: string, payload: Uint8Array): Snapshot {
   const schema = Schema.parse(text);
   return presentSnapshot(schema, decodeSnapshot(schema, null, 1, payload));
+}
+
+export async function chat(url: string): Promise<void> {
+  const client = await connect(url, { spectate: true, maxMessagesPerSecond: 5 });
+  const role: Role = client.role;
+  client.addEventListener('event', (e) => {
+    const seq: number = e.seq;
+    const name: string = e.name;
+    const said: GameMessage = e.event;
+    if (name === 'Chat') console.log(seq, e.fields.text, said.fields.entity);
+  });
+  client.addEventListener('eventsmissed', (e) => console.log(e.first, e.last));
+  client.addEventListener('ended', (e) => console.log(e.seq, e.result.type, e.result.fields));
+  client.addEventListener('denied', (e) => console.log(e.messageType, e.reason, e.message));
+  try {
+    const sent: boolean = client.send('Chat', { text: 'hi' });
+    client.send('Ready');
+    if (role !== 'player') client.sendInput({});
+    void sent;
+  } catch (e) {
+    if (e instanceof MessageError) console.log(e.messageType, e.field);
+    else if (e instanceof RoleError) console.log(e.role);
+  }
+  const stored: number | undefined = client.session.lastEvent;
+  void [stored, client.lastEvent];
+}
+
+export function tools(text: string, body: Uint8Array): GameMessage {
+  const schema = Schema.parse(text);
+  const bytes: Uint8Array = encodeMessage(schema, { type: 'Kick', fields: { entity: 70 } });
+  void bytes;
+  for (const t of schema.messages) console.log(t.name, t.allow, t.fields.length);
+  return decodeEvent(schema, body);
 }
