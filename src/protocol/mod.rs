@@ -99,7 +99,7 @@ impl std::fmt::Debug for SessionToken {
 mod tests {
     //! The byte-level test vectors of docs/PROTOCOL.md.
     use super::*;
-    use crate::game::arena::ArenaInput;
+    use crate::game::arena::{ArenaInput, ArenaMessage};
     use crate::replicate::NoMessages;
     use proptest::prelude::*;
 
@@ -187,6 +187,11 @@ mod tests {
             },
             "03 fc 40 e2 01 00",
         );
+        let mut out = Vec::new();
+        let ready = ClientMsg::<ArenaInput, ArenaMessage>::Message(ArenaMessage::Ready);
+        encode_client(&ready, &mut out);
+        assert_eq!(out, hex("04 01 40"));
+        assert_eq!(decode_client(&out, 1024), Ok(ready));
     }
 
     #[test]
