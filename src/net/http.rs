@@ -209,12 +209,14 @@ fn malformed<B>(req: &hyper::Request<B>) -> Option<Response> {
     None
 }
 
-/// The public listener's routes: the game, health, the admin routes, and
-/// (unless `--metrics-bind` moves them) metrics and the read-only API.
+/// The public listener's routes: the game, its browser demo, health, the
+/// admin routes, and (unless `--metrics-bind` moves them) metrics and the
+/// read-only API.
 pub(crate) fn public_routes<G: Game>(app: Arc<App<G>>) -> Router {
     let with_read_only = app.config.metrics_bind.is_none();
     Router::new()
         .route("/ws", get(super::upgrade::ws_upgrade::<G>))
+        .merge(super::demo::routes())
         .merge(super::api::routes::<G>(&app, with_read_only, true))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

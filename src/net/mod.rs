@@ -9,6 +9,7 @@
 mod api;
 mod auth;
 mod connection;
+mod demo;
 mod http;
 mod limits;
 mod upgrade;
