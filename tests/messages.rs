@@ -474,3 +474,63 @@ async fn a_generic_client_chats_and_reads_events_from_the_schema_alone() {
     assert!(generic.send_message(&bogus).await.is_err());
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_player_kicked_while_away_cannot_resume() {
+    let mut config = test_config();
+    config.auth_secret = Some(SECRET.into());
+    let server = start(config).await;
+    let connect_as = |sub: &str, role: Option<&str>, id: Option<MatchId>| {
+        let token = jwt_with(sub, None, 600, role);
+        let url = match id {
+            Some(id) => format!("{}?match={}&token={token}", server.ws_url(), id.0),
+            None => format!("{}?token={token}", server.ws_url()),
+        };
+        async move {
+            within(
+                "connect",
+                10,
+                Client::<Arena>::connect(&url, ClientOptions::default()),
+            )
+            .await
+            .expect("connects")
+        }
+    };
+    let bob = connect_as("bob", None, None).await;
+    let id = bob.welcome().match_id;
+    let (entity, session) = (bob.welcome().entity_id, bob.welcome().session_token);
+    let mut admin = connect_as("root", Some("admin"), Some(id)).await;
+    // Bob's connection drops without a close: his seat is parked for the grace.
+    drop(bob);
+    wait_until("bob is parked", 5, || server.lobby().parked_players() == 1).await;
+    admin
+        .send_message(ArenaMessage::Kick(KickOrder { entity: entity.0 }))
+        .await
+        .unwrap();
+    wait_until("the parked seat is gone", 5, || {
+        server.lobby().parked_players() == 0
+    })
+    .await;
+    let url = format!(
+        "{}?token={}",
+        server.ws_url(),
+        jwt_with("bob", None, 600, None)
+    );
+    let resumed = Client::<Arena>::resume(&url, session, ClientOptions::default()).await;
+    match resumed {
+        Err(ClientError::Refused { status, body }) => {
+            assert_eq!(status, 401, "{body}");
+            assert!(body.contains("invalid_session"), "{body}");
+        }
+        Err(other) => panic!("expected 401 invalid_session, got {other:?}"),
+        Ok(_) => panic!("a kicked player resumed its session"),
+    }
+    // And his entity is gone from the match.
+    loop {
+        next_snapshot(&mut admin).await;
+        if admin.world().is_some_and(|w| w.get(entity).is_none()) {
+            break;
+        }
+    }
+    server.shutdown().await;
+}

@@ -259,6 +259,12 @@ impl<G: Game> Lobby<G> {
             Some(inner) => Lobby { inner }.try_end(id, force),
             None => true,
         });
+        let sessions = Arc::downgrade(&self.inner.sessions);
+        let on_kick = Box::new(move |player| {
+            if let Some(sessions) = sessions.upgrade() {
+                sessions.kick(player);
+            }
+        });
         let task = MatchLoop::<G>::new(MatchParts {
             id,
             settings,
@@ -268,6 +274,7 @@ impl<G: Game> Lobby<G> {
             event_log: s.event_log,
             empty_grace: s.empty_match_grace,
             request_end,
+            on_kick: Some(on_kick),
             on_tick: self.inner.on_tick.clone(),
         });
         registry.insert(id, handle.clone());

@@ -27,6 +27,9 @@ enum Holder<G: Game> {
         player: PlayerId,
         evict: Option<Evict>,
         handover: Option<(u64, oneshot::Sender<Seat<G>>)>,
+        /// The game removed this player: when its connection ends, the
+        /// seat is dropped, never parked nor handed over.
+        kicked: bool,
     },
     /// Nobody holds it; it ends with the reconnect grace. `generation` tells
     /// this park's expiry apart from a later park under a reissued token.
@@ -127,6 +130,7 @@ impl<G: Game> Sessions<G> {
                 player,
                 evict: None,
                 handover: None,
+                kicked: false,
             },
         );
         Ok(())
@@ -201,6 +205,7 @@ impl<G: Game> Sessions<G> {
                     }
                     return Ok(self.reissue(seat));
                 }
+                Holder::Live { kicked: true, .. } => return Err(LobbyError::InvalidSession),
                 Holder::Live {
                     evict, handover, ..
                 } => {
@@ -257,6 +262,7 @@ impl<G: Game> Sessions<G> {
                 player: seat.player,
                 evict: None,
                 handover: None,
+                kicked: false,
             },
         );
         if seat.identified {
@@ -273,7 +279,12 @@ impl<G: Game> Sessions<G> {
         loop {
             let waiting = {
                 let mut book = self.book();
+                let kicked = matches!(
+                    book.by_token.get(&seat.token),
+                    Some(Holder::Live { kicked: true, .. })
+                );
                 match book.by_token.get_mut(&seat.token) {
+                    _ if kicked => None,
                     Some(Holder::Live { handover, .. }) if handover.is_some() => {
                         handover.take().map(|(_, tx)| tx)
                     }
@@ -323,6 +334,36 @@ impl<G: Game> Sessions<G> {
                 drop(expired); // the player leaves
             }
         });
+    }
+
+    /// The game removed `player`: a parked seat of its is dropped now, a
+    /// live one when its connection ends; neither can be resumed or taken
+    /// over. Runs on the tick thread; rare, so a scan is fine.
+    pub fn kick(&self, player: PlayerId) {
+        let dropped = {
+            let mut book = self.book();
+            let token = book
+                .by_token
+                .iter()
+                .find(|(_, h)| h.player() == player)
+                .map(|(t, _)| *t);
+            let Some(token) = token else { return };
+            match book.by_token.get_mut(&token) {
+                Some(Holder::Live { kicked, .. }) => {
+                    *kicked = true;
+                    None
+                }
+                Some(Holder::Parked { .. }) => {
+                    if book.by_identity.get(&player) == Some(&token) {
+                        book.by_identity.remove(&player);
+                    }
+                    book.by_token.remove(&token)
+                }
+                None => None,
+            }
+        };
+        // Outside the lock: a seat's drop takes it.
+        drop(dropped);
     }
 
     /// Players disconnected and within their reconnect grace.

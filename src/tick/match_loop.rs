@@ -51,6 +51,9 @@ pub struct TickReport {
 /// Called after every tick, on the tick thread (histograms, metrics): keep it cheap.
 pub type TickObserver = Arc<dyn Fn(TickReport) + Send + Sync>;
 
+/// Told of each player the game kicked, so its session cannot be resumed.
+pub type KickReport = Box<dyn Fn(PlayerId) + Send>;
+
 /// Asked by an empty match whether it may end (`false`: someone is joining),
 /// and told (with `true`) when the match failed and is ending regardless.
 pub type EndRequest = Box<dyn FnMut(bool) -> bool + Send>;
@@ -129,6 +132,7 @@ pub struct MatchLoop<G: Game> {
     empty_since: Option<Instant>,
     empty_grace: Duration,
     request_end: EndRequest,
+    on_kick: Option<KickReport>,
     on_tick: Option<TickObserver>,
     /// Entities in the previous snapshot: each tick's vector is allocated once, at that size.
     last_len: usize,
@@ -164,6 +168,8 @@ pub struct MatchParts<G: Game> {
     pub event_log: usize,
     pub empty_grace: Duration,
     pub request_end: EndRequest,
+    /// Told of every kicked player (the lobby forgets its session).
+    pub on_kick: Option<KickReport>,
     pub on_tick: Option<TickObserver>,
 }
 
@@ -197,6 +203,7 @@ impl<G: Game> MatchLoop<G> {
             empty_since: None,
             empty_grace: parts.empty_grace,
             request_end: parts.request_end,
+            on_kick: parts.on_kick,
             on_tick: parts.on_tick,
             last_len: 0,
         }
@@ -326,6 +333,10 @@ impl<G: Game> MatchLoop<G> {
                 entry.slot.notify(Notice::Kicked { reason });
                 if entry.role.plays() {
                     self.game.leave(player);
+                }
+                // A player away when kicked must not come back by resuming.
+                if let Some(report) = &self.on_kick {
+                    report(player);
                 }
             }
         }
@@ -486,6 +497,7 @@ mod tests {
             event_log: 8,
             empty_grace: Duration::from_secs(3600),
             request_end: Box::new(|_| false),
+            on_kick: None,
             on_tick: None,
         })
     }

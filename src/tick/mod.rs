@@ -13,7 +13,9 @@ mod pool;
 mod published;
 mod queues;
 
-pub use match_loop::{EndRequest, MatchLoop, MatchParts, MatchStats, TickObserver, TickReport};
+pub use match_loop::{
+    EndRequest, KickReport, MatchLoop, MatchParts, MatchStats, TickObserver, TickReport,
+};
 pub use pool::{TickPool, TickTask};
 pub use published::{Published, FRAME_CACHE};
 pub use queues::{Inbound, Joined, MatchCommand, Notice, OutboundSlot, PlayerInput, SlotClosed};
