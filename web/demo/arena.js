@@ -7,7 +7,7 @@
  * @module
  */
 
-import { inputHas, kindHas, restingInput, scaled } from './input.js';
+import { heldKeys, inputHas, kindHas, restingInput, scaled } from './input.js';
 
 /** @typedef {import('/client/index.js').Client} Client */
 /** @typedef {import('/client/index.js').Schema} Schema */
@@ -35,8 +35,8 @@ export class ArenaView {
   /** The world's square, from `pos`'s declared range. */
   #min;
   #max;
-  /** @type {Set<string>} */
-  #keys = new Set();
+  /** Keys held down, lowercase. */
+  #keys = heldKeys();
   /** The pointer in world units, for aiming; null before it moved. @type {[number, number] | null} */
   #mouse = null;
   /** A touch drag: where it started and where it is, CSS pixels. @type {{id: number, x0: number, y0: number, x: number, y: number} | null} */
@@ -57,19 +57,6 @@ export class ArenaView {
     this.#min = pos?.min ?? 0;
     this.#max = pos?.max ?? 1000;
 
-    const typing = () => document.activeElement instanceof HTMLInputElement;
-    addEventListener('keydown', (e) => {
-      if (typing()) return;
-      if (e.key === 'Enter') {
-        document.getElementById('chat-text')?.focus();
-        e.preventDefault();
-        return;
-      }
-      this.#keys.add(e.key.toLowerCase());
-      if (e.key.startsWith('Arrow') || e.key === ' ') e.preventDefault();
-    });
-    addEventListener('keyup', (e) => this.#keys.delete(e.key.toLowerCase()));
-    addEventListener('blur', () => this.#keys.clear());
 
     canvas.addEventListener('pointermove', (e) => {
       if (e.pointerType === 'mouse') this.#mouse = this.#toWorld(e.offsetX, e.offsetY);

@@ -80,3 +80,28 @@ export function kindHas(schema, name, fields) {
       fields.every(([n, type, dims]) => k.fields.some((f) => f.name === n && f.type === type && f.dims === dims)),
   );
 }
+
+/**
+ * The keys held down (lowercase `KeyboardEvent.key`s), kept up to date for
+ * the page's lifetime. Keys typed into the chat box do not count; Enter moves
+ * to it; arrows and space do not scroll the page.
+ * @returns {Set<string>}
+ */
+export function heldKeys() {
+  /** @type {Set<string>} */
+  const keys = new Set();
+  const typing = () => document.activeElement instanceof HTMLInputElement;
+  addEventListener('keydown', (e) => {
+    if (typing()) return;
+    if (e.key === 'Enter') {
+      document.getElementById('chat-text')?.focus();
+      e.preventDefault();
+      return;
+    }
+    keys.add(e.key.toLowerCase());
+    if (e.key.startsWith('Arrow') || e.key === ' ') e.preventDefault();
+  });
+  addEventListener('keyup', (e) => keys.delete(e.key.toLowerCase()));
+  addEventListener('blur', () => keys.clear());
+  return keys;
+}

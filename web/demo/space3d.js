@@ -8,7 +8,7 @@
  */
 
 import { fitCanvas } from './arena.js';
-import { inputHas, kindHas, restingInput, scaled } from './input.js';
+import { heldKeys, inputHas, kindHas, restingInput, scaled } from './input.js';
 
 /** @typedef {import('/client/index.js').Client} Client */
 /** @typedef {import('/client/index.js').Schema} Schema */
@@ -47,8 +47,8 @@ export class Space3dView {
   #client;
   /** The world's half side, from `pos`'s declared range. */
   #half;
-  /** @type {Set<string>} */
-  #keys = new Set();
+  /** Keys held down, lowercase. */
+  #keys = heldKeys();
   /** Touches on the canvas, by pointer id: where each started and is. @type {Map<number, {x0: number, y0: number, x: number, y: number}>} */
   #touches = new Map();
 
@@ -65,19 +65,6 @@ export class Space3dView {
     // A `fixed` field's min and max are on its grid: quanta, not units.
     this.#half = pos ? Math.max(Math.abs(pos.min), Math.abs(pos.max)) * pos.quantum : 500;
 
-    const typing = () => document.activeElement instanceof HTMLInputElement;
-    addEventListener('keydown', (e) => {
-      if (typing()) return;
-      if (e.key === 'Enter') {
-        document.getElementById('chat-text')?.focus();
-        e.preventDefault();
-        return;
-      }
-      this.#keys.add(e.key.toLowerCase());
-      if (e.key.startsWith('Arrow') || e.key === ' ') e.preventDefault();
-    });
-    addEventListener('keyup', (e) => this.#keys.delete(e.key.toLowerCase()));
-    addEventListener('blur', () => this.#keys.clear());
 
     canvas.addEventListener('pointerdown', (e) => {
       if (e.pointerType === 'mouse') return;
