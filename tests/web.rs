@@ -1,10 +1,11 @@
 //! The browser/JS client (web/): its node tests, run against the server this
 //! build makes. `node --test` runs web/test/*.test.js with `TICKWIRE_BIN`
 //! naming cargo's tickwire binary, so the codec is held to the shared
-//! vectors and the client to this very server. Node.js (20 or later) must be
-//! installed: without it this test fails, it does not skip. The type check
-//! in web/test/types.test.js runs when web/node_modules holds typescript
-//! (`npm ci` in web/).
+//! vectors and the client to this very server. Node.js (20 or later) and npm
+//! must be installed: without them this test fails, it does not skip. The
+//! type check in web/test/types.test.js needs typescript in web/node_modules:
+//! this test runs `npm ci` there first when it is missing (the npm registry,
+//! web/package-lock.json).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -23,6 +24,20 @@ fn the_web_client_passes_its_node_tests_against_this_server() {
     else {
         panic!("node is not installed: the web client's tests (web/test/) need Node.js 20 or later on PATH");
     };
+    if !web.join("node_modules/.bin/tsc").exists() {
+        let npm = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&web)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("npm is not installed ({e}): the web client's type check needs it (install Node.js 20 or later with npm)")
+            });
+        assert!(
+            npm.status.success(),
+            "`npm ci` in web/ failed (it installs typescript for the type check):\n{}",
+            String::from_utf8_lossy(&npm.stderr)
+        );
+    }
     let mut files: Vec<String> = std::fs::read_dir(web.join("test"))
         .expect("web/test exists")
         .filter_map(|e| e.ok())
