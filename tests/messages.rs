@@ -58,10 +58,23 @@ async fn chat_reaches_every_player_and_spectator_in_order() {
 
     a.send_message(chat("hello")).await.unwrap();
     a.send_message(chat("  second line  ")).await.unwrap();
+    // Two connections' messages have no order between them: the spectator
+    // speaks once the match has handled a's two lines (and a has seen them).
+    let mut lines_of_a = Vec::new();
+    while lines_of_a.len() < 2 {
+        match next_news(&mut a).await {
+            ClientEvent::Event { seq, event } => lines_of_a.push((seq, event)),
+            other => panic!("expected chat events, got {other:?}"),
+        }
+    }
     watcher.send_message(chat("watching")).await.unwrap();
     let me = a.welcome().entity_id.0;
-    for client in [&mut a, &mut b, &mut watcher] {
-        let mut lines = Vec::new();
+    for (i, client) in [&mut a, &mut b, &mut watcher].into_iter().enumerate() {
+        let mut lines = if i == 0 {
+            std::mem::take(&mut lines_of_a)
+        } else {
+            Vec::new()
+        };
         while lines.len() < 3 {
             match next_news(client).await {
                 ClientEvent::Event { seq, event } => lines.push((seq, event)),

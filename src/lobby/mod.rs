@@ -294,7 +294,9 @@ impl<G: Game> Lobby<G> {
         }
         handle.ended.store(true, Ordering::SeqCst);
         if let Some(result) = handle.stats.result.get() {
-            let mut ended = self.inner.ended.lock().unwrap_or_else(|e| e.into_inner());
+            // Expired results go as new ones come, so the list stays bounded
+            // even if nobody asks for them.
+            let mut ended = self.ended_results();
             ended.push_back(EndedMatch {
                 id,
                 ended: Instant::now(),
@@ -308,12 +310,17 @@ impl<G: Game> Lobby<G> {
 
     /// A match the game ended within the last `ended_match_ttl`, with its result.
     pub fn ended_match(&self, id: MatchId) -> Option<EndedMatch> {
+        self.ended_results().iter().find(|e| e.id == id).cloned()
+    }
+
+    /// The results of ended matches, those past `ended_match_ttl` dropped.
+    fn ended_results(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<EndedMatch>> {
         let mut ended = self.inner.ended.lock().unwrap_or_else(|e| e.into_inner());
         let ttl = self.inner.settings.ended_match_ttl;
         while ended.front().is_some_and(|e| e.ended.elapsed() > ttl) {
             ended.pop_front();
         }
-        ended.iter().find(|e| e.id == id).cloned()
+        ended
     }
 
     /// A seat in match `id`, or with `None` in the fullest open match with room
