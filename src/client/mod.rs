@@ -22,6 +22,9 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub mod generic;
+mod tls;
+
+pub use tls::{TlsConfig, TlsError};
 
 /// Largest server message a client accepts: full snapshots of big worlds.
 const MAX_SERVER_MESSAGE: usize = 4 << 20;
@@ -49,6 +52,8 @@ pub struct ClientOptions {
     /// Reconnect and resume by itself when the connection is lost (`recv`
     /// then returns `ClientEvent::Resumed`); `None` returns the error instead.
     pub reconnect: Option<ReconnectPolicy>,
+    /// Whom to trust over `wss://`; `None` trusts the Web PKI's roots.
+    pub tls: Option<TlsConfig>,
 }
 
 /// How a client retries after losing its connection.
@@ -81,6 +86,7 @@ impl Default for ClientOptions {
             ack: AckMode::Immediate,
             connect_timeout: Duration::from_secs(10),
             reconnect: None,
+            tls: None,
         }
     }
 }
@@ -103,6 +109,8 @@ pub enum ClientError {
     Event(CodecError),
     #[error("snapshot {tick:?} is a delta against {baseline:?}, which this client no longer has")]
     MissingBaseline { tick: Tick, baseline: Tick },
+    #[error("TLS: {0}")]
+    Tls(rustls::Error),
     #[error("timed out waiting for the server")]
     Timeout,
     #[error("unexpected message from the server: {0}")]
@@ -118,6 +126,8 @@ impl ClientError {
     /// refused or broken by a protocol error that would happen again.
     pub fn is_connection_loss(&self) -> bool {
         match self {
+            // A bad server name or TLS set-up does not heal by retrying.
+            ClientError::WebSocket(WsError::Tls(_)) => false,
             ClientError::WebSocket(_) | ClientError::Timeout => true,
             // 1002, 1003, 1007, 1009: this client broke the protocol; 4001: a
             // newer connection of this player took the seat (reconnecting
@@ -598,6 +608,25 @@ fn with_query(url: &str, key: &str, value: Option<&str>) -> String {
     }
 }
 
+/// rustls reports a failed handshake (an untrusted certificate, say) as an
+/// I/O error: it is a `Tls` error, which a reconnect would only repeat.
+fn tls_error(e: WsError) -> ClientError {
+    match e {
+        WsError::Io(io) if io.get_ref().is_some() => {
+            let kind = io.kind();
+            match io
+                .into_inner()
+                .map(|inner| inner.downcast::<rustls::Error>())
+            {
+                Some(Ok(tls)) => ClientError::Tls(*tls),
+                Some(Err(other)) => WsError::Io(std::io::Error::new(kind, other)).into(),
+                None => WsError::Io(kind.into()).into(),
+            }
+        }
+        e => e.into(),
+    }
+}
+
 /// Opens a WebSocket to `url`, sends `Join` and waits for `Welcome`. A
 /// resumed session is named in the URL (`resume=`), so the server hands the
 /// seat over before the upgrade.
@@ -624,7 +653,12 @@ async fn open(
         .max_message_size(Some(MAX_SERVER_MESSAGE))
         .max_frame_size(Some(MAX_SERVER_MESSAGE));
     let timeout = options.connect_timeout;
-    let connect = tokio_tungstenite::connect_async_with_config(url, Some(config), true);
+    let connector = options
+        .tls
+        .as_ref()
+        .map(|tls| tokio_tungstenite::Connector::Rustls(tls.0.clone()));
+    let connect =
+        tokio_tungstenite::connect_async_tls_with_config(url, Some(config), true, connector);
     let (mut ws, _) = match tokio::time::timeout(timeout, connect).await {
         Err(_) => return Err(ClientError::Timeout),
         Ok(Err(WsError::Http(response))) => {
@@ -636,7 +670,7 @@ async fn open(
                 .unwrap_or_default();
             return Err(ClientError::Refused { status, body });
         }
-        Ok(Err(e)) => return Err(e.into()),
+        Ok(Err(e)) => return Err(tls_error(e)),
         Ok(Ok(c)) => c,
     };
     let mut join = Vec::with_capacity(24);

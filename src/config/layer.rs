@@ -117,6 +117,12 @@ pub struct ConfigLayer {
     /// After SIGTERM, how long players keep playing before they are closed [default: 0s].
     #[arg(long, env = "TICKWIRE_DRAIN_PERIOD")]
     pub drain_period: Option<String>,
+    /// PEM certificate chain: serve HTTPS and wss on --bind (with --tls-key) [default: plain].
+    #[arg(long, env = "TICKWIRE_TLS_CERT")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "TICKWIRE_TLS_KEY")]
+    pub tls_key: Option<std::path::PathBuf>,
     /// Log format [default: human].
     #[arg(long, env = "TICKWIRE_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
@@ -318,6 +324,12 @@ impl ConfigLayer {
         }
         if let Some(v) = &self.drain_period {
             config.drain_period = zero_or_duration("drain_period", v)?;
+        }
+        if let Some(v) = &self.tls_cert {
+            config.tls_cert = Some(v.clone());
+        }
+        if let Some(v) = &self.tls_key {
+            config.tls_key = Some(v.clone());
         }
         if let Some(v) = self.log_format {
             config.log_format = v;

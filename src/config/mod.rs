@@ -8,7 +8,7 @@ pub use layer::ConfigLayer;
 
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Everything a server runs with. `Config::default()` is a safe single-node setup.
@@ -98,6 +98,12 @@ pub struct Config {
     /// After SIGTERM: how long players keep playing (readiness already 503,
     /// new joins refused) before they are closed with 1001.
     pub drain_period: Duration,
+    /// PEM certificate chain (leaf first) for HTTPS and wss on `bind`;
+    /// set together with `tls_key`. `None` serves plain HTTP and ws (behind a
+    /// TLS-terminating proxy, say).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
     /// Log lines as `human` text or `json`.
     pub log_format: LogFormat,
     /// `RUST_LOG`-style filter, e.g. `info` or `tickwire=debug,warn`.
@@ -166,6 +172,8 @@ impl Default for Config {
             tick_watchdog: Duration::from_secs(1),
             trusted_proxies: Vec::new(),
             drain_period: Duration::ZERO,
+            tls_cert: None,
+            tls_key: None,
             log_format: LogFormat::Human,
             log_filter: "info".into(),
         }
@@ -201,6 +209,21 @@ impl Config {
             layer.apply(&mut config)?;
         }
         overrides.apply(&mut config)?;
+        match (&config.tls_cert, &config.tls_key) {
+            (Some(_), None) => {
+                return Err(ConfigError::Invalid {
+                    key: "tls_key",
+                    message: "tls_cert is set: set its private key too".into(),
+                })
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    key: "tls_cert",
+                    message: "tls_key is set: set the certificate chain too".into(),
+                })
+            }
+            _ => {}
+        }
         if !matches_set {
             // The default follows the tick threads actually configured.
             config.max_matches = default_max_matches(config.tick_threads);
@@ -303,6 +326,10 @@ impl Config {
         );
         if let Some(m) = self.metrics_bind {
             line("metrics_bind", format!("{:?}", m.to_string()));
+        }
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            line("tls_cert", format!("{:?}", cert.display().to_string()));
+            line("tls_key", format!("{:?}", key.display().to_string()));
         }
         line("log_format", format!("{format:?}"));
         line("log_filter", format!("{:?}", self.log_filter));
