@@ -22,8 +22,10 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub mod generic;
+mod timing;
 mod tls;
 
+pub use timing::{InputClock, InputDue};
 pub use tls::{TlsConfig, TlsError};
 
 /// Largest server message a client accepts: full snapshots of big worlds.
@@ -182,6 +184,16 @@ pub enum ClientEvent<V = NoMessages> {
     /// The server refused one of this client's messages; the reason names
     /// its type. The connection stays open (until too many refusals).
     Denied { message: String },
+    /// How early this client's timed inputs reached the server over the
+    /// last report window (negative: late), and how many were late; the
+    /// client's [`InputClock`] has already taken it into account.
+    InputTiming {
+        lead_min: f64,
+        lead_max: f64,
+        late: u16,
+        /// Size of the WebSocket message payload.
+        bytes: usize,
+    },
 }
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -266,6 +278,8 @@ pub struct Client<G: ClientGame> {
     epoch: Instant,
     rtt: Option<Duration>,
     buf: Vec<u8>,
+    /// Fits the server's tick grid, for timed inputs.
+    clock: InputClock,
 }
 
 impl<G: ClientGame> Client<G> {
@@ -303,6 +317,7 @@ impl<G: ClientGame> Client<G> {
     }
 
     fn joined(ws: Ws, url: &str, welcome: Welcome, options: ClientOptions) -> Self {
+        let welcome_rate = welcome.tick_rate;
         Client {
             ws,
             url: url.to_string(),
@@ -315,6 +330,7 @@ impl<G: ClientGame> Client<G> {
             epoch: Instant::now(),
             rtt: None,
             buf: Vec::with_capacity(64),
+            clock: InputClock::new(welcome_rate),
         }
     }
 
@@ -352,6 +368,9 @@ impl<G: ClientGame> Client<G> {
             match opened {
                 Ok(((ws, welcome), same_match)) => {
                     self.ws = ws;
+                    // Another match, or the same one after a pause: its tick
+                    // grid is fitted again from the coming snapshots.
+                    self.clock = InputClock::new(welcome.tick_rate);
                     self.welcome = welcome;
                     self.history.clear();
                     self.unacked = None;
@@ -450,8 +469,54 @@ impl<G: ClientGame> Client<G> {
         } else {
             None
         };
-        self.send(&ClientMsg::Input { seq, ack, input }).await?;
+        self.send(&ClientMsg::Input {
+            seq,
+            ack,
+            tick: None,
+            input,
+        })
+        .await?;
         Ok(seq)
+    }
+
+    /// When to sample and send the next timed input, and the server tick it
+    /// is for (docs/PROTOCOL.md, "Input timing"): sleep until `at`, sample
+    /// the player's controls, and pass both to
+    /// [`send_timed_input`](Self::send_timed_input). `None` until the first
+    /// snapshot; meanwhile inputs go untimed (`send_input`).
+    pub fn input_due(&self) -> Option<InputDue> {
+        self.clock.due(Instant::now())
+    }
+
+    /// Sends an input meant for server tick `tick` (from
+    /// [`input_due`](Self::input_due)); it arrives just before that tick, so
+    /// it waits for no tick boundary. Returns its sequence number.
+    pub async fn send_timed_input(
+        &mut self,
+        tick: Tick,
+        input: G::Input,
+    ) -> Result<u32, ClientError> {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let ack = if self.options.ack == AckMode::WithInputs {
+            self.unacked.take()
+        } else {
+            None
+        };
+        self.send(&ClientMsg::Input {
+            seq,
+            ack,
+            tick: Some(tick.low_bits()),
+            input,
+        })
+        .await?;
+        self.clock.sent(tick);
+        Ok(seq)
+    }
+
+    /// The input clock: how far ahead inputs are sent, and the margin kept.
+    pub fn input_clock(&self) -> &InputClock {
+        &self.clock
     }
 
     /// Sends a game message (chat, "ready"). The server checks that this
@@ -495,6 +560,7 @@ impl<G: ClientGame> Client<G> {
                 baseline,
                 payload,
             } => {
+                self.clock.on_snapshot(tick, Instant::now());
                 let base = self.history.find(tick, baseline)?;
                 let snapshot = decode_delta(base, tick, &payload)?;
                 self.history.keep(baseline, snapshot);
@@ -519,6 +585,7 @@ impl<G: ClientGame> Client<G> {
                 let now = self.epoch.elapsed().as_micros() as u64;
                 let rtt = Duration::from_micros(now.saturating_sub(client_time_us));
                 self.rtt = Some(rtt);
+                self.clock.seed_rtt(rtt);
                 Ok(ClientEvent::Pong { rtt, server_tick })
             }
             ServerMsg::Event { seq, body } => {
@@ -529,6 +596,23 @@ impl<G: ClientGame> Client<G> {
             ServerMsg::EventsMissed { first, last } => {
                 self.last_event = self.last_event.max(last);
                 Ok(ClientEvent::EventsMissed { first, last })
+            }
+            ServerMsg::InputTiming {
+                lead_min,
+                lead_max,
+                late,
+            } => {
+                let (lead_min, lead_max) = (
+                    f64::from(lead_min) / 10_000.0,
+                    f64::from(lead_max) / 10_000.0,
+                );
+                self.clock.on_report(lead_min, lead_max, late);
+                Ok(ClientEvent::InputTiming {
+                    lead_min,
+                    lead_max,
+                    late,
+                    bytes,
+                })
             }
             ServerMsg::Ended { seq, result } => {
                 self.last_event = seq;

@@ -102,6 +102,9 @@ pub struct ConfigLayer {
     /// Events kept per session for a resuming client [default: 256].
     #[arg(long, env = "TICKWIRE_EVENT_LOG")]
     pub event_log: Option<usize>,
+    /// How far ahead of the match's tick a timed input may be meant for [default: 500ms].
+    #[arg(long, env = "TICKWIRE_MAX_INPUT_LEAD")]
+    pub max_input_lead: Option<String>,
     /// How long the match API shows an ended match's result [default: 5m].
     #[arg(long, env = "TICKWIRE_ENDED_MATCH_TTL")]
     pub ended_match_ttl: Option<String>,
@@ -296,6 +299,15 @@ impl ConfigLayer {
         }
         if let Some(v) = self.event_log {
             config.event_log = in_range("event_log", v, 1, 1 << 16)?;
+        }
+        if let Some(v) = &self.max_input_lead {
+            config.max_input_lead = duration("max_input_lead", v)?;
+            if config.max_input_lead > Duration::from_secs(5) {
+                return Err(ConfigError::Invalid {
+                    key: "max_input_lead",
+                    message: "at most 5s".into(),
+                });
+            }
         }
         if let Some(v) = &self.ended_match_ttl {
             config.ended_match_ttl = zero_or_duration("ended_match_ttl", v)?;

@@ -84,6 +84,10 @@ pub struct Config {
     /// Events kept per session for a resuming client; a client that missed
     /// more is told so, and gets a full snapshot.
     pub event_log: usize,
+    /// How far ahead of a match's tick a timed input may be meant for: one
+    /// meant for later is applied at the tick this far ahead. Early inputs
+    /// wait in the match (at most `input_queue_per_player` per player).
+    pub max_input_lead: Duration,
     /// How long `GET /v1/matches/{id}` shows a match's result after the game
     /// ended it.
     pub ended_match_ttl: Duration,
@@ -167,6 +171,7 @@ impl Default for Config {
             max_message_denials: 10,
             spectators_per_match: 16,
             event_log: 256,
+            max_input_lead: Duration::from_millis(500),
             ended_match_ttl: Duration::from_secs(300),
             send_timeout: Duration::from_secs(3),
             tick_watchdog: Duration::from_secs(1),
@@ -298,6 +303,7 @@ impl Config {
             self.spectators_per_match.to_string(),
         );
         line("event_log", self.event_log.to_string());
+        line("max_input_lead", format!("{:?}", d(self.max_input_lead)));
         line("ended_match_ttl", format!("{:?}", d(self.ended_match_ttl)));
         line("max_connections", self.max_connections.to_string());
         line(

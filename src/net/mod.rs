@@ -137,6 +137,7 @@ pub async fn start<G: Game>(config: Config) -> std::io::Result<ServerHandle<G>> 
             handover_wait: config.send_timeout * 2 + Duration::from_secs(1),
             spectators_per_match: config.spectators_per_match,
             event_log: config.event_log,
+            max_input_lead: config.max_input_lead,
             ended_match_ttl: config.ended_match_ttl,
         },
         pool,
