@@ -58,6 +58,11 @@ struct Args {
     /// with --spawn-server the bots make one up and pass it on.
     #[arg(long, env = "TICKWIRE_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    /// Send inputs once per tick period at a random phase, as clients
+    /// without input timing do (to compare); by default each bot sends its
+    /// input timed by the client library to arrive just before its tick.
+    #[arg(long)]
+    no_input_timing: bool,
     /// PEM CA certificate(s) to trust for wss:// and https:// (a private or
     /// test CA); without it the Web PKI roots are trusted. With
     /// --spawn-server and `-- --tls-cert ...`, the bots connect over wss.
@@ -151,6 +156,9 @@ struct Sample {
     snapshots: u64,
     down: u64,
     inputs: u64,
+    timed_inputs: u64,
+    late_inputs: u64,
+    timing_bytes: u64,
     full_bytes: u64,
     delta_bytes: u64,
     server_cpu: Option<f64>,
@@ -164,6 +172,9 @@ fn sample(shared: &Shared, server_pid: Option<&str>) -> Sample {
         snapshots: c.snapshots.load(Ordering::Relaxed),
         down: c.down_bytes.load(Ordering::Relaxed),
         inputs: c.inputs.load(Ordering::Relaxed),
+        timed_inputs: c.timed_inputs.load(Ordering::Relaxed),
+        late_inputs: c.late_inputs.load(Ordering::Relaxed),
+        timing_bytes: c.timing_bytes.load(Ordering::Relaxed),
         full_bytes: c.full_sample_bytes.load(Ordering::Relaxed),
         delta_bytes: c.delta_sample_bytes.load(Ordering::Relaxed),
         server_cpu: server_pid.and_then(|p| server::cpu_seconds(p).ok()),
@@ -280,7 +291,7 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
         .or(args.server_pid)
         .map(|p| p.to_string());
     let base = http_base(&url);
-    let shared = Arc::new(Shared::new(url, args.behavior, tls));
+    let shared = Arc::new(Shared::new(url, args.behavior, tls, !args.no_input_timing));
 
     let bar = if args.json {
         ProgressBar::hidden()
@@ -412,6 +423,10 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
         full_bytes_per_client_s: if ratio > 0.0 { down / ratio } else { 0.0 },
         delta_to_full_ratio: ratio,
         inputs_per_client_s: per_client_s(s1.inputs - s0.inputs),
+        input_timing: !args.no_input_timing,
+        timed_inputs: s1.timed_inputs - s0.timed_inputs,
+        late_inputs: s1.late_inputs - s0.late_inputs,
+        timing_bytes_per_client_s: per_client_s(s1.timing_bytes - s0.timing_bytes),
         latency_ms: Latency {
             p50: ms(lat.value_at_quantile(0.5)),
             p99: ms(lat.value_at_quantile(0.99)),

@@ -50,6 +50,16 @@ pub struct Report {
     /// Delta bytes as a share of full-snapshot bytes for the same states.
     pub delta_to_full_ratio: f64,
     pub inputs_per_client_s: f64,
+    /// Whether the bots timed their inputs (not `--no-input-timing`).
+    pub input_timing: bool,
+    /// Timed inputs sent in the window, and those the server reported late
+    /// (they missed their tick and were applied at the next).
+    pub timed_inputs: u64,
+    pub late_inputs: u64,
+    /// The server's input-timing reports, which `down_bytes_per_client_s`
+    /// (snapshots only) leaves out.
+    pub timing_bytes_per_client_s: f64,
+    /// From sending an input to the first snapshot that shows it applied.
     pub latency_ms: Latency,
     pub bots_cpu_cores: f64,
     /// `--behavior chat`: chats sent, chat events received, and how many the
@@ -98,6 +108,14 @@ pub fn print_table(args: &Args, r: &Report) {
         r.full_bytes_per_client_s,
         r.delta_to_full_ratio * 100.0
     );
+    if r.input_timing {
+        println!(
+            "  timed inputs               {} sent, {} late  (reports: {:.1} B / client / s)",
+            r.timed_inputs, r.late_inputs, r.timing_bytes_per_client_s
+        );
+    } else {
+        println!("  timed inputs               off (--no-input-timing)");
+    }
     println!(
         "  input→snapshot latency ms  p50 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}  ({} samples)",
         r.latency_ms.p50,

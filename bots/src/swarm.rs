@@ -61,6 +61,11 @@ pub struct Counters {
     /// received (each chat goes to every player of its match).
     pub events_received: AtomicU64,
     pub events_expected: AtomicU64,
+    /// Timed inputs sent, and those the server's reports counted late.
+    pub timed_inputs: AtomicU64,
+    pub late_inputs: AtomicU64,
+    /// Bytes of the server's input-timing reports.
+    pub timing_bytes: AtomicU64,
 }
 
 impl Counters {
@@ -86,6 +91,9 @@ pub struct Shared {
     pub stop: CancellationToken,
     /// Whom the bots trust over wss (`--ca-cert`).
     pub tls: Option<tickwire::client::TlsConfig>,
+    /// Send inputs timed to arrive just before their tick (the default), or
+    /// once per tick period at a random phase (`--no-input-timing`).
+    pub input_timing: bool,
     /// The first few errors, verbatim, for the report.
     pub error_samples: Mutex<Vec<String>>,
 }
@@ -100,7 +108,12 @@ impl Shared {
         }
     }
 
-    pub fn new(url: String, behavior: Behavior, tls: Option<tickwire::client::TlsConfig>) -> Self {
+    pub fn new(
+        url: String,
+        behavior: Behavior,
+        tls: Option<tickwire::client::TlsConfig>,
+        input_timing: bool,
+    ) -> Self {
         Shared {
             url,
             behavior,
@@ -115,6 +128,7 @@ impl Shared {
             measuring: AtomicBool::new(false),
             stop: CancellationToken::new(),
             tls,
+            input_timing,
             error_samples: Mutex::new(Vec::new()),
         }
     }
@@ -327,6 +341,31 @@ async fn idle<G: ClientGame>(shared: &Shared, mut client: Client<G>) -> Result<(
     }
 }
 
+/// Counts an input sent, and remembers its seq and send time until a
+/// snapshot shows it applied (inputs never applied within the window count
+/// as the window's length).
+fn sent_input(
+    shared: &Shared,
+    pending: &mut VecDeque<(u32, Instant)>,
+    pending_cap: usize,
+    batch: &mut Vec<u64>,
+    seq: u32,
+) {
+    shared.counters.inputs.fetch_add(1, Ordering::Relaxed);
+    let now = Instant::now();
+    while pending
+        .front()
+        .is_some_and(|(_, sent)| now.duration_since(*sent) >= PENDING_WINDOW)
+        || pending.len() >= pending_cap
+    {
+        pending.pop_front();
+        if shared.measuring.load(Ordering::Relaxed) {
+            batch.push(PENDING_WINDOW.as_micros() as u64);
+        }
+    }
+    pending.push_back((seq, now));
+}
+
 fn flush_latency(shared: &Shared, batch: &mut Vec<u64>) {
     if batch.is_empty() {
         return;
@@ -411,6 +450,15 @@ async fn play<G: BotGame>(
     let mut chats_sent = 0u64;
     let mut event_batch: Vec<u64> = Vec::with_capacity(LATENCY_BATCH);
     let result = loop {
+        // Timed: the library says when to sample and which tick the input is
+        // for; until the first snapshot (and with --no-input-timing) the
+        // ticker paces untimed inputs.
+        let due = if shared.input_timing {
+            client.input_due()
+        } else {
+            None
+        };
+        let due_at = due.map_or_else(tokio::time::Instant::now, |d| d.at.into());
         tokio::select! {
             _ = shared.stop.cancelled() => break Ok(()),
             _ = chat_ticker.tick(), if chats => {
@@ -430,7 +478,7 @@ async fn play<G: BotGame>(
                 c.messages_sent.fetch_add(1, Ordering::Relaxed);
                 c.events_expected.fetch_add(players, Ordering::Relaxed);
             }
-            _ = ticker.tick() => {
+            _ = ticker.tick(), if due.is_none() => {
                 if leave_at.is_some_and(|t| Instant::now() >= t) {
                     break Ok(());
                 }
@@ -442,17 +490,23 @@ async fn play<G: BotGame>(
                     Ok(s) => s,
                     Err(e) => break Err(e),
                 };
-                shared.counters.inputs.fetch_add(1, Ordering::Relaxed);
-                let now = Instant::now();
-                while pending.front().is_some_and(|(_, sent)| now.duration_since(*sent) >= PENDING_WINDOW)
-                    || pending.len() >= pending_cap
-                {
-                    pending.pop_front();
-                    if shared.measuring.load(Ordering::Relaxed) {
-                        batch.push(PENDING_WINDOW.as_micros() as u64);
-                    }
+                sent_input(shared, &mut pending, pending_cap, &mut batch, seq);
+            }
+            _ = tokio::time::sleep_until(due_at), if due.is_some() => {
+                let Some(due) = due else { continue };
+                if leave_at.is_some_and(|t| Instant::now() >= t) {
+                    break Ok(());
                 }
-                pending.push_back((seq, now));
+                if inputs_sent % tick_rate == 0 {
+                    input = G::random_input(rng);
+                }
+                inputs_sent += 1;
+                let seq = match client.send_timed_input(due.tick, input.clone()).await {
+                    Ok(s) => s,
+                    Err(e) => break Err(e),
+                };
+                shared.counters.timed_inputs.fetch_add(1, Ordering::Relaxed);
+                sent_input(shared, &mut pending, pending_cap, &mut batch, seq);
             }
             event = client.recv() => {
                 let event = match event {
@@ -469,6 +523,12 @@ async fn play<G: BotGame>(
                     }
                     ClientEvent::Denied { message } => {
                         shared.sample_error(format!("message refused: {message}"));
+                        continue;
+                    }
+                    ClientEvent::InputTiming { late, bytes, .. } => {
+                        let c = &shared.counters;
+                        c.late_inputs.fetch_add(u64::from(late), Ordering::Relaxed);
+                        c.timing_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
                         continue;
                     }
                     _ => continue,
