@@ -64,12 +64,10 @@ async fn a_late_input_is_applied_at_the_next_tick_and_reported_late() {
     while report.is_none() || !seen_applied {
         assert!(Instant::now() < deadline, "no report within 5 s");
         match within("recv", 5, client.recv()).await.unwrap() {
-            ClientEvent::Snapshot { tick, .. } => {
-                if applied(&client) == seq && !seen_applied {
-                    seen_applied = true;
-                    // Its tick has run: the next one applies it.
-                    assert!(tick.0 <= now.0 + 3, "applied at once, not held ({tick:?})");
-                }
+            ClientEvent::Snapshot { tick, .. } if applied(&client) == seq && !seen_applied => {
+                seen_applied = true;
+                // Its tick has run: the next one applies it.
+                assert!(tick.0 <= now.0 + 3, "applied at once, not held ({tick:?})");
             }
             ClientEvent::InputTiming {
                 lead_min,
