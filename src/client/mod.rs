@@ -185,8 +185,8 @@ pub enum ClientEvent<V = NoMessages> {
     /// its type. The connection stays open (until too many refusals).
     Denied { message: String },
     /// How early this client's timed inputs reached the server over the
-    /// last report window (negative: late), and how many were late; the
-    /// client's [`InputClock`] has already taken it into account.
+    /// last report window, in seconds (negative: late), and how many were
+    /// late; the client's [`InputClock`] has already taken it into account.
     InputTiming {
         lead_min: f64,
         lead_max: f64,
