@@ -30,7 +30,12 @@ pub fn ensure_packages(packages: &[&str]) {
     let missing: Vec<&str> = packages
         .iter()
         .copied()
-        .filter(|p| !web.join("node_modules").join(p).join("package.json").exists())
+        .filter(|p| {
+            !web.join("node_modules")
+                .join(p)
+                .join("package.json")
+                .exists()
+        })
         .collect();
     if missing.is_empty() {
         return;
