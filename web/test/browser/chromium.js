@@ -33,8 +33,16 @@ const ARGS = [
 /** A page's waits: every one is bounded, and none needs longer on a busy 2-core machine. */
 const PAGE_TIMEOUT_MS = 15_000;
 
-/** The demo's colours (web/demo/arena.js): an NPC, another player, this player. */
-export const COLOURS = { npc: [0x8d, 0x99, 0xae], player: [0x4c, 0xc9, 0xf0], own: [0xff, 0xd1, 0x66] };
+/**
+ * The demo's colours (web/demo/arena.js, space3d.js): an NPC (space3d's
+ * drifters too), another player, this player, and space3d's turners.
+ */
+export const COLOURS = {
+  npc: [0x8d, 0x99, 0xae],
+  player: [0x4c, 0xc9, 0xf0],
+  own: [0xff, 0xd1, 0x66],
+  turner: [0xb5, 0xe4, 0x8c],
+};
 
 /**
  * Launches Chromium headless with a fresh profile (playwright makes one per
@@ -121,7 +129,7 @@ export async function snapshotsLater(page, n) {
 
 /**
  * The canvas as counts of pixels of each entity colour (`npc`, `player`,
- * `ownPixels`), and where they are: `own` the centre of this player's
+ * `ownPixels`, `turner`), and where they are: `own` the centre of this player's
  * pixels (canvas pixels) or null, `cells`
  * which 16-pixel cells hold an NPC's pixel, as a string of 0s and 1s (two
  * frames whose NPCs moved differ in it).
@@ -131,7 +139,7 @@ export function readCanvas(page) {
     const canvas = /** @type {HTMLCanvasElement} */ (document.getElementById('view'));
     const { width, height } = canvas;
     const data = canvas.getContext('2d').getImageData(0, 0, width, height).data;
-    const counts = { npc: 0, player: 0, ownPixels: 0 };
+    const counts = { npc: 0, player: 0, ownPixels: 0, turner: 0 };
     const cols = Math.ceil(width / 16);
     const cells = new Uint8Array(cols * Math.ceil(height / 16));
     let ownX = 0;
@@ -144,6 +152,7 @@ export function readCanvas(page) {
           counts.npc++;
           cells[Math.floor(y / 16) * cols + Math.floor(x / 16)] = 1;
         } else if (is(i, colours.player)) counts.player++;
+        else if (is(i, colours.turner)) counts.turner++;
         else if (is(i, colours.own)) {
           counts.ownPixels++;
           ownX += x;

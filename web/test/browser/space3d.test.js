@@ -1,6 +1,7 @@
 // The demo page on a space3d server, in headless Chromium: it picks the 3D
-// renderer from the schema, draws its own ship and the others from behind,
-// and thrust (W held) moves the ship.
+// renderer from the schema, draws its own ship from behind (a spectator's
+// page: every ship, from a camera circling the world), and thrust (W
+// held) moves the ship.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -29,7 +30,7 @@ after(async () => {
   await server?.stop();
 });
 
-test('a space3d page draws its ship and the others from behind, and thrust moves it', { timeout: 30_000 }, async () => {
+test('a space3d page draws its ship from behind, a spectator\'s every ship, and thrust moves it', { timeout: 30_000 }, async () => {
   const context = await newContext(browser);
   try {
     const { page, errors } = await openDemo(context, server.origin);
@@ -39,11 +40,22 @@ test('a space3d page draws its ship and the others from behind, and thrust moves
     assert.equal(state.pos?.length, 3, 'a ship has a 3D position');
     assert.match(await page.locator('#help').textContent(), /thrust/, 'the 3D renderer was picked');
     await snapshotsLater(page, 10);
+    // This ship sits in front of the chase camera; the others may all be out of its view.
     const canvas = await readCanvas(page);
-    // Drifters share the arena NPCs' colour (COLOURS.npc); this ship sits in front of the chase camera.
     assert.ok(canvas.ownPixels > 20, `this ship is drawn: ${canvas.ownPixels} pixels of ${COLOURS.own}`);
-    assert.ok(canvas.npc > 0, `other ships are drawn: ${canvas.npc} pixels`);
     await screenshot(page, 'space3d-joined');
+
+    // A spectator's camera circles the whole world: every ship, this player's in a player's colour.
+    const { page: watcher, errors: watcherErrors } = await openDemo(context, server.origin, `/?match=${state.matchId}&spectate=1`);
+    await snapshotsLater(watcher, 10);
+    const overview = await readCanvas(watcher);
+    assert.ok(overview.npc + overview.turner > 100, `the NPC ships are drawn: ${overview.npc} drifter, ${overview.turner} turner pixels`);
+    assert.ok(overview.player > 0, `the player's ship is drawn: ${overview.player} pixels`);
+    assert.equal(overview.ownPixels, 0);
+    await screenshot(watcher, 'space3d-spectating');
+    assertNoErrors(watcherErrors, 'the spectator page');
+    await watcher.close();
+    await page.bringToFront();
 
     const start = (await pageState(page)).pos;
     await holdKey(page, 'w', 800);
