@@ -214,6 +214,11 @@ pub fn serve<G: Game>(config: Config, label: &str) -> ExitCode {
     let code = runtime.block_on(async move {
         let server = match crate::net::start::<G>(config).await {
             Ok(server) => server,
+            // A certificate or key that cannot be used is a configuration error.
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+                eprintln!("tickwire: invalid value for `tls_cert`/`tls_key`: {e}");
+                return ExitCode::from(EXIT_INVALID_CONFIG);
+            }
             Err(e) => {
                 // One line, a documented exit code: a supervisor can tell
                 // "port taken" from a crash.
@@ -222,8 +227,9 @@ pub fn serve<G: Game>(config: Config, label: &str) -> ExitCode {
             }
         };
         println!(
-            "tickwire listening on ws://{}/ws ({label}, Ctrl-C to stop)",
-            server.local_addr()
+            "tickwire listening on {} ({label}, demo page at {}/, Ctrl-C to stop)",
+            server.ws_url(),
+            server.http_url()
         );
         shutdown_signal().await;
         tracing::info!("shutting down");

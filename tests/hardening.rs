@@ -44,6 +44,7 @@ fn input_frame(seq: u32) -> Message {
         &ClientMsg::Input {
             seq,
             ack: None,
+            tick: None,
             input: ArenaInput::default(),
         },
         &mut out,

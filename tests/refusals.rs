@@ -57,6 +57,58 @@ async fn refusals_before_the_upgrade_are_http_errors_with_json_bodies() {
     server.shutdown().await;
 }
 
+/// Browsers cannot read a refused upgrade's status: with `refusal=close`
+/// the refusal arrives as a close frame with code 4000 + status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_refusal_close_a_refusal_is_a_close_frame_that_names_it() {
+    let server = start(tickwire::Config {
+        players_per_match: 1,
+        ..test_config()
+    })
+    .await;
+    let mut ws = raw_ws(&format!("{}?match=999&refusal=close", server.ws_url())).await;
+    let (code, reason) = close_of(&mut ws).await;
+    assert_eq!(code, 4404);
+    assert!(reason.starts_with("match_not_found: "), "{reason}");
+
+    let id = server.lobby().create_match(None, None).unwrap().id;
+    let _first = connect(&server, Some(id), ClientOptions::default()).await;
+    let mut ws = raw_ws(&format!(
+        "{}?refusal=close&match={}&schema=0000000000000000",
+        server.ws_url(),
+        id.0
+    ))
+    .await;
+    let (code, reason) = close_of(&mut ws).await;
+    assert_eq!(code, 4409, "{reason}");
+    assert!(reason.starts_with("schema_mismatch: "), "{reason}");
+    assert!(reason.len() <= 123, "a close reason fits a control frame");
+    let mut ws = raw_ws(&format!("{}?refusal=close&match={}", server.ws_url(), id.0)).await;
+    let (code, reason) = close_of(&mut ws).await;
+    assert_eq!(code, 4409);
+    assert!(reason.starts_with("match_full: "), "{reason}");
+
+    // Not a WebSocket handshake: nothing to close, so still an HTTP error.
+    let addr = server.local_addr();
+    let (status, body) = http_json("GET", format!("http://{addr}/ws?refusal=close"), None).await;
+    assert_eq!(status, 426);
+    assert_eq!(body["error"]["code"], "websocket_required");
+    // Still counted as refusals of their kind.
+    let (_, metrics) = http("GET", format!("http://{addr}/metrics"), None).await;
+    let count = |reason: &str| {
+        metrics
+            .lines()
+            .find(|l| {
+                l.starts_with("tickwire_handshake_refusals_total")
+                    && l.contains(&format!("reason=\"{reason}\""))
+            })
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    assert!(count("match_not_found") >= 1.0 && count("match_full") >= 1.0);
+    server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_match_is_refused_with_409() {
     let server = start(tickwire::Config {

@@ -58,6 +58,11 @@ struct Args {
     /// with --spawn-server the bots make one up and pass it on.
     #[arg(long, env = "TICKWIRE_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    /// PEM CA certificate(s) to trust for wss:// and https:// (a private or
+    /// test CA); without it the Web PKI roots are trusted. With
+    /// --spawn-server and `-- --tls-cert ...`, the bots connect over wss.
+    #[arg(long)]
+    ca_cert: Option<std::path::PathBuf>,
     /// Extra flags for the spawned server, after `--`.
     #[arg(last = true)]
     server_args: Vec<String>,
@@ -76,6 +81,28 @@ fn parse_rate(text: &str) -> Result<u64, String> {
     }
 }
 
+/// Whom the API calls trust over https (`--ca-cert`); unset, the Web PKI.
+static HTTP_TLS: std::sync::OnceLock<ureq::tls::TlsConfig> = std::sync::OnceLock::new();
+
+/// The `--ca-cert` file as the bots' WebSocket trust and their API calls' trust.
+fn load_ca(path: &std::path::Path) -> anyhow::Result<tickwire::client::TlsConfig> {
+    let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let certs = ureq::tls::parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(cert)) => Some(Ok(cert)),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("{} is not PEM", path.display()))?;
+    let _ = HTTP_TLS.set(
+        ureq::tls::TlsConfig::builder()
+            .root_certs(ureq::tls::RootCerts::Specific(Arc::new(certs)))
+            .build(),
+    );
+    Ok(tickwire::client::TlsConfig::with_ca_pem(&pem)?)
+}
+
 pub(crate) async fn http_get_json(url: &str) -> anyhow::Result<serde_json::Value> {
     http_json("GET", url, None).await
 }
@@ -91,6 +118,7 @@ async fn http_json(
     tokio::task::spawn_blocking(move || -> anyhow::Result<serde_json::Value> {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(5)))
+            .tls_config(HTTP_TLS.get().cloned().unwrap_or_default())
             .build()
             .into();
         let mut response = match method {
@@ -110,11 +138,12 @@ async fn http_json(
 }
 
 fn http_base(ws_url: &str) -> String {
-    let rest = ws_url
-        .trim_start_matches("ws://")
-        .trim_start_matches("wss://");
+    let (scheme, rest) = match ws_url.strip_prefix("wss://") {
+        Some(rest) => ("https", rest),
+        None => ("http", ws_url.trim_start_matches("ws://")),
+    };
     let host = rest.split('/').next().unwrap_or(rest);
-    format!("http://{host}")
+    format!("{scheme}://{host}")
 }
 
 struct Sample {
@@ -200,6 +229,11 @@ fn admin_token_in(server_args: &[String]) -> Option<String> {
 }
 
 async fn run(args: &Args) -> anyhow::Result<Report> {
+    let tls = args.ca_cert.as_deref().map(load_ca).transpose()?;
+    let server_tls = args
+        .server_args
+        .iter()
+        .any(|a| a == "--tls-cert" || a.starts_with("--tls-cert="));
     let mut admin_token = args.admin_token.clone();
     let spawned = if args.spawn_server {
         let bin = args
@@ -231,11 +265,12 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
             server_args.push(format!("--admin-token={token}"));
             Some(token)
         });
-        Some(server::spawn(&bin, &server_args).await?)
+        Some(server::spawn(&bin, &server_args, server_tls).await?)
     } else {
         None
     };
     let url = match &spawned {
+        Some(s) if server_tls => format!("wss://127.0.0.1:{}/ws", s.port),
         Some(s) => format!("ws://127.0.0.1:{}/ws", s.port),
         None => args.url.clone(),
     };
@@ -245,7 +280,7 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
         .or(args.server_pid)
         .map(|p| p.to_string());
     let base = http_base(&url);
-    let shared = Arc::new(Shared::new(url, args.behavior));
+    let shared = Arc::new(Shared::new(url, args.behavior, tls));
 
     let bar = if args.json {
         ProgressBar::hidden()

@@ -25,7 +25,8 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
-pub async fn spawn(bin: &PathBuf, extra: &[String]) -> anyhow::Result<SpawnedServer> {
+/// Starts the server; `tls` says `extra` makes it serve https (`--tls-cert`).
+pub async fn spawn(bin: &PathBuf, extra: &[String], tls: bool) -> anyhow::Result<SpawnedServer> {
     let port = free_port()?;
     let child = Command::new(bin)
         .arg("serve")
@@ -45,7 +46,8 @@ pub async fn spawn(bin: &PathBuf, extra: &[String]) -> anyhow::Result<SpawnedSer
         })?;
     let pid = child.id().context("the server exited at once")?;
     let server = SpawnedServer { child, pid, port };
-    let ready = format!("http://127.0.0.1:{port}/readyz");
+    let scheme = if tls { "https" } else { "http" };
+    let ready = format!("{scheme}://127.0.0.1:{port}/readyz");
     let deadline = Instant::now() + Duration::from_secs(15);
     while Instant::now() < deadline {
         if crate::http_get_json(&ready).await.is_ok() {

@@ -84,6 +84,8 @@ pub struct Shared {
     pub epoch: Instant,
     pub measuring: AtomicBool,
     pub stop: CancellationToken,
+    /// Whom the bots trust over wss (`--ca-cert`).
+    pub tls: Option<tickwire::client::TlsConfig>,
     /// The first few errors, verbatim, for the report.
     pub error_samples: Mutex<Vec<String>>,
 }
@@ -98,7 +100,7 @@ impl Shared {
         }
     }
 
-    pub fn new(url: String, behavior: Behavior) -> Self {
+    pub fn new(url: String, behavior: Behavior, tls: Option<tickwire::client::TlsConfig>) -> Self {
         Shared {
             url,
             behavior,
@@ -112,6 +114,7 @@ impl Shared {
             epoch: Instant::now(),
             measuring: AtomicBool::new(false),
             stop: CancellationToken::new(),
+            tls,
             error_samples: Mutex::new(Vec::new()),
         }
     }
@@ -236,6 +239,7 @@ async fn run_bot_of<G: BotGame>(shared: Arc<Shared>, index: u64) {
         };
         let options = ClientOptions {
             ack,
+            tls: shared.tls.clone(),
             ..ClientOptions::default()
         };
         let connect = tokio::select! {

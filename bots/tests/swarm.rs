@@ -5,6 +5,9 @@ use tickwire::game::space3d::Space3d;
 use tickwire::net::ServerHandle;
 use tickwire::{Arena, Config};
 
+#[path = "../../tests/common/pki.rs"]
+mod pki;
+
 fn bots() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tickwire-bots"))
 }
@@ -14,6 +17,12 @@ const ADMIN_TOKEN: &str = "a-swarm-test-admin-token";
 
 /// A server of game `G` on 127.0.0.1, on a runtime of its own.
 fn serve<G: tickwire::game::Game>() -> (tokio::runtime::Runtime, ServerHandle<G>) {
+    serve_with::<G>(Config::default())
+}
+
+fn serve_with<G: tickwire::game::Game>(
+    config: Config,
+) -> (tokio::runtime::Runtime, ServerHandle<G>) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -24,7 +33,7 @@ fn serve<G: tickwire::game::Game>() -> (tokio::runtime::Runtime, ServerHandle<G>
             bind: "127.0.0.1:0".parse().unwrap(),
             tick_threads: 1,
             admin_token: Some(ADMIN_TOKEN.into()),
-            ..Config::default()
+            ..config
         }))
         .unwrap();
     (runtime, server)
@@ -199,5 +208,50 @@ fn a_chatting_swarm_gets_every_chat_event_and_times_it() {
         "{r}"
     );
     assert!(r["event_latency_ms"]["p50"].as_f64().unwrap() > 0.0, "{r}");
+    runtime.block_on(server.shutdown());
+}
+
+#[test]
+fn a_swarm_plays_over_wss_trusting_the_given_ca_and_fails_without_it() {
+    let pki = pki::TestPki::new("swarm");
+    let (runtime, server) = serve_with::<Arena>(Config {
+        tls_cert: Some(pki.cert()),
+        tls_key: Some(pki.key()),
+        ..Config::default()
+    });
+    assert!(server.ws_url().starts_with("wss://"));
+    let swarm = |ca: Option<&std::path::Path>| {
+        let mut cmd = bots();
+        cmd.args(["--admin-token", ADMIN_TOKEN, "--url", &server.ws_url()])
+            .args([
+                "--clients",
+                "4",
+                "--warmup",
+                "1s",
+                "--duration",
+                "2s",
+                "--json",
+            ]);
+        if let Some(ca) = ca {
+            cmd.arg("--ca-cert").arg(ca);
+        }
+        cmd.output().unwrap()
+    };
+    let out = swarm(Some(&pki.ca()));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // The stats window is an https call: it trusts the same CA.
+    assert!(!stderr.contains("stats window"), "{stderr}");
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(r["connected"], 4, "{r}");
+    assert_eq!(r["errors"], 0, "{r}");
+    assert!(r["snapshots_per_client_s"].as_f64().unwrap() > 10.0, "{r}");
+
+    let out = swarm(None);
+    assert!(
+        !out.status.success(),
+        "without the CA the bots cannot connect: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     runtime.block_on(server.shutdown());
 }

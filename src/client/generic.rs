@@ -25,6 +25,13 @@ pub enum GenericEvent {
         seq: u32,
         event: serde_json::Value,
     },
+    /// How early this client's timed inputs arrived (milliseconds; the
+    /// server sends it only to clients that send timed inputs).
+    InputTiming {
+        lead_min_ms: f64,
+        lead_max_ms: f64,
+        late: u16,
+    },
     /// Events `first..=last` were lost while the client was away.
     EventsMissed {
         first: u32,
@@ -140,6 +147,15 @@ impl GenericClient {
             ServerMsg::EventsMissed { first, last } => {
                 Ok(GenericEvent::EventsMissed { first, last })
             }
+            ServerMsg::InputTiming {
+                lead_min,
+                lead_max,
+                late,
+            } => Ok(GenericEvent::InputTiming {
+                lead_min_ms: f64::from(lead_min) / 10.0,
+                lead_max_ms: f64::from(lead_max) / 10.0,
+                late,
+            }),
             ServerMsg::Ended { seq, result } => Ok(GenericEvent::Ended {
                 seq,
                 result: self

@@ -22,6 +22,11 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub mod generic;
+mod timing;
+mod tls;
+
+pub use timing::{InputClock, InputDue};
+pub use tls::{TlsConfig, TlsError};
 
 /// Largest server message a client accepts: full snapshots of big worlds.
 const MAX_SERVER_MESSAGE: usize = 4 << 20;
@@ -49,6 +54,8 @@ pub struct ClientOptions {
     /// Reconnect and resume by itself when the connection is lost (`recv`
     /// then returns `ClientEvent::Resumed`); `None` returns the error instead.
     pub reconnect: Option<ReconnectPolicy>,
+    /// Whom to trust over `wss://`; `None` trusts the Web PKI's roots.
+    pub tls: Option<TlsConfig>,
 }
 
 /// How a client retries after losing its connection.
@@ -81,6 +88,7 @@ impl Default for ClientOptions {
             ack: AckMode::Immediate,
             connect_timeout: Duration::from_secs(10),
             reconnect: None,
+            tls: None,
         }
     }
 }
@@ -103,6 +111,8 @@ pub enum ClientError {
     Event(CodecError),
     #[error("snapshot {tick:?} is a delta against {baseline:?}, which this client no longer has")]
     MissingBaseline { tick: Tick, baseline: Tick },
+    #[error("TLS: {0}")]
+    Tls(rustls::Error),
     #[error("timed out waiting for the server")]
     Timeout,
     #[error("unexpected message from the server: {0}")]
@@ -118,6 +128,8 @@ impl ClientError {
     /// refused or broken by a protocol error that would happen again.
     pub fn is_connection_loss(&self) -> bool {
         match self {
+            // A bad server name or TLS set-up does not heal by retrying.
+            ClientError::WebSocket(WsError::Tls(_)) => false,
             ClientError::WebSocket(_) | ClientError::Timeout => true,
             // 1002, 1003, 1007, 1009: this client broke the protocol; 4001: a
             // newer connection of this player took the seat (reconnecting
@@ -172,6 +184,16 @@ pub enum ClientEvent<V = NoMessages> {
     /// The server refused one of this client's messages; the reason names
     /// its type. The connection stays open (until too many refusals).
     Denied { message: String },
+    /// How early this client's timed inputs reached the server over the
+    /// last report window (negative: late), and how many were late; the
+    /// client's [`InputClock`] has already taken it into account.
+    InputTiming {
+        lead_min: f64,
+        lead_max: f64,
+        late: u16,
+        /// Size of the WebSocket message payload.
+        bytes: usize,
+    },
 }
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -256,6 +278,8 @@ pub struct Client<G: ClientGame> {
     epoch: Instant,
     rtt: Option<Duration>,
     buf: Vec<u8>,
+    /// Fits the server's tick grid, for timed inputs.
+    clock: InputClock,
 }
 
 impl<G: ClientGame> Client<G> {
@@ -293,6 +317,7 @@ impl<G: ClientGame> Client<G> {
     }
 
     fn joined(ws: Ws, url: &str, welcome: Welcome, options: ClientOptions) -> Self {
+        let welcome_rate = welcome.tick_rate;
         Client {
             ws,
             url: url.to_string(),
@@ -305,6 +330,7 @@ impl<G: ClientGame> Client<G> {
             epoch: Instant::now(),
             rtt: None,
             buf: Vec::with_capacity(64),
+            clock: InputClock::new(welcome_rate),
         }
     }
 
@@ -342,6 +368,9 @@ impl<G: ClientGame> Client<G> {
             match opened {
                 Ok(((ws, welcome), same_match)) => {
                     self.ws = ws;
+                    // Another match, or the same one after a pause: its tick
+                    // grid is fitted again from the coming snapshots.
+                    self.clock = InputClock::new(welcome.tick_rate);
                     self.welcome = welcome;
                     self.history.clear();
                     self.unacked = None;
@@ -440,8 +469,54 @@ impl<G: ClientGame> Client<G> {
         } else {
             None
         };
-        self.send(&ClientMsg::Input { seq, ack, input }).await?;
+        self.send(&ClientMsg::Input {
+            seq,
+            ack,
+            tick: None,
+            input,
+        })
+        .await?;
         Ok(seq)
+    }
+
+    /// When to sample and send the next timed input, and the server tick it
+    /// is for (docs/PROTOCOL.md, "Input timing"): sleep until `at`, sample
+    /// the player's controls, and pass both to
+    /// [`send_timed_input`](Self::send_timed_input). `None` until the first
+    /// snapshot; meanwhile inputs go untimed (`send_input`).
+    pub fn input_due(&self) -> Option<InputDue> {
+        self.clock.due(Instant::now())
+    }
+
+    /// Sends an input meant for server tick `tick` (from
+    /// [`input_due`](Self::input_due)); it arrives just before that tick, so
+    /// it waits for no tick boundary. Returns its sequence number.
+    pub async fn send_timed_input(
+        &mut self,
+        tick: Tick,
+        input: G::Input,
+    ) -> Result<u32, ClientError> {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let ack = if self.options.ack == AckMode::WithInputs {
+            self.unacked.take()
+        } else {
+            None
+        };
+        self.send(&ClientMsg::Input {
+            seq,
+            ack,
+            tick: Some(tick.low_bits()),
+            input,
+        })
+        .await?;
+        self.clock.sent(tick);
+        Ok(seq)
+    }
+
+    /// The input clock: how far ahead inputs are sent, and the margin kept.
+    pub fn input_clock(&self) -> &InputClock {
+        &self.clock
     }
 
     /// Sends a game message (chat, "ready"). The server checks that this
@@ -485,6 +560,7 @@ impl<G: ClientGame> Client<G> {
                 baseline,
                 payload,
             } => {
+                self.clock.on_snapshot(tick, Instant::now());
                 let base = self.history.find(tick, baseline)?;
                 let snapshot = decode_delta(base, tick, &payload)?;
                 self.history.keep(baseline, snapshot);
@@ -509,6 +585,7 @@ impl<G: ClientGame> Client<G> {
                 let now = self.epoch.elapsed().as_micros() as u64;
                 let rtt = Duration::from_micros(now.saturating_sub(client_time_us));
                 self.rtt = Some(rtt);
+                self.clock.seed_rtt(rtt);
                 Ok(ClientEvent::Pong { rtt, server_tick })
             }
             ServerMsg::Event { seq, body } => {
@@ -519,6 +596,23 @@ impl<G: ClientGame> Client<G> {
             ServerMsg::EventsMissed { first, last } => {
                 self.last_event = self.last_event.max(last);
                 Ok(ClientEvent::EventsMissed { first, last })
+            }
+            ServerMsg::InputTiming {
+                lead_min,
+                lead_max,
+                late,
+            } => {
+                let (lead_min, lead_max) = (
+                    f64::from(lead_min) / 10_000.0,
+                    f64::from(lead_max) / 10_000.0,
+                );
+                self.clock.on_report(lead_min, lead_max, late);
+                Ok(ClientEvent::InputTiming {
+                    lead_min,
+                    lead_max,
+                    late,
+                    bytes,
+                })
             }
             ServerMsg::Ended { seq, result } => {
                 self.last_event = seq;
@@ -598,6 +692,25 @@ fn with_query(url: &str, key: &str, value: Option<&str>) -> String {
     }
 }
 
+/// rustls reports a failed handshake (an untrusted certificate, say) as an
+/// I/O error: it is a `Tls` error, which a reconnect would only repeat.
+fn tls_error(e: WsError) -> ClientError {
+    match e {
+        WsError::Io(io) if io.get_ref().is_some() => {
+            let kind = io.kind();
+            match io
+                .into_inner()
+                .map(|inner| inner.downcast::<rustls::Error>())
+            {
+                Some(Ok(tls)) => ClientError::Tls(*tls),
+                Some(Err(other)) => WsError::Io(std::io::Error::new(kind, other)).into(),
+                None => WsError::Io(kind.into()).into(),
+            }
+        }
+        e => e.into(),
+    }
+}
+
 /// Opens a WebSocket to `url`, sends `Join` and waits for `Welcome`. A
 /// resumed session is named in the URL (`resume=`), so the server hands the
 /// seat over before the upgrade.
@@ -624,7 +737,12 @@ async fn open(
         .max_message_size(Some(MAX_SERVER_MESSAGE))
         .max_frame_size(Some(MAX_SERVER_MESSAGE));
     let timeout = options.connect_timeout;
-    let connect = tokio_tungstenite::connect_async_with_config(url, Some(config), true);
+    let connector = options
+        .tls
+        .as_ref()
+        .map(|tls| tokio_tungstenite::Connector::Rustls(tls.0.clone()));
+    let connect =
+        tokio_tungstenite::connect_async_tls_with_config(url, Some(config), true, connector);
     let (mut ws, _) = match tokio::time::timeout(timeout, connect).await {
         Err(_) => return Err(ClientError::Timeout),
         Ok(Err(WsError::Http(response))) => {
@@ -636,7 +754,7 @@ async fn open(
                 .unwrap_or_default();
             return Err(ClientError::Refused { status, body });
         }
-        Ok(Err(e)) => return Err(e.into()),
+        Ok(Err(e)) => return Err(tls_error(e)),
         Ok(Ok(c)) => c,
     };
     let mut join = Vec::with_capacity(24);

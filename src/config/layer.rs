@@ -102,6 +102,9 @@ pub struct ConfigLayer {
     /// Events kept per session for a resuming client [default: 256].
     #[arg(long, env = "TICKWIRE_EVENT_LOG")]
     pub event_log: Option<usize>,
+    /// How far ahead of the match's tick a timed input may be meant for [default: 500ms].
+    #[arg(long, env = "TICKWIRE_MAX_INPUT_LEAD")]
+    pub max_input_lead: Option<String>,
     /// How long the match API shows an ended match's result [default: 5m].
     #[arg(long, env = "TICKWIRE_ENDED_MATCH_TTL")]
     pub ended_match_ttl: Option<String>,
@@ -117,6 +120,12 @@ pub struct ConfigLayer {
     /// After SIGTERM, how long players keep playing before they are closed [default: 0s].
     #[arg(long, env = "TICKWIRE_DRAIN_PERIOD")]
     pub drain_period: Option<String>,
+    /// PEM certificate chain: serve HTTPS and wss on --bind (with --tls-key) [default: plain].
+    #[arg(long, env = "TICKWIRE_TLS_CERT")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "TICKWIRE_TLS_KEY")]
+    pub tls_key: Option<std::path::PathBuf>,
     /// Log format [default: human].
     #[arg(long, env = "TICKWIRE_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
@@ -291,6 +300,15 @@ impl ConfigLayer {
         if let Some(v) = self.event_log {
             config.event_log = in_range("event_log", v, 1, 1 << 16)?;
         }
+        if let Some(v) = &self.max_input_lead {
+            config.max_input_lead = duration("max_input_lead", v)?;
+            if config.max_input_lead > Duration::from_secs(5) {
+                return Err(ConfigError::Invalid {
+                    key: "max_input_lead",
+                    message: "at most 5s".into(),
+                });
+            }
+        }
         if let Some(v) = &self.ended_match_ttl {
             config.ended_match_ttl = zero_or_duration("ended_match_ttl", v)?;
         }
@@ -318,6 +336,12 @@ impl ConfigLayer {
         }
         if let Some(v) = &self.drain_period {
             config.drain_period = zero_or_duration("drain_period", v)?;
+        }
+        if let Some(v) = &self.tls_cert {
+            config.tls_cert = Some(v.clone());
+        }
+        if let Some(v) = &self.tls_key {
+            config.tls_key = Some(v.clone());
         }
         if let Some(v) = self.log_format {
             config.log_format = v;

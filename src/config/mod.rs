@@ -8,7 +8,7 @@ pub use layer::ConfigLayer;
 
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Everything a server runs with. `Config::default()` is a safe single-node setup.
@@ -84,6 +84,10 @@ pub struct Config {
     /// Events kept per session for a resuming client; a client that missed
     /// more is told so, and gets a full snapshot.
     pub event_log: usize,
+    /// How far ahead of a match's tick a timed input may be meant for: one
+    /// meant for later is applied at the tick this far ahead. Early inputs
+    /// wait in the match (at most `input_queue_per_player` per player).
+    pub max_input_lead: Duration,
     /// How long `GET /v1/matches/{id}` shows a match's result after the game
     /// ended it.
     pub ended_match_ttl: Duration,
@@ -98,6 +102,12 @@ pub struct Config {
     /// After SIGTERM: how long players keep playing (readiness already 503,
     /// new joins refused) before they are closed with 1001.
     pub drain_period: Duration,
+    /// PEM certificate chain (leaf first) for HTTPS and wss on `bind`;
+    /// set together with `tls_key`. `None` serves plain HTTP and ws (behind a
+    /// TLS-terminating proxy, say).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
     /// Log lines as `human` text or `json`.
     pub log_format: LogFormat,
     /// `RUST_LOG`-style filter, e.g. `info` or `tickwire=debug,warn`.
@@ -161,11 +171,14 @@ impl Default for Config {
             max_message_denials: 10,
             spectators_per_match: 16,
             event_log: 256,
+            max_input_lead: Duration::from_millis(500),
             ended_match_ttl: Duration::from_secs(300),
             send_timeout: Duration::from_secs(3),
             tick_watchdog: Duration::from_secs(1),
             trusted_proxies: Vec::new(),
             drain_period: Duration::ZERO,
+            tls_cert: None,
+            tls_key: None,
             log_format: LogFormat::Human,
             log_filter: "info".into(),
         }
@@ -201,6 +214,21 @@ impl Config {
             layer.apply(&mut config)?;
         }
         overrides.apply(&mut config)?;
+        match (&config.tls_cert, &config.tls_key) {
+            (Some(_), None) => {
+                return Err(ConfigError::Invalid {
+                    key: "tls_key",
+                    message: "tls_cert is set: set its private key too".into(),
+                })
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    key: "tls_cert",
+                    message: "tls_key is set: set the certificate chain too".into(),
+                })
+            }
+            _ => {}
+        }
         if !matches_set {
             // The default follows the tick threads actually configured.
             config.max_matches = default_max_matches(config.tick_threads);
@@ -275,6 +303,7 @@ impl Config {
             self.spectators_per_match.to_string(),
         );
         line("event_log", self.event_log.to_string());
+        line("max_input_lead", format!("{:?}", d(self.max_input_lead)));
         line("ended_match_ttl", format!("{:?}", d(self.ended_match_ttl)));
         line("max_connections", self.max_connections.to_string());
         line(
@@ -303,6 +332,10 @@ impl Config {
         );
         if let Some(m) = self.metrics_bind {
             line("metrics_bind", format!("{:?}", m.to_string()));
+        }
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            line("tls_cert", format!("{:?}", cert.display().to_string()));
+            line("tls_key", format!("{:?}", key.display().to_string()));
         }
         line("log_format", format!("{format:?}"));
         line("log_filter", format!("{:?}", self.log_filter));

@@ -85,6 +85,8 @@ pub struct LobbySettings {
     pub event_log: usize,
     /// How long an ended match's result stays in the match API.
     pub ended_match_ttl: Duration,
+    /// How far ahead of the match a timed input may be meant for.
+    pub max_input_lead: Duration,
 }
 
 /// A live match as the network side sees it: queues in, counters out.
@@ -272,6 +274,8 @@ impl<G: Game> Lobby<G> {
             commands: handle.commands.clone(),
             stats: handle.stats.clone(),
             event_log: s.event_log,
+            max_input_lead: s.max_input_lead,
+            held_per_player: s.input_queue_per_player.max(1),
             empty_grace: s.empty_match_grace,
             request_end,
             on_kick: Some(on_kick),
@@ -562,7 +566,20 @@ impl<G: Game> InputSender<G> {
     /// Queues an input for the next tick; `false` when the match's input queue
     /// is full and the input was dropped.
     pub fn send(&self, seq: u32, input: G::Input) -> bool {
-        self.push(Inbound::Input { seq, input })
+        self.push(Inbound::Input {
+            seq,
+            input,
+            timing: None,
+        })
+    }
+
+    /// Queues an input meant for a given tick (`ClientMsg::TimedInput`).
+    pub fn send_timed(&self, seq: u32, input: G::Input, timing: crate::tick::InputTime) -> bool {
+        self.push(Inbound::Input {
+            seq,
+            input,
+            timing: Some(timing),
+        })
     }
 
     /// Queues a game message, in order with the inputs; `false` when the

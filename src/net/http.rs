@@ -46,8 +46,10 @@ pub(crate) struct ClientAddr(pub IpAddr);
 /// Answers a socket over a connection cap and closes it at once: it gets no
 /// task, and holds its descriptor no longer than this call. The answer is
 /// written without reading the request (a client that sent one may see the
-/// connection reset instead; either way it is refused now, not later).
-fn refuse_socket(stream: tokio::net::TcpStream, refusal: Refusal) {
+/// connection reset instead; either way it is refused now, not later). On a
+/// TLS listener the socket is only closed: a plain answer would be garbage to
+/// a TLS client, and a handshake for a refused socket costs what the cap saves.
+fn refuse_socket(stream: tokio::net::TcpStream, refusal: Refusal, tls: bool) {
     let (status, code, message) = match refusal {
         Refusal::ServerFull => (
             "503 Service Unavailable",
@@ -61,6 +63,10 @@ fn refuse_socket(stream: tokio::net::TcpStream, refusal: Refusal) {
         ),
     };
     metrics::counter!("tickwire_handshake_refusals_total", "reason" => code).increment(1);
+    if tls {
+        drop(stream);
+        return;
+    }
     let body = serde_json::json!({ "error": { "code": code, "message": message } }).to_string();
     let response = format!(
         "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -96,30 +102,58 @@ pub(crate) async fn accept_loop<G: Game>(listener: TcpListener, app: Arc<App<G>>
         let admitted = match app.limits.admit((!trusted).then_some(peer.ip())) {
             Ok(permit) => Arc::new(permit),
             Err(refusal) => {
-                refuse_socket(stream, refusal);
+                refuse_socket(stream, refusal, app.tls.is_some());
                 continue;
             }
         };
         // Snapshots are small and latency-bound: never wait to coalesce them.
         let _ = stream.set_nodelay(true);
-        tokio::spawn(serve_connection(
-            stream,
-            peer,
-            Some(admitted),
-            router.clone(),
-            app.clone(),
-        ));
+        match &app.tls {
+            None => {
+                tokio::spawn(serve_connection(
+                    stream,
+                    peer,
+                    Some(admitted),
+                    router.clone(),
+                    app.clone(),
+                ));
+            }
+            Some(acceptor) => {
+                let (acceptor, router, app) = (acceptor.clone(), router.clone(), app.clone());
+                tokio::spawn(async move {
+                    let handshake =
+                        tokio::time::timeout(app.config.handshake_timeout, acceptor.accept(stream));
+                    match handshake.await {
+                        Ok(Ok(stream)) => {
+                            serve_connection(stream, peer, Some(admitted), router, app).await
+                        }
+                        Ok(Err(e)) => {
+                            // Plain HTTP on the TLS port, an unknown CA, a scanner.
+                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                            metrics::counter!("tickwire_handshake_refusals_total", "reason" => "tls_handshake_failed").increment(1);
+                        }
+                        Err(_) => {
+                            metrics::counter!("tickwire_handshake_refusals_total", "reason" => "tls_handshake_timeout").increment(1);
+                        }
+                    }
+                });
+            }
+        }
     }
 }
 
-/// Serves one TCP connection's HTTP/1 requests (and hands an upgrade over).
-pub(crate) async fn serve_connection<G: Game>(
-    stream: tokio::net::TcpStream,
+/// Serves one connection's HTTP/1 requests (and hands an upgrade over), over
+/// TCP or TLS.
+pub(crate) async fn serve_connection<G, S>(
+    stream: S,
     peer: SocketAddr,
     permit: Option<Arc<ConnectionPermit>>,
     router: Router,
     app: Arc<App<G>>,
-) {
+) where
+    G: Game,
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let config = &app.config;
     let service_app = app.clone();
     let service = hyper::service::service_fn(

@@ -12,6 +12,7 @@ mod connection;
 mod demo;
 mod http;
 mod limits;
+mod tls;
 mod upgrade;
 
 use crate::config::Config;
@@ -46,6 +47,8 @@ pub(crate) struct App<G: Game> {
     pub connections: TaskTracker,
     /// The game's schema: served at `/v1/schema`, sent in `Welcome`.
     pub schema: crate::replicate::schema::GameSchema,
+    /// HTTPS and wss on the public listener (`--tls-cert`, `--tls-key`).
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 /// A running server. Dropping the handle does not stop it; call `shutdown`.
@@ -68,9 +71,20 @@ impl<G: Game> ServerHandle<G> {
         self.internal_addr
     }
 
-    /// `ws://` URL of the WebSocket route.
+    /// `ws://` (or, with TLS, `wss://`) URL of the WebSocket route.
     pub fn ws_url(&self) -> String {
-        format!("ws://{}/ws", self.local_addr)
+        let scheme = if self.app.tls.is_some() { "wss" } else { "ws" };
+        format!("{scheme}://{}/ws", self.local_addr)
+    }
+
+    /// `http://` (or, with TLS, `https://`) URL of the public listener.
+    pub fn http_url(&self) -> String {
+        let scheme = if self.app.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.local_addr)
     }
 
     pub fn lobby(&self) -> &Lobby<G> {
@@ -101,6 +115,11 @@ impl<G: Game> ServerHandle<G> {
 
 /// Binds `config.bind` and serves game `G` until `shutdown` is called.
 pub async fn start<G: Game>(config: Config) -> std::io::Result<ServerHandle<G>> {
+    // Read first: a bad certificate fails start-up before anything binds.
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        _ => None,
+    };
     let listener = TcpListener::bind(config.bind).await?;
     let local_addr = listener.local_addr()?;
     let pool = TickPool::new(config.tick_threads, config.tick_watchdog)?;
@@ -118,6 +137,7 @@ pub async fn start<G: Game>(config: Config) -> std::io::Result<ServerHandle<G>> 
             handover_wait: config.send_timeout * 2 + Duration::from_secs(1),
             spectators_per_match: config.spectators_per_match,
             event_log: config.event_log,
+            max_input_lead: config.max_input_lead,
             ended_match_ttl: config.ended_match_ttl,
         },
         pool,
@@ -162,6 +182,7 @@ pub async fn start<G: Game>(config: Config) -> std::io::Result<ServerHandle<G>> 
         auth: authenticator,
         connections: TaskTracker::new(),
         schema: crate::replicate::schema::GameSchema::of::<G>(),
+        tls,
     });
     let accept = tokio::spawn(http::accept_loop(
         listener,
@@ -178,7 +199,7 @@ pub async fn start<G: Game>(config: Config) -> std::io::Result<ServerHandle<G>> 
         None => None,
     };
     tokio::spawn(upkeep(app.clone()));
-    tracing::info!(%local_addr, "tickwire listening");
+    tracing::info!(%local_addr, tls = app.tls.is_some(), "tickwire listening");
     Ok(ServerHandle {
         local_addr,
         internal_addr,

@@ -47,16 +47,160 @@ pub(crate) const REFUSAL_REASONS: &[&str] = &[
     "unauthorized",
     "match_not_allowed",
     "schema_mismatch",
+    "tls_handshake_failed",
+    "tls_handshake_timeout",
 ];
 
-/// A refused WebSocket handshake: counted by reason, answered in JSON.
+/// A refused WebSocket handshake: counted by reason, answered in JSON. The
+/// refusal also rides along as a response extension, for a client that
+/// asked to read it from a close frame (`refusal=close`).
 fn refuse(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
     debug_assert!(
         REFUSAL_REASONS.contains(&code),
         "list {code} in REFUSAL_REASONS"
     );
     metrics::counter!("tickwire_handshake_refusals_total", "reason" => code).increment(1);
-    json_error(status, code, message)
+    let message = message.into();
+    let mut response = json_error(status, code, message.clone());
+    response.extensions_mut().insert(Refused {
+        status,
+        code,
+        message,
+    });
+    response
+}
+
+#[derive(Debug, Clone)]
+struct Refused {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+/// Browsers do not show a page the HTTP status or body of a refused
+/// upgrade, only a bare 1006 close. A client that sends `refusal=close` gets
+/// every refusal of a well-formed handshake as an accepted WebSocket closed
+/// at once with code `4000 + status` and reason `"<code>: <message>"`.
+fn wants_refusal_in_close(req: &Request) -> bool {
+    req.uri()
+        .query()
+        .is_some_and(|q| q.split('&').any(|pair| pair == "refusal=close"))
+}
+
+/// The `Sec-WebSocket-Accept` answer when `req` is a well-formed WebSocket
+/// handshake (RFC 6455 4.1), else `None`.
+fn handshake_accept(req: &Request) -> Option<String> {
+    let headers = req.headers();
+    if req.version() != Version::HTTP_11
+        || !is_websocket_upgrade(headers)
+        || headers
+            .get(header::SEC_WEBSOCKET_VERSION)
+            .map(|v| v.as_bytes())
+            != Some(b"13")
+    {
+        return None;
+    }
+    let key = headers.get(header::SEC_WEBSOCKET_KEY)?;
+    // The key is 16 random bytes, base64-encoded.
+    let decoded = base64::engine::general_purpose::STANDARD.decode(key.as_bytes());
+    if decoded.map_or(true, |k| k.len() != 16) {
+        return None;
+    }
+    Some(tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes()))
+}
+
+fn switching_protocols(accept: &str) -> Response {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = response.headers_mut();
+    h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    if let Ok(v) = HeaderValue::from_str(accept) {
+        h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+    }
+    response
+}
+
+/// Close reasons are at most 123 bytes (RFC 6455 5.5: a control frame's
+/// payload is 125 bytes, 2 of them the code); cut on a character boundary.
+fn close_reason(code: &str, message: &str) -> String {
+    let mut reason = format!("{code}: {message}");
+    if reason.len() > 123 {
+        let mut end = 123;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+    }
+    reason
+}
+
+/// Upgrades a refused handshake only to close it with the refusal (see
+/// [`wants_refusal_in_close`]). The socket keeps its connection permit until
+/// it is gone, and never reaches the lobby.
+fn refuse_in_close<G: Game>(
+    app: &Arc<App<G>>,
+    on_upgrade: hyper::upgrade::OnUpgrade,
+    accept: &str,
+    refused: Refused,
+    permit: Option<Arc<ConnectionPermit>>,
+) -> Response {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+    app.connections.spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        let mut ws = WebSocketStream::from_raw_socket(
+            TokioIo::new(upgraded),
+            Role::Server,
+            Some(websocket_config(256)),
+        )
+        .await;
+        let frame = CloseFrame {
+            code: CloseCode::from(4000 + refused.status.as_u16()),
+            reason: close_reason(refused.code, &refused.message).into(),
+        };
+        let bounded = std::time::Duration::from_secs(2);
+        if tokio::time::timeout(bounded, ws.close(Some(frame)))
+            .await
+            .is_ok()
+        {
+            // The client's answering close ends the stream; nothing else is read.
+            let _ = tokio::time::timeout(bounded, async {
+                while let Some(Ok(_)) = futures_util::StreamExt::next(&mut ws).await {}
+            })
+            .await;
+        }
+        drop(permit);
+    });
+    switching_protocols(accept)
+}
+
+/// `GET /ws[?match=ID]`: places the player, then upgrades. Every refusal is an
+/// HTTP error before the upgrade, so a refused client never holds a socket
+/// (but see [`wants_refusal_in_close`]).
+pub(crate) async fn ws_upgrade<G: Game>(
+    State(app): State<Arc<App<G>>>,
+    query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
+    mut req: Request,
+) -> Response {
+    let in_close = wants_refusal_in_close(&req);
+    let accept = handshake_accept(&req);
+    let permit = req.extensions().get::<Arc<ConnectionPermit>>().cloned();
+    let mut on_upgrade = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>();
+    let response = place_and_upgrade(app.clone(), query, req, &mut on_upgrade).await;
+    match (
+        in_close,
+        response.extensions().get::<Refused>(),
+        accept,
+        on_upgrade,
+    ) {
+        (true, Some(refused), Some(accept), Some(on_upgrade)) => {
+            refuse_in_close(&app, on_upgrade, &accept, refused.clone(), permit)
+        }
+        _ => response,
+    }
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -114,12 +258,13 @@ fn lobby_refusal(e: &LobbyError) -> Response {
     }
 }
 
-/// `GET /ws[?match=ID]`: places the player, then upgrades. Every refusal is an
-/// HTTP error before the upgrade, so a refused client never holds a socket.
-pub(crate) async fn ws_upgrade<G: Game>(
-    State(app): State<Arc<App<G>>>,
+/// The handshake's checks, the seat, and the upgrade; `on_upgrade` is taken
+/// only when the connection is accepted.
+async fn place_and_upgrade<G: Game>(
+    app: Arc<App<G>>,
     query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
-    mut req: Request,
+    req: Request,
+    on_upgrade: &mut Option<hyper::upgrade::OnUpgrade>,
 ) -> Response {
     let Ok(Query(query)) = query else {
         return refuse(
@@ -240,13 +385,13 @@ pub(crate) async fn ws_upgrade<G: Game>(
             }
         }
     }
-    let Some(on_upgrade) = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
+    if on_upgrade.is_none() {
         return refuse(
             StatusCode::INTERNAL_SERVER_ERROR,
             "no_upgrade",
             "connection cannot be upgraded",
         );
-    };
+    }
     let spectate = match query.spectate.as_deref() {
         None | Some("0") | Some("false") => false,
         Some("1") | Some("true") => true,
@@ -295,6 +440,15 @@ pub(crate) async fn ws_upgrade<G: Game>(
         Err(e) => return lobby_refusal(&e),
     };
 
+    // Taken only now: a refusal above leaves it for `refuse_in_close`.
+    let Some(on_upgrade) = on_upgrade.take() else {
+        app.lobby.abandon(seat, resume);
+        return refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "no_upgrade",
+            "connection cannot be upgraded",
+        );
+    };
     let ws_config = websocket_config(app.config.max_message_bytes);
     app.connections.clone().spawn(async move {
         let upgraded = match on_upgrade.await {
@@ -327,15 +481,7 @@ pub(crate) async fn ws_upgrade<G: Game>(
         drop(permits);
     });
 
-    let mut response = Response::new(Body::empty());
-    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let h = response.headers_mut();
-    h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-    if let Ok(v) = HeaderValue::from_str(&accept) {
-        h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
-    }
-    response
+    switching_protocols(&accept)
 }
 
 /// Against Cross-Site WebSocket Hijacking: with an allow-list configured, a

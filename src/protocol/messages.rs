@@ -26,9 +26,16 @@ pub enum ClientMsg<I, M = NoMessages> {
     },
     /// One input. `seq` must increase from one input to the next; `ack` optionally
     /// acknowledges a snapshot in the same frame, to save a frame per tick.
+    /// With `tick`, a timed input (docs/PROTOCOL.md, "Input timing"), sent as
+    /// its own message type: the low 16 bits of the server tick it is meant
+    /// for, which the server restores whole (it knows its tick to far
+    /// better than 2^15). One that comes early waits for its tick; one that
+    /// comes late is applied at the next tick and counted. The server
+    /// reports how early they come in `InputTiming`.
     Input {
         seq: u32,
         ack: Option<Tick>,
+        tick: Option<u16>,
         input: I,
     },
     /// The newest snapshot tick the client has decoded; the next delta is against it.
@@ -99,6 +106,16 @@ pub enum ServerMsg {
         seq: u32,
         result: Vec<u8>,
     },
+    /// How early this client's `TimedInput`s reached the server, over the
+    /// last half second or so: the least and the most time between an
+    /// input's arrival and the start of the tick it was applied at, in
+    /// tenths of a millisecond (negative: it came after its tick had run),
+    /// and how many were late.
+    InputTiming {
+        lead_min: i16,
+        lead_max: i16,
+        late: u16,
+    },
 }
 
 /// Machine-readable reasons carried by `ServerMsg::Error`.
@@ -136,10 +153,22 @@ impl<I: Replicated, M: MessageSet> Encode for ClientMsg<I, M> {
                 resume.encode(e)?;
                 last_event.encode(e)
             }
-            ClientMsg::Input { seq, ack, input } => {
-                1u32.encode(e)?;
+            ClientMsg::Input {
+                seq,
+                ack,
+                tick,
+                input,
+            } => {
+                match tick {
+                    None => 1u32.encode(e)?,
+                    Some(_) => 5u32.encode(e)?,
+                }
                 seq.encode(e)?;
                 ack.encode(e)?;
+                if let Some(tick) = tick {
+                    // Two plain bytes: as a varint, most values would take three.
+                    tick.to_le_bytes().encode(e)?;
+                }
                 let mut w = BitWriter::new();
                 input.write_full(&mut w);
                 w.finish().encode(e)
@@ -173,14 +202,25 @@ impl<I: Replicated, M: MessageSet, C> Decode<C> for ClientMsg<I, M> {
             1 => {
                 let seq = Decode::decode(d)?;
                 let ack = Decode::decode(d)?;
-                let bytes: Vec<u8> = Decode::decode(d)?;
-                let mut r = BitReader::new(&bytes);
-                let mut input = I::read_full(&mut r)
-                    .and_then(|i| r.expect_end().map(|()| i))
-                    .map_err(|err| DecodeError::OtherString(format!("input: {err}")))?;
-                // The schema's ranges are the promise: values arrive on the grid.
-                input.snap();
-                ClientMsg::Input { seq, ack, input }
+                let input = decode_input(d)?;
+                ClientMsg::Input {
+                    seq,
+                    ack,
+                    tick: None,
+                    input,
+                }
+            }
+            5 => {
+                let seq = Decode::decode(d)?;
+                let ack = Decode::decode(d)?;
+                let tick = u16::from_le_bytes(Decode::decode(d)?);
+                let input = decode_input(d)?;
+                ClientMsg::Input {
+                    seq,
+                    ack,
+                    tick: Some(tick),
+                    input,
+                }
             }
             2 => ClientMsg::Ack {
                 tick: Decode::decode(d)?,
@@ -200,10 +240,22 @@ impl<I: Replicated, M: MessageSet, C> Decode<C> for ClientMsg<I, M> {
             found => {
                 return Err(DecodeError::UnexpectedVariant {
                     type_name: "ClientMsg",
-                    allowed: &bincode::error::AllowedEnumVariants::Range { min: 0, max: 4 },
+                    allowed: &bincode::error::AllowedEnumVariants::Range { min: 0, max: 5 },
                     found,
                 })
             }
         })
     }
+}
+
+/// An input's byte string, read by the input's schema.
+fn decode_input<I: Replicated, D: Decoder>(d: &mut D) -> Result<I, DecodeError> {
+    let bytes: Vec<u8> = Decode::decode(d)?;
+    let mut r = BitReader::new(&bytes);
+    let mut input = I::read_full(&mut r)
+        .and_then(|i| r.expect_end().map(|()| i))
+        .map_err(|err| DecodeError::OtherString(format!("input: {err}")))?;
+    // The schema's ranges are the promise: values arrive on the grid.
+    input.snap();
+    Ok(input)
 }

@@ -30,6 +30,22 @@ impl Tick {
     pub fn since(self, earlier: Tick) -> u32 {
         self.0.saturating_sub(earlier.0)
     }
+
+    /// The low 16 bits, as a `TimedInput` carries its tick.
+    pub fn low_bits(self) -> u16 {
+        self.0 as u16
+    }
+
+    /// The tick nearest to `self` whose low 16 bits are `low` (never below 0):
+    /// a tick within 2^15 of `self` comes back whole.
+    pub fn nearest_with_low_bits(self, low: u16) -> Tick {
+        let diff = low.wrapping_sub(self.0 as u16) as i16;
+        if diff >= 0 {
+            Tick(self.0.saturating_add(diff as u32))
+        } else {
+            Tick(self.0.saturating_sub(u32::from(diff.unsigned_abs())))
+        }
+    }
 }
 
 /// A player, unique within one server process for its lifetime.
@@ -163,6 +179,7 @@ mod tests {
             ClientMsg::Input {
                 seq: 300,
                 ack: Some(Tick(1000)),
+                tick: None,
                 input: ArenaInput {
                     move_x: 127,
                     move_y: -127,
@@ -176,6 +193,7 @@ mod tests {
             ClientMsg::Input {
                 seq: 5,
                 ack: None,
+                tick: None,
                 input: ArenaInput::default(),
             },
             "01 05 00 05 7f 7f 00 00 00",
@@ -186,6 +204,15 @@ mod tests {
                 client_time_us: 123456,
             },
             "03 fc 40 e2 01 00",
+        );
+        client_vector(
+            ClientMsg::Input {
+                seq: 5,
+                ack: Some(Tick(70000)),
+                tick: Some(4465),
+                input: ArenaInput::default(),
+            },
+            "05 05 01 fc 70 11 01 00 71 11 05 7f 7f 00 00 00",
         );
         let mut out = Vec::new();
         let ready = ClientMsg::<ArenaInput, ArenaMessage>::Message(ArenaMessage::Ready);
@@ -270,6 +297,34 @@ mod tests {
             },
             "06 09 01 ff",
         );
+        server_vector(
+            ServerMsg::InputTiming {
+                lead_min: -3,
+                lead_max: 80,
+                late: 1,
+            },
+            "07 05 a0 01",
+        );
+    }
+
+    #[test]
+    fn a_tick_comes_back_whole_from_its_low_bits_near_the_current_one() {
+        for now in [0u32, 5, 65_535, 65_536, 100_000, 1 << 31, u32::MAX - 3] {
+            for offset in [-32_768i64, -1000, -1, 0, 1, 7, 32_767] {
+                let tick = i64::from(now) + offset;
+                if tick < 0 || tick > i64::from(u32::MAX) {
+                    continue;
+                }
+                let tick = Tick(tick as u32);
+                assert_eq!(
+                    Tick(now).nearest_with_low_bits(tick.low_bits()),
+                    tick,
+                    "tick {tick:?} near {now}"
+                );
+            }
+        }
+        // Below zero there is nothing: the nearest valid tick is taken.
+        assert_eq!(Tick(3).nearest_with_low_bits(65_535), Tick(0));
     }
 
     #[test]
@@ -326,14 +381,14 @@ mod tests {
         }
 
         #[test]
-        fn inputs_round_trip(seq in any::<u32>(), ack in proptest::option::of(any::<u32>()), mx in any::<i8>(), my in any::<i8>(), aim in -10.0f32..10.0, buttons in any::<u8>()) {
+        fn inputs_round_trip(seq in any::<u32>(), ack in proptest::option::of(any::<u32>()), tick in proptest::option::of(any::<u16>()), mx in any::<i8>(), my in any::<i8>(), aim in -10.0f32..10.0, buttons in any::<u8>()) {
             let input = ArenaInput { move_x: mx, move_y: my, aim, buttons };
             let mut out = Vec::new();
-            encode_client::<ArenaInput, NoMessages>(&ClientMsg::Input { seq, ack: ack.map(Tick), input }, &mut out);
+            encode_client::<ArenaInput, NoMessages>(&ClientMsg::Input { seq, ack: ack.map(Tick), tick, input }, &mut out);
             // The input arrives on its grid: moves clamped to -127..=127, aim in 16 bits of a turn.
             let mut snapped = input;
             crate::replicate::Replicated::snap(&mut snapped);
-            prop_assert_eq!(decode_client::<ArenaInput, NoMessages>(&out, 1024).unwrap(), ClientMsg::Input { seq, ack: ack.map(Tick), input: snapped });
+            prop_assert_eq!(decode_client::<ArenaInput, NoMessages>(&out, 1024).unwrap(), ClientMsg::Input { seq, ack: ack.map(Tick), tick, input: snapped });
             prop_assert_eq!(snapped.move_x, mx.max(-127));
             let turn = std::f32::consts::TAU;
             prop_assert!((snapped.aim - aim.rem_euclid(turn)).abs() < 1e-3 || (snapped.aim - aim.rem_euclid(turn)).abs() > turn - 1e-3);

@@ -1,8 +1,8 @@
 //! One match's loop: drain inputs, step the game, freeze, publish.
 
 use super::{
-    Inbound, Joined, MatchCommand, Notice, OutboundSlot, PlayerInput, Published, SlotClosed,
-    TickTask,
+    Inbound, InputTime, Joined, MatchCommand, Notice, OutboundSlot, PlayerInput, Published,
+    SlotClosed, TickTask, TimingReport,
 };
 use crate::game::{Audience, Game, MatchSettings, Outbox, Sender};
 use crate::protocol::{EntityId, MatchId, PlayerId, Tick};
@@ -35,6 +35,10 @@ pub struct MatchStats {
     pub overruns: AtomicU64,
     /// Inputs dropped because their seq did not increase or the sender had left.
     pub inputs_rejected: AtomicU64,
+    /// Timed inputs that arrived after their tick had run (applied at the next).
+    pub inputs_late: AtomicU64,
+    /// Timed inputs that arrived before their tick and waited for it.
+    pub inputs_held: AtomicU64,
     /// How long the newest tick took, in nanoseconds.
     pub last_tick_nanos: AtomicU64,
 }
@@ -65,11 +69,62 @@ struct PlayerEntry<E> {
     entity: EntityId,
     slot: Arc<OutboundSlot<E>>,
     last_seq: u32,
+    /// The tick this player's newest held input or message waits for: what
+    /// comes after it waits at least as long, so the game sees a player's
+    /// inputs and messages in the order they were sent.
+    last_target: Tick,
+    /// Inputs and messages of this player waiting in the match for their tick.
+    held: usize,
+    timing: TimingWindow,
     /// The session's newest events, oldest first, kept so that a resuming
     /// connection gets the ones it missed; at most `event_log` of them.
     log: VecDeque<(u32, Notice)>,
     /// The `seq` of the session's next event (the first is 1).
     next_event: u32,
+}
+
+/// How early one player's timed inputs came since the last report, in µs.
+#[derive(Debug, Clone, Copy, Default)]
+struct TimingWindow {
+    inputs: u32,
+    late: u32,
+    lead_min: i64,
+    lead_max: i64,
+}
+
+impl TimingWindow {
+    fn record(&mut self, lead_us: i64) {
+        if self.inputs == 0 {
+            (self.lead_min, self.lead_max) = (lead_us, lead_us);
+        } else {
+            self.lead_min = self.lead_min.min(lead_us);
+            self.lead_max = self.lead_max.max(lead_us);
+        }
+        self.inputs += 1;
+        self.late += u32::from(lead_us < 0);
+    }
+
+    /// The window as the wire's report (tenths of a millisecond), and empty again.
+    fn take(&mut self) -> Option<TimingReport> {
+        if self.inputs == 0 {
+            return None;
+        }
+        let tenths = |us: i64| (us / 100).clamp(i64::from(i16::MIN), i64::from(i16::MAX)) as i16;
+        let report = TimingReport {
+            lead_min: tenths(self.lead_min),
+            lead_max: tenths(self.lead_max),
+            late: u16::try_from(self.late).unwrap_or(u16::MAX),
+        };
+        *self = TimingWindow::default();
+        Some(report)
+    }
+}
+
+/// An input or message waiting in the match for the tick it is meant for.
+struct Held<I, M> {
+    target: Tick,
+    player: PlayerId,
+    what: Inbound<I, M>,
 }
 
 impl<E> PlayerEntry<E> {
@@ -136,6 +191,16 @@ pub struct MatchLoop<G: Game> {
     on_tick: Option<TickObserver>,
     /// Entities in the previous snapshot: each tick's vector is allocated once, at that size.
     last_len: usize,
+    /// Early timed inputs (and what their senders sent after them), in
+    /// arrival order; `held_spare` is the buffer the next tick sorts into.
+    held: VecDeque<Held<G::Input, G::Message>>,
+    held_spare: VecDeque<Held<G::Input, G::Message>>,
+    /// How many ticks ahead of the next one a timed input may be meant for.
+    max_lead_ticks: u32,
+    /// Inputs and messages that may wait per player.
+    held_per_player: usize,
+    /// Ticks between input-timing reports (about half a second).
+    report_every: u32,
 }
 
 /// How many evenly spaced phases one tick slot is divided into.
@@ -166,6 +231,10 @@ pub struct MatchParts<G: Game> {
     pub stats: Arc<MatchStats>,
     /// Events kept per session, for resumes.
     pub event_log: usize,
+    /// How far ahead a timed input may be meant for (`Config::max_input_lead`).
+    pub max_input_lead: Duration,
+    /// Inputs and messages that may wait for their tick, per player.
+    pub held_per_player: usize,
     pub empty_grace: Duration,
     pub request_end: EndRequest,
     /// Told of every kicked player (the lobby forgets its session).
@@ -206,6 +275,11 @@ impl<G: Game> MatchLoop<G> {
             on_kick: parts.on_kick,
             on_tick: parts.on_tick,
             last_len: 0,
+            held: VecDeque::new(),
+            held_spare: VecDeque::new(),
+            max_lead_ticks: (parts.max_input_lead.as_nanos() / dt.as_nanos()).max(1) as u32,
+            held_per_player: parts.held_per_player.max(1),
+            report_every: u32::from(rate / 2).max(1),
         }
     }
 
@@ -239,6 +313,9 @@ impl<G: Game> MatchLoop<G> {
                             entity,
                             slot,
                             last_seq: 0,
+                            last_target: Tick(0),
+                            held: 0,
+                            timing: TimingWindow::default(),
                             log: VecDeque::new(),
                             next_event: 1,
                         }),
@@ -266,7 +343,29 @@ impl<G: Game> MatchLoop<G> {
             .store((self.players.len() - playing) as u32, Ordering::Relaxed);
     }
 
+    /// Applies what is due at the coming tick: first the held inputs meant
+    /// for it (they arrived earlier), then the queue. A timed input meant
+    /// for a later tick waits for it (and whatever its sender sends after
+    /// it waits too, to keep the player's order); one whose tick has run is
+    /// applied now and counted late.
     fn apply_inputs(&mut self) {
+        let next = Tick(self.tick.0.wrapping_add(1));
+        let now = Instant::now();
+        let mut late = 0u64;
+        if !self.held.is_empty() {
+            std::mem::swap(&mut self.held, &mut self.held_spare);
+            while let Some(waiting) = self.held_spare.pop_front() {
+                if waiting.target.0 > next.0 {
+                    self.held.push_back(waiting);
+                    continue;
+                }
+                if let Some(entry) = self.players.iter_mut().find(|p| p.player == waiting.player) {
+                    entry.held = entry.held.saturating_sub(1);
+                }
+                self.apply_one(waiting.player, waiting.what, now, next, &mut late);
+            }
+        }
+        let mut held = 0u64;
         // Bounded by the queue's capacity, so producers cannot keep a tick busy.
         for _ in 0..self.inputs.capacity() {
             let Some(input) = self.inputs.pop() else {
@@ -276,29 +375,99 @@ impl<G: Game> MatchLoop<G> {
                 self.stats.inputs_rejected.fetch_add(1, Ordering::Relaxed);
                 continue;
             };
-            match input.what {
-                Inbound::Input { seq, input: value } => {
-                    // Only a player steers (the reader refuses a watcher's input).
-                    if seq <= entry.last_seq || !entry.role.plays() {
-                        self.stats.inputs_rejected.fetch_add(1, Ordering::Relaxed);
-                        continue;
-                    }
-                    entry.last_seq = seq;
-                    self.game.apply_input(input.player, seq, &value);
+            let meant_for = match &input.what {
+                Inbound::Input {
+                    timing: Some(timing),
+                    ..
+                } if timing.tick.0 > next.0 => {
+                    Some(Tick(timing.tick.0.min(next.0 + self.max_lead_ticks)))
                 }
-                Inbound::Message(message) => {
-                    let name = message.name();
-                    let from = Sender {
+                _ => None,
+            };
+            // Nothing overtakes what this player has waiting.
+            let wait_for = match meant_for {
+                Some(tick) => Some(Tick(tick.0.max(entry.last_target.0))),
+                None if entry.held > 0 => Some(entry.last_target),
+                None => None,
+            };
+            match wait_for {
+                Some(_) if entry.held >= self.held_per_player => {
+                    self.stats.inputs_rejected.fetch_add(1, Ordering::Relaxed);
+                }
+                Some(target) => {
+                    entry.held += 1;
+                    entry.last_target = target;
+                    held += u64::from(matches!(
+                        input.what,
+                        Inbound::Input {
+                            timing: Some(_),
+                            ..
+                        }
+                    ));
+                    self.held.push_back(Held {
+                        target,
                         player: input.player,
-                        role: entry.role,
-                    };
-                    let slot = entry.slot.clone();
-                    if let Err(denied) = self.game.on_message(from, *message, &mut self.outbox) {
-                        self.stats.messages_denied.fetch_add(1, Ordering::Relaxed);
-                        slot.notify(Notice::Denied {
-                            message: format!("{name}: {}", denied.0),
-                        });
-                    }
+                        what: input.what,
+                    });
+                }
+                None => self.apply_one(input.player, input.what, now, next, &mut late),
+            }
+        }
+        if late > 0 {
+            self.stats.inputs_late.fetch_add(late, Ordering::Relaxed);
+            metrics::counter!("tickwire_inputs_late_total").increment(late);
+        }
+        if held > 0 {
+            self.stats.inputs_held.fetch_add(held, Ordering::Relaxed);
+            metrics::counter!("tickwire_inputs_held_total").increment(held);
+        }
+    }
+
+    /// Hands one input or message of `player` to the game, at tick `next`
+    /// (whose processing began at `now`).
+    fn apply_one(
+        &mut self,
+        player: PlayerId,
+        what: Inbound<G::Input, G::Message>,
+        now: Instant,
+        next: Tick,
+        late: &mut u64,
+    ) {
+        let Some(entry) = self.players.iter_mut().find(|p| p.player == player) else {
+            self.stats.inputs_rejected.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        match what {
+            Inbound::Input { seq, input, timing } => {
+                // Only a player steers (the reader refuses a watcher's input).
+                if seq <= entry.last_seq || !entry.role.plays() {
+                    self.stats.inputs_rejected.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                entry.last_seq = seq;
+                if let Some(InputTime { tick, arrived }) = timing {
+                    // Its tick began `behind` ticks before this one: the
+                    // lead is the time from arrival to that beginning.
+                    let behind = i64::from(next.0.saturating_sub(tick.0));
+                    let waited = now.saturating_duration_since(arrived).as_micros() as i64;
+                    let lead = waited - behind * self.dt.as_micros() as i64;
+                    entry.timing.record(lead);
+                    *late += u64::from(lead < 0);
+                }
+                self.game.apply_input(player, seq, &input);
+            }
+            Inbound::Message(message) => {
+                let name = message.name();
+                let from = Sender {
+                    player,
+                    role: entry.role,
+                };
+                let slot = entry.slot.clone();
+                if let Err(denied) = self.game.on_message(from, *message, &mut self.outbox) {
+                    self.stats.messages_denied.fetch_add(1, Ordering::Relaxed);
+                    slot.notify(Notice::Denied {
+                        message: format!("{name}: {}", denied.0),
+                    });
                 }
             }
         }
@@ -370,7 +539,14 @@ impl<G: Game> MatchLoop<G> {
         let published = Arc::new(Published::new(snapshot));
         // Stored before any player can see this tick: an ack beyond it is a lie.
         self.stats.tick.store(self.tick.0, Ordering::Release);
-        for p in &self.players {
+        let report = self.tick.0 % self.report_every == 0;
+        for p in &mut self.players {
+            // Before the snapshot, whose push wakes the writer that sends it.
+            if report {
+                if let Some(timing) = p.timing.take() {
+                    p.slot.set_timing(timing);
+                }
+            }
             p.slot.push(published.clone());
         }
         self.observers.retain(|o| Arc::strong_count(o) > 1);
@@ -495,6 +671,8 @@ mod tests {
             commands: Arc::new(SegQueue::new()),
             stats: Arc::new(MatchStats::default()),
             event_log: 8,
+            max_input_lead: Duration::from_millis(500),
+            held_per_player: 4,
             empty_grace: Duration::from_secs(3600),
             request_end: Box::new(|_| false),
             on_kick: None,
@@ -553,6 +731,7 @@ mod tests {
             what: Inbound::Input {
                 seq,
                 input: crate::game::arena::ArenaInput::default(),
+                timing: None,
             },
         };
         for seq in [5, 5, 3, 6] {
@@ -568,6 +747,112 @@ mod tests {
         task.apply_inputs();
         assert_eq!(task.stats.inputs_rejected.load(Ordering::Relaxed), 3);
         assert_eq!(task.players[0].last_seq, 6);
+    }
+
+    /// A match with player 7 in it; its outbound slot.
+    fn with_player(
+        task: &mut MatchLoop<Arena>,
+    ) -> Arc<OutboundSlot<crate::game::arena::ArenaEntity>> {
+        let slot = Arc::new(OutboundSlot::new(4, 4));
+        let (reply, _joined) = tokio::sync::oneshot::channel();
+        task.commands.push(MatchCommand::Join {
+            player: PlayerId(7),
+            role: Role::Player,
+            last_event: 0,
+            slot: slot.clone(),
+            reply,
+        });
+        task.apply_commands();
+        slot
+    }
+
+    fn input_of_7(
+        seq: u32,
+        meant_for: Option<u32>,
+    ) -> PlayerInput<crate::game::arena::ArenaInput, crate::game::arena::ArenaMessage> {
+        PlayerInput {
+            player: PlayerId(7),
+            what: Inbound::Input {
+                seq,
+                input: crate::game::arena::ArenaInput::default(),
+                timing: meant_for.map(|tick| InputTime {
+                    tick: Tick(tick),
+                    arrived: Instant::now(),
+                }),
+            },
+        }
+    }
+
+    #[test]
+    fn an_early_timed_input_waits_for_its_tick_and_what_follows_it_waits_too() {
+        let mut task = arena_loop();
+        let _slot = with_player(&mut task);
+        // Meant for tick 3; then an untimed input, which must not overtake it.
+        task.inputs.push(input_of_7(1, Some(3))).unwrap();
+        task.inputs.push(input_of_7(2, None)).unwrap();
+        task.step_and_publish(); // tick 1
+        assert_eq!(task.players[0].last_seq, 0, "not before its tick");
+        task.step_and_publish(); // tick 2
+        assert_eq!(task.players[0].last_seq, 0);
+        task.step_and_publish(); // tick 3
+        assert_eq!(task.players[0].last_seq, 2, "both, in order, at tick 3");
+        assert_eq!(task.stats.inputs_rejected.load(Ordering::Relaxed), 0);
+        assert_eq!(task.stats.inputs_held.load(Ordering::Relaxed), 1);
+        assert_eq!(task.stats.inputs_late.load(Ordering::Relaxed), 0);
+        assert_eq!(task.players[0].held, 0);
+    }
+
+    #[test]
+    fn a_late_timed_input_is_applied_at_once_counted_and_reported() {
+        let mut task = arena_loop();
+        let slot = with_player(&mut task);
+        for _ in 0..5 {
+            task.step_and_publish();
+        }
+        // Meant for tick 2, long gone: applied at tick 6, late by 4 ticks.
+        task.inputs.push(input_of_7(1, Some(2))).unwrap();
+        task.step_and_publish();
+        assert_eq!(task.players[0].last_seq, 1);
+        assert_eq!(task.stats.inputs_late.load(Ordering::Relaxed), 1);
+        // The report goes out with the snapshot of every `report_every`th tick.
+        while task.tick.0 % task.report_every != 0 {
+            assert_eq!(slot.take_timing(), None, "not before the report tick");
+            task.step_and_publish();
+        }
+        let report = slot.take_timing().expect("a report");
+        assert_eq!(report.late, 1);
+        // Four ticks at 240 Hz: about -16.7 ms, in tenths of a millisecond.
+        assert!((-170..=-160).contains(&report.lead_min), "{report:?}");
+        assert_eq!(report.lead_min, report.lead_max, "one input");
+    }
+
+    #[test]
+    fn a_timed_input_meant_too_far_ahead_waits_only_the_lead_limit() {
+        let mut task = arena_loop();
+        let _slot = with_player(&mut task);
+        let limit = task.max_lead_ticks;
+        task.inputs.push(input_of_7(1, Some(1_000_000))).unwrap();
+        for _ in 0..limit {
+            task.step_and_publish();
+            assert_eq!(task.players[0].last_seq, 0);
+        }
+        task.step_and_publish();
+        assert_eq!(task.players[0].last_seq, 1, "applied at next + limit");
+    }
+
+    #[test]
+    fn a_player_may_hold_only_so_many_early_inputs() {
+        let mut task = arena_loop();
+        let _slot = with_player(&mut task);
+        for seq in 1..=6 {
+            task.inputs.push(input_of_7(seq, Some(10))).unwrap();
+        }
+        task.step_and_publish();
+        assert_eq!(task.players[0].held, task.held_per_player);
+        assert_eq!(
+            task.stats.inputs_rejected.load(Ordering::Relaxed),
+            6 - task.held_per_player as u64
+        );
     }
 
     #[test]

@@ -18,4 +18,7 @@ pub use match_loop::{
 };
 pub use pool::{TickPool, TickTask};
 pub use published::{Published, FRAME_CACHE};
-pub use queues::{Inbound, Joined, MatchCommand, Notice, OutboundSlot, PlayerInput, SlotClosed};
+pub use queues::{
+    Inbound, InputTime, Joined, MatchCommand, Notice, OutboundSlot, PlayerInput, SlotClosed,
+    TimingReport,
+};

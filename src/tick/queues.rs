@@ -27,9 +27,47 @@ pub enum Inbound<I, M> {
     Input {
         seq: u32,
         input: I,
+        /// For a timed input: the tick it is meant for, and when it arrived.
+        timing: Option<InputTime>,
     },
     /// Boxed: messages are rare and may be large (chat text); inputs are not.
     Message(Box<M>),
+}
+
+/// When a timed input is meant to apply, and when its frame arrived.
+#[derive(Debug, Clone, Copy)]
+pub struct InputTime {
+    pub tick: Tick,
+    pub arrived: std::time::Instant,
+}
+
+/// How early a player's timed inputs arrived over a report window, in tenths
+/// of a millisecond (negative: after their tick had run), and how many were
+/// late: `ServerMsg::InputTiming`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimingReport {
+    pub lead_min: i16,
+    pub lead_max: i16,
+    pub late: u16,
+}
+
+impl TimingReport {
+    const PRESENT: u64 = 1 << 63;
+
+    fn pack(self) -> u64 {
+        Self::PRESENT
+            | u64::from(self.lead_min as u16)
+            | (u64::from(self.lead_max as u16) << 16)
+            | (u64::from(self.late) << 32)
+    }
+
+    fn unpack(bits: u64) -> Option<Self> {
+        (bits & Self::PRESENT != 0).then_some(TimingReport {
+            lead_min: bits as u16 as i16,
+            lead_max: (bits >> 16) as u16 as i16,
+            late: (bits >> 32) as u16,
+        })
+    }
 }
 
 /// What a join is answered with, once the player has an entity.
@@ -106,6 +144,10 @@ pub struct OutboundSlot<E> {
     waker: AtomicWaker,
     closed: AtomicU8,
     stale_dropped: AtomicU64,
+    /// The newest input-timing report not yet sent (a packed
+    /// `TimingReport`, 0 for none): a newer one replaces it, so it needs
+    /// no queue.
+    timing: AtomicU64,
 }
 
 impl<E> OutboundSlot<E> {
@@ -120,7 +162,22 @@ impl<E> OutboundSlot<E> {
             waker: AtomicWaker::new(),
             closed: AtomicU8::new(SlotClosed::Open as u8),
             stale_dropped: AtomicU64::new(0),
+            timing: AtomicU64::new(0),
         }
+    }
+
+    /// Called by the tick thread before it pushes the tick's snapshot, which
+    /// wakes the writer.
+    pub fn set_timing(&self, report: TimingReport) {
+        self.timing.store(report.pack(), Ordering::Release);
+    }
+
+    /// The newest timing report not yet sent.
+    pub fn take_timing(&self) -> Option<TimingReport> {
+        if self.timing.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        TimingReport::unpack(self.timing.swap(0, Ordering::AcqRel))
     }
 
     /// Called by the tick thread; never blocks.
@@ -240,5 +297,27 @@ mod tests {
         slot.notify(denied(4));
         assert_eq!(slot.next_notice(), Some(denied(4)));
         assert_eq!(slot.next_notice(), None);
+    }
+
+    #[test]
+    fn the_newest_timing_report_replaces_an_unsent_one_and_is_taken_once() {
+        let slot = OutboundSlot::<()>::new(1, 1);
+        assert_eq!(slot.take_timing(), None);
+        let first = TimingReport {
+            lead_min: -300,
+            lead_max: 12,
+            late: 3,
+        };
+        let second = TimingReport {
+            lead_min: i16::MIN,
+            lead_max: i16::MAX,
+            late: u16::MAX,
+        };
+        slot.set_timing(first);
+        slot.set_timing(second);
+        assert_eq!(slot.take_timing(), Some(second));
+        assert_eq!(slot.take_timing(), None);
+        slot.set_timing(first);
+        assert_eq!(slot.take_timing(), Some(first));
     }
 }

@@ -1,6 +1,8 @@
 //! Shared setup for integration tests: a real server on 127.0.0.1 port 0.
 #![allow(dead_code)]
 
+pub mod pki;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};

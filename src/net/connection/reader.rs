@@ -7,10 +7,12 @@ use crate::lobby::InputSender;
 use crate::net::App;
 use crate::protocol::{decode_client, ClientMsg, ErrorCode, ServerMsg};
 use crate::replicate::MessageSet;
+use crate::tick::InputTime;
 use futures_util::stream::SplitStream;
 use futures_util::StreamExt;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
@@ -135,6 +137,7 @@ where
             Ok(ClientMsg::Input {
                 seq,
                 ack,
+                tick: meant_for,
                 input: payload,
             }) => {
                 if let Some(tick) = ack {
@@ -156,7 +159,17 @@ where
                     shared.inputs_over_rate.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
-                if !input.send(seq, payload) {
+                let queued = match meant_for {
+                    None => input.send(seq, payload),
+                    Some(low) => {
+                        let timing = InputTime {
+                            tick: input.tick().nearest_with_low_bits(low),
+                            arrived: Instant::now(),
+                        };
+                        input.send_timed(seq, payload, timing)
+                    }
+                };
+                if !queued {
                     shared.inputs_dropped.fetch_add(1, Ordering::Relaxed);
                 }
             }

@@ -429,6 +429,20 @@ where
                 if let Err(failure) = send_within(&mut sink, Message::Binary(frame), limit).await {
                     break (None, Some(failed(failure)));
                 }
+                // After the snapshot: it is what the client is waiting for.
+                if let Some(report) = slot.take_timing() {
+                    let timing = super::encode(&ServerMsg::InputTiming {
+                        lead_min: report.lead_min,
+                        lead_max: report.lead_max,
+                        late: report.late,
+                    });
+                    counts.bytes_out += timing.len() as u64;
+                    if let Err(failure) =
+                        send_within(&mut sink, Message::Binary(timing), limit).await
+                    {
+                        break (None, Some(failed(failure)));
+                    }
+                }
             }
             Event::Cancelled => break shutting_down(),
         }
