@@ -30,6 +30,15 @@ const ARGS = [
   '--disable-sync',
 ];
 
+/**
+ * Browsers close a page's sockets with 1001 (going away) when it reloads or
+ * its tab closes; the server still takes that for a goodbye and frees the
+ * seat at once. Until it parks the seat for the reconnect grace instead (as
+ * for a lost connection; src/net/connection/reader.rs), these tests run and
+ * report as TODO rather than fail the suite.
+ */
+export const SERVER_PARKS_1001 = 'needs the server to park a seat whose browser closed with 1001 (going away)';
+
 /** A page's waits: every one is bounded, and none needs longer on a busy 2-core machine. */
 const PAGE_TIMEOUT_MS = 15_000;
 

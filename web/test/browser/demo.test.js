@@ -10,9 +10,9 @@ import { after, before, test } from 'node:test';
 import { connect, findEntity } from '../../src/index.js';
 import { next, startServer, within } from '../tickwire-server.js';
 import {
+  SERVER_PARKS_1001,
   assertNoErrors,
   cellsChanged,
-  eventually,
   holdKey,
   keysAwayFromWalls,
   launch,
@@ -113,7 +113,7 @@ test('held keys move the page\'s own entity: a spectator outside the page sees i
   }),
 );
 
-test('a reload takes the same seat back: the session kept in sessionStorage resumes', { timeout: 30_000 }, () =>
+test('a reload takes the same seat back: the session kept in sessionStorage resumes', { timeout: 30_000, todo: SERVER_PARKS_1001 }, () =>
   inContext({}, async (context) => {
     const { page, errors } = await openDemo(context, server.origin);
     const first = await pageState(page);

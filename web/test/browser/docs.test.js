@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { connect, findEntity } from '../../src/index.js';
+import { connect } from '../../src/index.js';
 import { next, startServer, within } from '../tickwire-server.js';
 import { assertNoErrors, eventually, launch, newContext, watchErrors } from './chromium.js';
 
