@@ -68,6 +68,7 @@ async function main() {
     client = await join(url, match, spectate);
   } catch (error) {
     state.error = describe(error);
+    hud.textContent = 'not connected';
     setStatus(`could not join: ${describe(error)}`);
     log.add(joinHint(error), 'system');
     return;

@@ -231,6 +231,7 @@ test('a refused join says why: ?match=999999 shows match_not_found', { timeout: 
     assert.match(String(state.error), /HTTP 404 match_not_found/);
     assert.match(await page.locator('#status').textContent(), /match_not_found/);
     assert.match(await page.locator('#log').textContent(), /That match is not there/);
+    assert.equal(await page.locator('#hud').textContent(), 'not connected');
     await screenshot(page, 'demo-refused');
     // The refusal came as a close after the upgrade: no failed handshake in the console.
     assertNoErrors(errors);
