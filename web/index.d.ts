@@ -304,7 +304,7 @@ export declare class SchemaMismatchError extends TickwireError {
   readonly server: string;
 }
 export declare class TimeoutError extends TickwireError {}
-/** The socket did not open; browsers do not say why. */
+/** The socket did not open: the server is unreachable, or refused the upgrade without saying why. */
 export declare class ConnectError extends TickwireError {}
 
 export type RefusalCode =
@@ -320,7 +320,9 @@ export type RefusalCode =
   | 'match_not_allowed'
   | 'session_not_yours'
   | 'match_not_found'
+  | 'nothing_to_watch'
   | 'match_full'
+  | 'no_spectator_room'
   | 'already_connected'
   | 'schema_mismatch'
   | 'match_ended'
@@ -332,7 +334,12 @@ export type RefusalCode =
 
 export declare const REFUSALS: Readonly<Record<RefusalCode, { status: number; retryable: boolean }>>;
 
-/** A refusal before the upgrade (where the WebSocket implementation exposes it). */
+/**
+ * The server refused the connection: with close code 4000 + `status` and the reason
+ * `"<code>: <message>"` after the upgrade (the client asks for that with `?refusal=close`,
+ * so browsers see it too), or with an HTTP error before it (seen only where the WebSocket
+ * implementation exposes the response: Node's `ws`).
+ */
 export declare class RefusedError extends ConnectError {
   constructor(status: number, code: string, message: string);
   readonly status: number;

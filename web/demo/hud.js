@@ -41,10 +41,7 @@ export class ByteRate {
 export function drawHud(element, client, rate, entities, extra) {
   const now = performance.now();
   const rtt = client.smoothedRttMs;
-  const tickMs = 1000 / client.welcome.tickRate;
-  const server = client.serverTick(now);
-  const render = client.renderTick(now);
-  const delay = server !== null && render !== null ? (server - render) * tickMs : null;
+  const delay = interpolationDelayMs(client, now);
   const lines = [
     `match ${client.welcome.matchId} · ${client.role}${client.entityId ? ` #${client.entityId}` : ''}`,
     `rtt    ${rtt === null ? '–' : `${rtt.toFixed(0)} ms`}`,
@@ -56,6 +53,19 @@ export function drawHud(element, client, rate, entities, extra) {
   ];
   const text = lines.join('\n');
   if (element.textContent !== text) element.textContent = text;
+}
+
+/**
+ * How far behind the server's estimated tick the drawn world is, in
+ * milliseconds (the interpolation delay plus jitter), or null before the
+ * first snapshot.
+ * @param {Client} client
+ * @param {number} now
+ */
+export function interpolationDelayMs(client, now) {
+  const server = client.serverTick(now);
+  const render = client.renderTick(now);
+  return server !== null && render !== null ? ((server - render) * 1000) / client.welcome.tickRate : null;
 }
 
 /** The message log: chat lines and the game's other events. */

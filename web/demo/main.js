@@ -1,13 +1,13 @@
 // @ts-check
 /**
  * The demo page: joins at once (`?match=ID` picks the match, `?spectate=1`
- * watches), picks a renderer by the kinds of the schema the server sent in
- * `Welcome`, sends one input per received snapshot, and wires the chat, the
- * Ready button and the HUD.
+ * watches), takes its seat back after a reload, picks a renderer by the
+ * kinds of the schema the server sent in `Welcome`, sends one input per
+ * received snapshot, and wires the chat, the Ready button and the HUD.
  * @module
  */
 
-import { connect, MessageError } from '/client/index.js';
+import { connect, MessageError, RefusedError } from '/client/index.js';
 import { ArenaView } from './arena.js';
 import { ByteRate, Log, drawHud } from './hud.js';
 import { Space3dView } from './space3d.js';
@@ -15,6 +15,17 @@ import { Space3dView } from './space3d.js';
 /** @typedef {import('/client/index.js').Client} Client */
 /** @typedef {import('/client/index.js').Schema} Schema */
 /** @typedef {import('/client/index.js').Snapshot} Snapshot */
+/** @typedef {import('/client/index.js').Session} Session */
+
+/**
+ * The page's state as `window.tickwire`, for the console and for automation
+ * (web/test/browser/, web/bench/): to read; the game is played with the keys.
+ * @typedef {object} DemoState
+ * @property {Client | null} client the connection, once joined
+ * @property {boolean} resumed whether this page took back the seat its tab had before a reload
+ * @property {number} snapshots snapshots received since the page loaded
+ * @property {string | null} error why joining failed, if it did
+ */
 
 /**
  * What a renderer does; one per game.
@@ -34,6 +45,10 @@ const hud = byId('hud');
 const status = byId('status');
 const log = new Log(byId('log'));
 
+/** @type {DemoState} */
+const state = { client: null, resumed: false, snapshots: 0, error: null };
+Object.assign(window, { tickwire: state });
+
 /** @param {string} text */
 function setStatus(text) {
   status.textContent = text;
@@ -41,7 +56,8 @@ function setStatus(text) {
 
 async function main() {
   const params = new URLSearchParams(location.search);
-  const match = params.get('match');
+  const asked = params.get('match');
+  const match = asked !== null && /^\d+$/.test(asked) ? asked : null;
   const spectate = ['1', 'true'].includes(params.get('spectate') ?? '');
   const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
   setStatus(spectate ? 'connecting to watch…' : 'joining…');
@@ -49,20 +65,24 @@ async function main() {
   /** @type {Client} */
   let client;
   try {
-    client = await connect(url, {
-      ...(match !== null && /^\d+$/.test(match) ? { match } : {}),
-      ...(spectate ? { spectate: true } : {}),
-    });
+    client = await join(url, match, spectate);
   } catch (error) {
+    state.error = describe(error);
+    hud.textContent = 'not connected';
     setStatus(`could not join: ${describe(error)}`);
-    log.add(
-      spectate
-        ? 'Nothing to watch? Spectating without ?match= needs a live match. Reload to try again.'
-        : 'The server refused or is unreachable (browsers do not say which). Reload to try again.',
-      'system',
-    );
+    log.add(joinHint(error), 'system');
     return;
   }
+  state.client = client;
+  keepSeat(client);
+  // The seat outlives the page for the reconnect grace: the next load of this tab takes it back.
+  addEventListener('pagehide', () => {
+    if (client.state !== 'closed') keepSeat(client);
+  });
+  // A page restored from the back-forward cache lost its socket: load it again, which resumes.
+  addEventListener('pageshow', (e) => {
+    if (e.persisted) location.reload();
+  });
 
   const View = VIEWS.find((v) => v.fits(client.schema));
   if (!View) {
@@ -74,22 +94,35 @@ async function main() {
   /** @type {View} */
   const view = new View(canvas, client);
   byId('help').textContent = view.help;
-  setStatus(`${client.role} in match ${client.welcome.matchId}`);
-  log.add(`Joined match ${client.welcome.matchId} as ${client.role}. Share ?match=${client.welcome.matchId} to play together, ?spectate=1 to watch.`, 'system');
+  setStatus(`${client.role} in match ${client.welcome.matchId}${state.resumed ? ' (resumed)' : ''}`);
+  log.add(
+    state.resumed
+      ? `Back in match ${client.welcome.matchId} as ${client.role}${client.entityId ? ` #${client.entityId}` : ''}: the seat waited over the reload.`
+      : `Joined match ${client.welcome.matchId} as ${client.role}. Share ?match=${client.welcome.matchId} to play together, ?spectate=1 to watch.`,
+    'system',
+  );
 
   wireMessages(client);
 
   const rate = new ByteRate();
   client.addEventListener('snapshot', (e) => {
+    state.snapshots++;
     rate.add(e.bytes, performance.now());
     // One input per tick, sent as the tick arrives: it carries the ack too.
     if (client.role === 'player' && client.state === 'open') client.sendInput(view.input());
   });
   client.addEventListener('disconnect', (e) => setStatus(e.willResume ? 'connection lost, resuming…' : `disconnected: ${describe(e.error)}`));
-  client.addEventListener('resumed', () => setStatus(`${client.role} in match ${client.welcome.matchId} (resumed)`));
+  client.addEventListener('resumed', () => {
+    // Each Welcome brings a new session token; the old one is dead.
+    keepSeat(client);
+    setStatus(`${client.role} in match ${client.welcome.matchId} (resumed)`);
+  });
   client.addEventListener('sessionlost', () => setStatus('the session is gone: reload to join again'));
   client.addEventListener('ended', (e) => log.add(`The match ended: ${e.result.type} ${JSON.stringify(e.result.fields)}`, 'system'));
-  client.addEventListener('close', (e) => setStatus(e.error ? `closed: ${describe(e.error)} (reload to join again)` : 'closed'));
+  client.addEventListener('close', (e) => {
+    forgetSeat();
+    setStatus(e.error ? `closed: ${describe(e.error)} (reload to join again)` : 'closed');
+  });
 
   let frames = 0;
   const frame = () => {
@@ -100,6 +133,84 @@ async function main() {
     if (client.state !== 'closed') requestAnimationFrame(frame);
   };
   requestAnimationFrame(frame);
+}
+
+/** Where a tab keeps its seat over a reload: sessionStorage is the tab's own, so two tabs never share a seat. */
+const SEAT_KEY = 'tickwire.seat';
+
+/**
+ * A seat kept over a reload: the session, and what it is (a page asking for
+ * another match, or to watch rather than play, joins anew).
+ * @typedef {{matchId: string, role: string, session: Session}} Seat
+ */
+
+/**
+ * Resumes the seat this tab kept, if the page asks for what it is; else (or
+ * when the server no longer has it) joins.
+ * @param {string} url
+ * @param {string | null} match
+ * @param {boolean} spectate
+ * @returns {Promise<Client>}
+ */
+async function join(url, match, spectate) {
+  const seat = keptSeat();
+  if (seat && (match === null || seat.matchId === match) && spectate === (seat.role !== 'player')) {
+    try {
+      const client = await connect(url, { resume: seat.session });
+      state.resumed = true;
+      return client;
+    } catch (error) {
+      forgetSeat();
+      log.add(`The seat kept over the reload is gone (${describe(error)}): joining anew.`, 'system');
+    }
+  }
+  return connect(url, { ...(match !== null ? { match } : {}), ...(spectate ? { spectate: true } : {}) });
+}
+
+/** @returns {Seat | null} */
+function keptSeat() {
+  try {
+    const seat = JSON.parse(sessionStorage.getItem(SEAT_KEY) ?? 'null');
+    return typeof seat?.session?.token === 'string' && typeof seat.matchId === 'string' ? seat : null;
+  } catch {
+    return null; // storage off (a private window's policy) or a damaged entry: join anew
+  }
+}
+
+/** @param {Client} client */
+function keepSeat(client) {
+  /** @type {Seat} */
+  const seat = { matchId: String(client.welcome.matchId), role: client.role, session: client.session };
+  try {
+    sessionStorage.setItem(SEAT_KEY, JSON.stringify(seat));
+  } catch {
+    // No storage: a reload joins anew.
+  }
+}
+
+function forgetSeat() {
+  try {
+    sessionStorage.removeItem(SEAT_KEY);
+  } catch {
+    // No storage, nothing kept.
+  }
+}
+
+/**
+ * What to do about a failed join, for the log.
+ * @param {unknown} error
+ */
+function joinHint(error) {
+  if (!(error instanceof RefusedError)) return 'The server is unreachable. Reload to try again.';
+  switch (error.code) {
+    case 'match_not_found':
+    case 'match_ended':
+      return 'That match is not there (any more): open the page without ?match= to join one.';
+    case 'nothing_to_watch':
+      return 'Nothing to watch: spectating without ?match= needs a live match.';
+    default:
+      return error.retryable ? 'Reload to try again in a moment.' : 'Reloading will not help.';
+  }
 }
 
 /**

@@ -35,6 +35,7 @@ import {
   TickwireError,
   TimeoutError,
   closedError,
+  refusalFromClose,
 } from './errors.js';
 import {
   ClientCloseEvent,
@@ -175,8 +176,10 @@ function isFinal(e) {
 
 /**
  * Opens a WebSocket, sends `Join` and waits for the first server message.
- * With Node's `ws` package, a refused upgrade becomes a {@link RefusedError}
- * (browsers only report that the socket failed).
+ * A refusal is a {@link RefusedError}: the server, asked with
+ * `?refusal=close`, upgrades and closes at once with 4000 + the HTTP status;
+ * an older server refuses the upgrade itself, which only Node's `ws` package
+ * reports (a browser says nothing but that the socket failed).
  * @param {WebSocketConstructor} Impl
  * @param {string} url
  * @param {Uint8Array | null} resume
@@ -237,28 +240,20 @@ function handshake(Impl, url, resume, lastEvent, timeoutMs) {
         fail(new ProtocolError(`expected Welcome, got ${msg.type}`));
       }
     };
+    // A server that knows `refusal=close` upgrades to refuse, so this is
+    // mostly an unreachable one; an older server's refusal looks the same here.
+    const notOpened = () =>
+      new ConnectError(
+        `the WebSocket to ${url} did not open: the server is unreachable, or refused the upgrade without saying why`,
+      );
     /** @param {CloseEvent} ev */
     const onClose = (ev) => {
-      fail(
-        opened
-          ? closedError(ev.code, ev.reason)
-          : new ConnectError(
-              `the WebSocket to ${url} did not open: the server is unreachable or refused the upgrade ` +
-                '(browsers do not say which)',
-            ),
-      );
+      fail(opened ? (refusalFromClose(ev.code, ev.reason) ?? closedError(ev.code, ev.reason)) : notOpened());
     };
     // A socket that never opened: browsers follow the error with a close, but
     // Node 20's WebSocket (undici) may fire only the error, so it ends the attempt.
     const onError = () => {
-      if (!opened) {
-        fail(
-          new ConnectError(
-            `the WebSocket to ${url} did not open: the server is unreachable or refused the upgrade ` +
-              '(browsers do not say which)',
-          ),
-        );
-      }
+      if (!opened) fail(notOpened());
     };
     ws.addEventListener('open', onOpen);
     ws.addEventListener('message', onMessage);
@@ -447,6 +442,8 @@ export class Client extends EventTarget {
       url.searchParams.set('token', typeof o.token === 'function' ? await o.token() : o.token);
     }
     if (stated) url.searchParams.set('schema', stated.hash);
+    // Browsers hide a refused upgrade's status: ask for the refusal as a close code instead.
+    url.searchParams.set('refusal', 'close');
     const timeout = o.connectTimeoutMs ?? 10_000;
     const lastEvent = resume ? this.#lastEvent : 0;
     const { ws, welcome } = await handshake(this.#WebSocket, url.href, resume, lastEvent, timeout);

@@ -115,17 +115,21 @@ export class SchemaMismatchError extends TickwireError {
 export class TimeoutError extends TickwireError {}
 
 /**
- * The WebSocket could not be opened and the reason is unknown. Browsers hide
- * the HTTP answer to a refused upgrade: a refusal (`match_full`,
- * `invalid_session`, ...) and an unreachable server look the same from a
- * page. A WebSocket implementation that exposes the response (Node's `ws`
- * package) gives a {@link RefusedError} instead.
+ * The WebSocket could not be opened and the reason is unknown: the server is
+ * unreachable, or it refused the upgrade itself. Browsers hide the HTTP
+ * answer to a refused upgrade, so a server refuses this client after the
+ * upgrade instead (`?refusal=close`), which is a {@link RefusedError}; so
+ * does Node's `ws` package, which exposes the response, with a server that
+ * does not.
  */
 export class ConnectError extends TickwireError {}
 
 /**
- * The server refused the connection before the upgrade, with an HTTP status
- * and `{"error": {"code", "message"}}` (docs/PROTOCOL.md, "Connecting").
+ * The server refused the connection, with an HTTP status and
+ * `{"error": {"code", "message"}}` before the upgrade (docs/PROTOCOL.md,
+ * "Connecting"), or, for a client that asked with `?refusal=close` (this one
+ * always does), after it: a close with code 4000 + the status and the reason
+ * `"<code>: <message>"`, which browsers do pass on to a page.
  */
 export class RefusedError extends ConnectError {
   /** @param {number} status @param {string} code @param {string} message */
@@ -166,7 +170,9 @@ export const REFUSALS = Object.freeze({
   match_not_allowed: { status: 403, retryable: false },
   session_not_yours: { status: 403, retryable: false },
   match_not_found: { status: 404, retryable: false },
+  nothing_to_watch: { status: 404, retryable: false },
   match_full: { status: 409, retryable: true },
+  no_spectator_room: { status: 409, retryable: true },
   already_connected: { status: 409, retryable: true },
   schema_mismatch: { status: 409, retryable: false },
   match_ended: { status: 410, retryable: false },
@@ -179,6 +185,30 @@ export const REFUSALS = Object.freeze({
 
 /** The close code of a connection taken over by a newer one of the same player. */
 export const TAKEN_OVER = 4001;
+
+/**
+ * A refusal told by a close (`?refusal=close`) has this code plus the HTTP
+ * status: 4404 `match_not_found`, 4409 `match_full`, 4503 `shutting_down`.
+ * Only statuses 400..599 are refusals; 4001 and the rest are not.
+ */
+const REFUSAL_CLOSE_BASE = 4000;
+
+/**
+ * The refusal a close during the handshake stands for (4400..=4599, the
+ * reason `"<code>: <message>"`), or null for any other close.
+ * @param {number} code
+ * @param {string} reason
+ * @returns {RefusedError | null}
+ */
+export function refusalFromClose(code, reason) {
+  const status = code - REFUSAL_CLOSE_BASE;
+  if (status < 400 || status > 599) return null;
+  const colon = reason.indexOf(': ');
+  // A reason without the separator is still the server's word: keep it whole as the code.
+  return colon < 0
+    ? new RefusedError(status, reason || 'http_error', '')
+    : new RefusedError(status, reason.slice(0, colon), reason.slice(colon + 2));
+}
 
 /**
  * The server (or the network) closed the connection after the upgrade

@@ -1,6 +1,7 @@
 // The client's rules with a scripted server behind a stand-in WebSocket:
 // acks ride on inputs or go alone, a missing baseline ends the client, a
-// refused resume is a `sessionlost`, close codes say what is resumable,
+// refused resume is a `sessionlost`, a refusal told by a close code (4000 +
+// the HTTP status) is a `RefusedError`, close codes say what is resumable,
 // interpolation blends each field by its type, game events arrive once and
 // in order across a resume, messages are sent (or refused) by the schema,
 // and a spectator sends no inputs.
@@ -18,6 +19,7 @@ import {
   RoleError,
   TakenOverError,
   closedError,
+  refusalFromClose,
 } from '../src/errors.js';
 import { connect } from '../src/index.js';
 import { InterpolationBuffer, lerpAngle } from '../src/interpolation.js';
@@ -183,6 +185,49 @@ test('a refused resume is a sessionlost, then a close with the refusal', async (
     ['sessionlost', 'RefusedError'],
     ['close', 'RefusedError'],
   ]);
+});
+
+test('a refusal told by a close code (refusal=close) is a RefusedError with its status, code and message', async () => {
+  FakeSocket.made = [];
+  const pending = connect('ws://127.0.0.1:9/ws', { WebSocket: FakeSocket, pingIntervalMs: 0, match: 999999 });
+  await new Promise((r) => setTimeout(r, 5));
+  const socket = FakeSocket.made[0];
+  assert.equal(new URL(socket.url).searchParams.get('refusal'), 'close', 'every connection asks for it');
+  socket.serverClose(4404, 'match_not_found: no match 999999');
+  const refused = await pending.then(
+    () => assert.fail('the join was refused'),
+    (e) => e,
+  );
+  assert.ok(refused instanceof RefusedError, String(refused));
+  assert.deepStrictEqual(
+    [refused.status, refused.code, refused.serverMessage, refused.retryable],
+    [404, 'match_not_found', 'no match 999999', false],
+  );
+
+  // The status decides the range, the reason the code; a message may hold ': ' itself.
+  const full = refusalFromClose(4409, 'match_full: match 7: 16 of 16 seats taken');
+  assert.deepStrictEqual([full?.status, full?.code, full?.serverMessage, full?.retryable], [409, 'match_full', 'match 7: 16 of 16 seats taken', true]);
+  assert.equal(refusalFromClose(4503, 'shutting_down: draining')?.retryable, true);
+  assert.deepStrictEqual([refusalFromClose(4500, '')?.code, refusalFromClose(4500, '')?.retryable], ['http_error', true]);
+  for (const code of [1000, 1008, 4001, 4399, 4600]) assert.equal(refusalFromClose(code, 'x: y'), null, String(code));
+});
+
+test('a resume refused by close 4401 invalid_session is a sessionlost at once, not retried', async () => {
+  const { client, socket } = await joined({ reconnect: { resumeWindowMs: 10_000, initialBackoffMs: 10 } });
+  const events = record(client, ['disconnect', 'resumed', 'sessionlost', 'close']);
+  const started = Date.now();
+  socket.serverClose(1006, '');
+  await new Promise((r) => setTimeout(r, 5));
+  const again = FakeSocket.made[1];
+  again.serverClose(4401, 'invalid_session: unknown or expired session');
+  const error = await client.closed;
+  assert.ok(error instanceof RefusedError && error.sessionGone && error.status === 401, String(error));
+  assert.ok(Date.now() - started < 1000, 'not the resume window');
+  assert.equal(FakeSocket.made.length, 2, 'one attempt');
+  assert.deepStrictEqual(
+    events.map(([type]) => type),
+    ['disconnect', 'sessionlost', 'close'],
+  );
 });
 
 test('a lost connection resumes, and the new connection starts without baselines', async () => {

@@ -9,65 +9,13 @@
 // Node 20 needs --experimental-websocket for its global WebSocket.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { ClosedError, RoleError, TakenOverError, connect } from '../src/index.js';
+import { BIN, NO_BIN, next, startServer, within } from './tickwire-server.js';
 
-const BIN =
-  process.env.TICKWIRE_BIN ??
-  ['release', 'debug'].map((p) => new URL(`../../target/${p}/tickwire`, import.meta.url).pathname).find(existsSync);
-const skip = BIN ? false : 'no server binary: set TICKWIRE_BIN or build with cargo';
-
-/** Every wait in these tests ends: a failure is a clear message, not a hang. */
-function within(ms, what, promise) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-/** The next event of `type` on `target` that satisfies `ok`. */
-function next(target, type, ok = () => true) {
-  return new Promise((resolve) => {
-    const on = (e) => {
-      if (!ok(e)) return;
-      target.removeEventListener(type, on);
-      resolve(e);
-    };
-    target.addEventListener(type, on);
-  });
-}
-
-/** Starts `tickwire serve` on a free loopback port; resolves with its ws:// URL. */
-async function startServer(args = []) {
-  const child = spawn(BIN, ['serve', '--bind', '127.0.0.1:0', '--log-filter', 'warn', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (d) => {
-    stderr += d;
-  });
-  const url = await within(
-    10_000,
-    'the server to listen',
-    new Promise((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (d) => {
-        out += d;
-        const m = /listening on (ws:\/\/\S+)/.exec(out);
-        if (m) resolve(m[1]);
-      });
-      child.on('exit', (code) => reject(new Error(`the server exited (${code}): ${stderr}`)));
-    }),
-  );
-  return { url, stop: () => child.kill('SIGKILL') };
-}
+const skip = BIN ? false : NO_BIN;
 
 /**
  * A TCP relay to the server whose connections can be cut without a close

@@ -1,6 +1,8 @@
 // index.d.ts against the code: `tsc --noEmit` checks the declarations, a
-// game's use of them (test/types-usage.ts) and the JSDoc of src/ (checkJs);
-// and the names it declares are exactly the ones src/index.js exports.
+// game's use of them (test/types-usage.ts and the demo page, web/demo/,
+// whose `/client/index.js` tsconfig.json maps to index.d.ts) and the JSDoc
+// of src/ (checkJs); and the names it declares are exactly the ones
+// src/index.js exports.
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -18,7 +20,7 @@ test('index.d.ts declares exactly what src/index.js exports', async () => {
   assert.deepStrictEqual(declared, exported);
 });
 
-test('tsc --noEmit accepts the types, their use, and the JSDoc of src/', () => {
+test('tsc --noEmit accepts the types, their use (the demo too), and the JSDoc of src/', () => {
     assert.ok(existsSync(tsc), 'typescript is not installed: run `npm ci` in web/ (tests/web.rs does)');
     try {
       execFileSync(tsc, ['--noEmit', '-p', web], { encoding: 'utf8', timeout: 120_000 });
