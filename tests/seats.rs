@@ -111,6 +111,44 @@ async fn a_resumed_player_holds_exactly_its_parked_seat() {
     server.shutdown().await;
 }
 
+/// Browsers close with 1001 when a page reloads or a tab closes: the seat
+/// waits for the page to come back. A close with 1000 leaves at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_close_going_away_parks_the_seat_and_a_normal_close_frees_it() {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+    let server = start(Config {
+        reconnect_grace: Duration::from_secs(5),
+        ..test_config()
+    })
+    .await;
+    let close_with = |code: CloseCode| {
+        Some(CloseFrame {
+            code,
+            reason: "".into(),
+        })
+    };
+    let (mut raw, away) = raw_join(&server.ws_url()).await;
+    raw.close(close_with(CloseCode::Away)).await.unwrap();
+    wait_until("the seat is parked", 5, || {
+        server.lobby().parked_players() == 1
+    })
+    .await;
+    let back = Client::<Arena>::resume(&server.ws_url(), away.session_token, ClientOptions::default())
+        .await
+        .expect("a page that went away resumes");
+    assert_eq!(back.welcome().entity_id, away.entity_id);
+
+    let (mut raw, left) = raw_join(&server.ws_url()).await;
+    raw.close(close_with(CloseCode::Normal)).await.unwrap();
+    let handle = server.lobby().get(left.match_id).unwrap();
+    wait_until("the player left", 5, || handle.seated() == 1).await;
+    assert_eq!(server.lobby().parked_players(), 0, "nothing parked");
+    let gone = Client::<Arena>::resume(&server.ws_url(), left.session_token, ClientOptions::default()).await;
+    assert!(gone.is_err_and(|e| e.is_session_gone()));
+    server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resume_into_a_full_match_succeeds_and_leaves_room_for_no_one_else() {
     let server = start(Config {

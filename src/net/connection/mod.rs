@@ -131,6 +131,7 @@ pub(crate) const CLOSE_REASONS: &[&str] = &[
     "other",
     "disconnected",
     "client_closed",
+    "client_going_away",
     "connection_error",
     "send_timeout",
 ];

@@ -108,6 +108,14 @@ where
             // tungstenite has queued its reply (the writer flushes it); it
             // turns a close code a client may not send into 1002.
             Message::Close(frame) => {
+                // A browser closes with 1001 when its page reloads or its tab
+                // closes (a page script cannot send 1001 itself): the player
+                // may come back, so the seat is parked as for a lost
+                // connection. A deliberate leave closes with 1000.
+                if frame.as_ref().is_some_and(|f| f.code == CloseCode::Away) {
+                    count_close("client_going_away");
+                    return End::gone("client going away");
+                }
                 if frame.is_some_and(|f| f.code == CloseCode::Protocol) {
                     count_close("protocol_error");
                     return End::left(

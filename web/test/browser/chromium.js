@@ -37,7 +37,6 @@ const ARGS = [
  * for a lost connection; src/net/connection/reader.rs), these tests run and
  * report as TODO rather than fail the suite.
  */
-export const SERVER_PARKS_1001 = 'needs the server to park a seat whose browser closed with 1001 (going away)';
 
 /** A page's waits: every one is bounded, and none needs longer on a busy 2-core machine. */
 const PAGE_TIMEOUT_MS = 15_000;

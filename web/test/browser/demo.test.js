@@ -10,7 +10,6 @@ import { after, before, test } from 'node:test';
 import { connect, findEntity } from '../../src/index.js';
 import { next, startServer, within } from '../tickwire-server.js';
 import {
-  SERVER_PARKS_1001,
   assertNoErrors,
   cellsChanged,
   holdKey,
@@ -113,7 +112,7 @@ test('held keys move the page\'s own entity: a spectator outside the page sees i
   }),
 );
 
-test('a reload takes the same seat back: the session kept in sessionStorage resumes', { timeout: 30_000, todo: SERVER_PARKS_1001 }, () =>
+test('a reload takes the same seat back: the session kept in sessionStorage resumes', { timeout: 30_000 }, () =>
   inContext({}, async (context) => {
     const { page, errors } = await openDemo(context, server.origin);
     const first = await pageState(page);

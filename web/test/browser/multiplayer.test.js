@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startServer } from '../tickwire-server.js';
 import {
-  SERVER_PARKS_1001,
   assertNoErrors,
   eventually,
   launch,
@@ -81,7 +80,7 @@ test('two pages in one match see each other, drawn, and read each other\'s chat'
   }
 });
 
-test('a closed tab\'s seat waits out the reconnect grace, then is freed', { timeout: 30_000, todo: SERVER_PARKS_1001 }, async (t) => {
+test('a closed tab\'s seat waits out the reconnect grace, then is freed', { timeout: 30_000 }, async (t) => {
   const { a, b, close } = await twoPlayers();
   try {
     const players = () => matchInfo(a.page.request, server.origin, a.matchId).then((m) => m.players);
