@@ -134,9 +134,13 @@ async fn a_close_going_away_parks_the_seat_and_a_normal_close_frees_it() {
         server.lobby().parked_players() == 1
     })
     .await;
-    let back = Client::<Arena>::resume(&server.ws_url(), away.session_token, ClientOptions::default())
-        .await
-        .expect("a page that went away resumes");
+    let back = Client::<Arena>::resume(
+        &server.ws_url(),
+        away.session_token,
+        ClientOptions::default(),
+    )
+    .await
+    .expect("a page that went away resumes");
     assert_eq!(back.welcome().entity_id, away.entity_id);
 
     let (mut raw, left) = raw_join(&server.ws_url()).await;
@@ -144,7 +148,12 @@ async fn a_close_going_away_parks_the_seat_and_a_normal_close_frees_it() {
     let handle = server.lobby().get(left.match_id).unwrap();
     wait_until("the player left", 5, || handle.seated() == 1).await;
     assert_eq!(server.lobby().parked_players(), 0, "nothing parked");
-    let gone = Client::<Arena>::resume(&server.ws_url(), left.session_token, ClientOptions::default()).await;
+    let gone = Client::<Arena>::resume(
+        &server.ws_url(),
+        left.session_token,
+        ClientOptions::default(),
+    )
+    .await;
     assert!(gone.is_err_and(|e| e.is_session_gone()));
     server.shutdown().await;
 }

@@ -458,7 +458,14 @@ async fn play<G: BotGame>(
         } else {
             None
         };
-        let due_at = due.map_or_else(tokio::time::Instant::now, |d| d.at.into());
+        // Built lazily: a disabled select branch is still constructed, and a
+        // `Sleep` per received snapshot would cost the untimed swarm CPU.
+        let timed_wait = async move {
+            match due {
+                Some(d) => tokio::time::sleep_until(d.at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = shared.stop.cancelled() => break Ok(()),
             _ = chat_ticker.tick(), if chats => {
@@ -492,7 +499,7 @@ async fn play<G: BotGame>(
                 };
                 sent_input(shared, &mut pending, pending_cap, &mut batch, seq);
             }
-            _ = tokio::time::sleep_until(due_at), if due.is_some() => {
+            _ = timed_wait, if due.is_some() => {
                 let Some(due) = due else { continue };
                 if leave_at.is_some_and(|t| Instant::now() >= t) {
                     break Ok(());
