@@ -22,6 +22,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub mod generic;
+mod predict;
 mod timing;
 mod tls;
 
@@ -280,6 +281,9 @@ pub struct Client<G: ClientGame> {
     buf: Vec<u8>,
     /// Fits the server's tick grid, for timed inputs.
     clock: InputClock,
+    /// Inputs sent and not known to be superseded, for prediction.
+    sent_inputs: VecDeque<predict::SentInput<G::Input>>,
+    prediction: predict::PredictionState<G::Entity>,
 }
 
 impl<G: ClientGame> Client<G> {
@@ -331,6 +335,8 @@ impl<G: ClientGame> Client<G> {
             rtt: None,
             buf: Vec::with_capacity(64),
             clock: InputClock::new(welcome_rate),
+            sent_inputs: VecDeque::new(),
+            prediction: predict::PredictionState::default(),
         }
     }
 
@@ -371,6 +377,11 @@ impl<G: ClientGame> Client<G> {
                     // Another match, or the same one after a pause: its tick
                     // grid is fitted again from the coming snapshots.
                     self.clock = InputClock::new(welcome.tick_rate);
+                    self.prediction.reset();
+                    if session_gone {
+                        // A new entity: the old one's inputs mean nothing to it.
+                        self.sent_inputs.clear();
+                    }
                     self.welcome = welcome;
                     self.history.clear();
                     self.unacked = None;
@@ -469,6 +480,7 @@ impl<G: ClientGame> Client<G> {
         } else {
             None
         };
+        self.remember(seq, None, &input);
         self.send(&ClientMsg::Input {
             seq,
             ack,
@@ -477,6 +489,13 @@ impl<G: ClientGame> Client<G> {
         })
         .await?;
         Ok(seq)
+    }
+
+    fn remember(&mut self, seq: u32, tick: Option<Tick>, input: &G::Input) {
+        if self.sent_inputs.len() >= predict::KEPT_INPUTS {
+            self.sent_inputs.pop_front();
+        }
+        self.sent_inputs.push_back((seq, tick, input.clone()));
     }
 
     /// When to sample and send the next timed input, and the server tick it
@@ -503,6 +522,7 @@ impl<G: ClientGame> Client<G> {
         } else {
             None
         };
+        self.remember(seq, Some(tick), &input);
         self.send(&ClientMsg::Input {
             seq,
             ack,
@@ -626,6 +646,37 @@ impl<G: ClientGame> Client<G> {
             ServerMsg::Welcome(_) => Err(ClientError::Unexpected("second Welcome")),
             ServerMsg::Error { .. } => unreachable!("next_server_msg turns errors into Err"),
         }
+    }
+}
+
+impl<G> Client<G>
+where
+    G: crate::game::Predict,
+    G::Entity: PartialEq,
+    G::Input: Default,
+{
+    /// The player's own entity as predicted: the newest snapshot's state,
+    /// then every input sent since that the server had not yet applied in it,
+    /// each at the tick it was meant for (timed inputs; an untimed one
+    /// counts as the next tick's), stepped by the game's own
+    /// [`Predict`](crate::game::Predict) code. Call it when drawing; after
+    /// each new snapshot it starts again from the server's state (the
+    /// reconciliation). `None` before the entity is in a snapshot.
+    pub fn predict(&mut self) -> Option<G::Entity> {
+        let snapshot = self.history.newest()?;
+        predict::run::<G>(
+            &mut self.prediction,
+            &mut self.sent_inputs,
+            snapshot,
+            self.welcome.entity_id,
+            self.welcome.tick_rate,
+        )
+    }
+
+    /// How many new snapshots changed what had been predicted for a tick
+    /// (a misprediction corrected): 0 while the prediction holds.
+    pub fn corrections(&self) -> u64 {
+        self.prediction.corrections()
     }
 }
 

@@ -52,6 +52,57 @@ impl<G: Game> ClientGame for G {
     type Event = G::Event;
 }
 
+/// A game whose clients predict the player's own entity: the part of the
+/// simulation that moves it, written once and called by the server's
+/// `apply_input` and `step` and by the client's prediction
+/// ([`Client::predict`](crate::client::Client::predict)), so both compute
+/// the same state from the same inputs. See `arena::Arena`.
+pub trait Predict: ClientGame
+where
+    Self::Entity: PartialEq,
+    Self::Input: Default,
+{
+    /// The newest input `seq` applied to the player's own entity (arena's
+    /// `last_input_seq`): what the server's snapshot already includes.
+    fn applied_input(own: &Self::Entity) -> u32;
+
+    /// What applying input `seq` does to the player's own entity at once, as
+    /// the server's `apply_input` does (arena: the aim and `last_input_seq`).
+    fn predict_input(
+        own: &mut Self::Entity,
+        seq: u32,
+        input: &Self::Input,
+        world: &PredictWorld<'_, Self::Entity>,
+    );
+
+    /// One tick of the player's own entity with `input` in force (the newest
+    /// applied), as the server's `step` does; `world` is the newest snapshot,
+    /// the other entities as last seen (walls, doors).
+    fn predict_step(
+        own: &mut Self::Entity,
+        input: &Self::Input,
+        world: &PredictWorld<'_, Self::Entity>,
+    );
+
+    /// Whether two predictions of the same tick look the same to the
+    /// player; when they do not, a correction is counted. Equality by
+    /// default; a game leaves out bookkeeping such as `last_input_seq` (an
+    /// input that came a tick late but changed nothing is no correction).
+    fn agrees(a: &Self::Entity, b: &Self::Entity) -> bool {
+        a == b
+    }
+}
+
+/// What a prediction step may look at besides the entity it moves.
+#[derive(Debug)]
+pub struct PredictWorld<'a, E> {
+    pub tick_rate: u16,
+    /// The newest snapshot the client decoded.
+    pub snapshot: &'a crate::snapshot::Snapshot<E>,
+    /// The predicted entity's id.
+    pub own: EntityId,
+}
+
 /// A game simulated by tickwire. See `arena::Arena` for a complete example.
 pub trait Game: Send + 'static {
     /// The replicated entity: a struct or an enum of kinds deriving `Replicate`.

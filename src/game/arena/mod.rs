@@ -181,6 +181,67 @@ fn clamp_move(pos: i32, wish: i32) -> (i32, i32) {
     (next, if blocked { 0 } else { wish })
 }
 
+// The player's own movement, shared by the simulation (`apply_input`,
+// `step`) and the client's prediction (`Predict`): one code path, so a
+// client predicts exactly what the server computes.
+
+/// A player's displacement per tick, in position quanta, at `tick_rate`.
+fn player_step(tick_rate: u16) -> f32 {
+    PLAYER_SPEED * POS_SCALE / f32::from(tick_rate.max(1))
+}
+
+/// The displacement per tick an input asks for: any non-zero move at full speed.
+fn wish_of(input: &ArenaInput, step: f32) -> IVec2 {
+    let dir = Vec2::new(
+        f32::from(input.move_x.max(-127)),
+        f32::from(input.move_y.max(-127)),
+    ) / 127.0;
+    (dir.normalize_or_zero() * step).round().as_ivec2()
+}
+
+/// What an input does to its player's entity at once: the aim, and its seq.
+fn take_input(entity: &mut ArenaEntity, seq: u32, input: &ArenaInput) {
+    if let Some(angle) = quantize_angle(input.aim) {
+        entity.angle = angle;
+    }
+    entity.last_input_seq = seq;
+}
+
+/// One tick of a player's movement: by `wish`, stopping at the walls.
+fn move_player(entity: &mut ArenaEntity, wish: IVec2) {
+    let (x, vx) = clamp_move(entity.pos.x, wish.x);
+    let (y, vy) = clamp_move(entity.pos.y, wish.y);
+    entity.pos = IVec2::new(x, y);
+    entity.vel = IVec2::new(vx, vy);
+}
+
+impl crate::game::Predict for Arena {
+    fn applied_input(own: &ArenaEntity) -> u32 {
+        own.last_input_seq
+    }
+
+    fn predict_input(
+        own: &mut ArenaEntity,
+        seq: u32,
+        input: &ArenaInput,
+        _world: &crate::game::PredictWorld<'_, ArenaEntity>,
+    ) {
+        take_input(own, seq, input);
+    }
+
+    fn predict_step(
+        own: &mut ArenaEntity,
+        input: &ArenaInput,
+        world: &crate::game::PredictWorld<'_, ArenaEntity>,
+    ) {
+        move_player(own, wish_of(input, player_step(world.tick_rate)));
+    }
+
+    fn agrees(a: &ArenaEntity, b: &ArenaEntity) -> bool {
+        (a.pos, a.vel, a.angle, a.hp) == (b.pos, b.vel, b.angle, b.hp)
+    }
+}
+
 impl Game for Arena {
     type Entity = ArenaEntity;
     type Input = ArenaInput;
@@ -226,7 +287,7 @@ impl Game for Arena {
             spawn_rng,
             next_entity: NPC_COUNT + 1,
             npc_step: npc_speed.round() as i32,
-            player_step: PLAYER_SPEED * POS_SCALE / rate,
+            player_step: player_step(settings.tick_rate),
             turn_period,
         }
     }
@@ -271,17 +332,8 @@ impl Game for Arena {
         let Some(p) = self.players.iter_mut().find(|p| p.id == player) else {
             return;
         };
-        let dir = Vec2::new(
-            f32::from(input.move_x.max(-127)),
-            f32::from(input.move_y.max(-127)),
-        ) / 127.0;
-        p.wish = (dir.normalize_or_zero() * self.player_step)
-            .round()
-            .as_ivec2();
-        if let Some(angle) = quantize_angle(input.aim) {
-            p.entity.angle = angle;
-        }
-        p.entity.last_input_seq = seq;
+        p.wish = wish_of(input, self.player_step);
+        take_input(&mut p.entity, seq, input);
     }
 
     fn step(&mut self, tick: Tick) {
@@ -302,10 +354,7 @@ impl Game for Arena {
             }
         }
         for p in &mut self.players {
-            let (x, vx) = clamp_move(p.entity.pos.x, p.wish.x);
-            let (y, vy) = clamp_move(p.entity.pos.y, p.wish.y);
-            p.entity.pos = IVec2::new(x, y);
-            p.entity.vel = IVec2::new(vx, vy);
+            move_player(&mut p.entity, p.wish);
         }
     }
 
