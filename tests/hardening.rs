@@ -45,6 +45,7 @@ fn input_frame(seq: u32) -> Message {
             seq,
             ack: None,
             tick: None,
+            view: 0,
             input: ArenaInput::default(),
         },
         &mut out,

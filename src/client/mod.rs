@@ -284,6 +284,8 @@ pub struct Client<G: ClientGame> {
     /// Inputs sent and not known to be superseded, for prediction.
     sent_inputs: VecDeque<predict::SentInput<G::Input>>,
     prediction: predict::PredictionState<G::Entity>,
+    /// What the player sees now, in ticks (`set_view`).
+    view: Option<f64>,
 }
 
 impl<G: ClientGame> Client<G> {
@@ -337,6 +339,7 @@ impl<G: ClientGame> Client<G> {
             clock: InputClock::new(welcome_rate),
             sent_inputs: VecDeque::new(),
             prediction: predict::PredictionState::default(),
+            view: None,
         }
     }
 
@@ -485,6 +488,7 @@ impl<G: ClientGame> Client<G> {
             seq,
             ack,
             tick: None,
+            view: 0,
             input,
         })
         .await?;
@@ -527,11 +531,30 @@ impl<G: ClientGame> Client<G> {
             seq,
             ack,
             tick: Some(tick.low_bits()),
+            view: self.view_back(tick),
             input,
         })
         .await?;
         self.clock.sent(tick);
         Ok(seq)
+    }
+
+    /// The tick (a fraction of one, when interpolating) of the world the
+    /// player sees now; timed inputs state it (`view`), so the game can
+    /// judge them against that world (lag compensation). `None` states nothing.
+    pub fn set_view(&mut self, tick: Option<f64>) {
+        self.view = tick;
+    }
+
+    /// The view as the wire carries it: sixteenths of a tick behind `tick`.
+    fn view_back(&self, tick: Tick) -> u16 {
+        match self.view {
+            Some(view) if view < f64::from(tick.0) => ((f64::from(tick.0) - view) * 16.0)
+                .round()
+                .clamp(1.0, f64::from(u16::MAX))
+                as u16,
+            _ => 0,
+        }
     }
 
     /// The input clock: how far ahead inputs are sent, and the margin kept.

@@ -105,6 +105,9 @@ pub struct ConfigLayer {
     /// How far ahead of the match's tick a timed input may be meant for [default: 500ms].
     #[arg(long, env = "TICKWIRE_MAX_INPUT_LEAD")]
     pub max_input_lead: Option<String>,
+    /// How far back lag compensation may rewind a player's view [default: 200ms].
+    #[arg(long, env = "TICKWIRE_MAX_REWIND")]
+    pub max_rewind: Option<String>,
     /// How long the match API shows an ended match's result [default: 5m].
     #[arg(long, env = "TICKWIRE_ENDED_MATCH_TTL")]
     pub ended_match_ttl: Option<String>,
@@ -299,6 +302,15 @@ impl ConfigLayer {
         }
         if let Some(v) = self.event_log {
             config.event_log = in_range("event_log", v, 1, 1 << 16)?;
+        }
+        if let Some(v) = &self.max_rewind {
+            config.max_rewind = duration("max_rewind", v)?;
+            if config.max_rewind > Duration::from_secs(2) {
+                return Err(ConfigError::Invalid {
+                    key: "max_rewind",
+                    message: "at most 2s".into(),
+                });
+            }
         }
         if let Some(v) = &self.max_input_lead {
             config.max_input_lead = duration("max_input_lead", v)?;

@@ -88,6 +88,9 @@ pub struct Config {
     /// meant for later is applied at the tick this far ahead. Early inputs
     /// wait in the match (at most `input_queue_per_player` per player).
     pub max_input_lead: Duration,
+    /// How far back a match keeps its snapshots for lag compensation: a
+    /// player's stated view older than this is judged at the oldest kept.
+    pub max_rewind: Duration,
     /// How long `GET /v1/matches/{id}` shows a match's result after the game
     /// ended it.
     pub ended_match_ttl: Duration,
@@ -172,6 +175,7 @@ impl Default for Config {
             spectators_per_match: 16,
             event_log: 256,
             max_input_lead: Duration::from_millis(500),
+            max_rewind: Duration::from_millis(200),
             ended_match_ttl: Duration::from_secs(300),
             send_timeout: Duration::from_secs(3),
             tick_watchdog: Duration::from_secs(1),
@@ -304,6 +308,7 @@ impl Config {
         );
         line("event_log", self.event_log.to_string());
         line("max_input_lead", format!("{:?}", d(self.max_input_lead)));
+        line("max_rewind", format!("{:?}", d(self.max_rewind)));
         line("ended_match_ttl", format!("{:?}", d(self.ended_match_ttl)));
         line("max_connections", self.max_connections.to_string());
         line(

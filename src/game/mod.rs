@@ -93,6 +93,39 @@ where
     }
 }
 
+/// The world as a player saw it: the two kept snapshots around its view
+/// time, and how far between them it was. A view older than the match keeps
+/// (`Config::max_rewind`) is clamped to the oldest kept snapshot, and one
+/// newer than the newest to the newest.
+#[derive(Debug)]
+pub struct Rewind<'a, E> {
+    pub before: &'a crate::snapshot::Snapshot<E>,
+    pub after: &'a crate::snapshot::Snapshot<E>,
+    /// 0 at `before`, 1 at `after`.
+    pub alpha: f32,
+    /// Whether the view asked for lay outside what was kept.
+    pub clamped: bool,
+}
+
+impl<E: crate::replicate::NetEntity> Rewind<'_, E> {
+    /// The view time, in ticks.
+    pub fn tick(&self) -> f64 {
+        let (a, b) = (f64::from(self.before.tick.0), f64::from(self.after.tick.0));
+        a + (b - a) * f64::from(self.alpha)
+    }
+
+    /// Entity `id` in both snapshots around the view (the same one twice
+    /// when it exists in one only), to interpolate with `alpha`.
+    pub fn entity(&self, id: EntityId) -> Option<(&E, &E)> {
+        match (self.before.get(id), self.after.get(id)) {
+            (Some(a), Some(b)) => Some((a, b)),
+            (Some(a), None) => Some((a, a)),
+            (None, Some(b)) => Some((b, b)),
+            (None, None) => None,
+        }
+    }
+}
+
 /// What a prediction step may look at besides the entity it moves.
 #[derive(Debug)]
 pub struct PredictWorld<'a, E> {
@@ -132,6 +165,22 @@ pub trait Game: Send + 'static {
     /// before for this player. Out-of-range values must be clamped here: this is
     /// the only place that knows what "in range" means.
     fn apply_input(&mut self, player: PlayerId, seq: u32, input: &Self::Input);
+
+    /// Applies one input whose player stated what it saw (a timed input
+    /// with a view, docs/PROTOCOL.md "Input timing"): `seen` is the world at
+    /// that moment, rebuilt from the snapshots the match kept (lag
+    /// compensation: resolve a shot against where the targets were on the
+    /// shooter's screen). By default it is [`apply_input`](Self::apply_input).
+    fn apply_input_seen(
+        &mut self,
+        player: PlayerId,
+        seq: u32,
+        input: &Self::Input,
+        seen: &Rewind<'_, Self::Entity>,
+    ) {
+        let _ = seen;
+        self.apply_input(player, seq, input);
+    }
 
     /// Advances the simulation by one tick, which becomes `tick`.
     fn step(&mut self, tick: Tick);

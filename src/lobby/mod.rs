@@ -87,6 +87,8 @@ pub struct LobbySettings {
     pub ended_match_ttl: Duration,
     /// How far ahead of the match a timed input may be meant for.
     pub max_input_lead: Duration,
+    /// How far back a match keeps snapshots for lag compensation.
+    pub max_rewind: Duration,
 }
 
 /// A live match as the network side sees it: queues in, counters out.
@@ -275,6 +277,7 @@ impl<G: Game> Lobby<G> {
             stats: handle.stats.clone(),
             event_log: s.event_log,
             max_input_lead: s.max_input_lead,
+            max_rewind: s.max_rewind,
             held_per_player: s.input_queue_per_player.max(1),
             empty_grace: s.empty_match_grace,
             request_end,

@@ -138,6 +138,7 @@ pub async fn start<G: Game>(config: Config) -> std::io::Result<ServerHandle<G>> 
             spectators_per_match: config.spectators_per_match,
             event_log: config.event_log,
             max_input_lead: config.max_input_lead,
+            max_rewind: config.max_rewind,
             ended_match_ttl: config.ended_match_ttl,
         },
         pool,

@@ -32,10 +32,16 @@ pub enum ClientMsg<I, M = NoMessages> {
     /// better than 2^15). One that comes early waits for its tick; one that
     /// comes late is applied at the next tick and counted. The server
     /// reports how early they come in `InputTiming`.
+    ///
+    /// `view` (timed inputs only) is how far behind `tick` the world was that
+    /// the player saw when the input was sampled (its interpolation tick),
+    /// in sixteenths of a tick; 0 states nothing. The game may judge the
+    /// input against that world (lag compensation, `Game::apply_input_seen`).
     Input {
         seq: u32,
         ack: Option<Tick>,
         tick: Option<u16>,
+        view: u16,
         input: I,
     },
     /// The newest snapshot tick the client has decoded; the next delta is against it.
@@ -157,6 +163,7 @@ impl<I: Replicated, M: MessageSet> Encode for ClientMsg<I, M> {
                 seq,
                 ack,
                 tick,
+                view,
                 input,
             } => {
                 match tick {
@@ -168,6 +175,7 @@ impl<I: Replicated, M: MessageSet> Encode for ClientMsg<I, M> {
                 if let Some(tick) = tick {
                     // Two plain bytes: as a varint, most values would take three.
                     tick.to_le_bytes().encode(e)?;
+                    view.encode(e)?;
                 }
                 let mut w = BitWriter::new();
                 input.write_full(&mut w);
@@ -207,6 +215,7 @@ impl<I: Replicated, M: MessageSet, C> Decode<C> for ClientMsg<I, M> {
                     seq,
                     ack,
                     tick: None,
+                    view: 0,
                     input,
                 }
             }
@@ -214,11 +223,13 @@ impl<I: Replicated, M: MessageSet, C> Decode<C> for ClientMsg<I, M> {
                 let seq = Decode::decode(d)?;
                 let ack = Decode::decode(d)?;
                 let tick = u16::from_le_bytes(Decode::decode(d)?);
+                let view = Decode::decode(d)?;
                 let input = decode_input(d)?;
                 ClientMsg::Input {
                     seq,
                     ack,
                     tick: Some(tick),
+                    view,
                     input,
                 }
             }

@@ -180,6 +180,7 @@ mod tests {
                 seq: 300,
                 ack: Some(Tick(1000)),
                 tick: None,
+                view: 0,
                 input: ArenaInput {
                     move_x: 127,
                     move_y: -127,
@@ -194,6 +195,7 @@ mod tests {
                 seq: 5,
                 ack: None,
                 tick: None,
+                view: 0,
                 input: ArenaInput::default(),
             },
             "01 05 00 05 7f 7f 00 00 00",
@@ -210,9 +212,10 @@ mod tests {
                 seq: 5,
                 ack: Some(Tick(70000)),
                 tick: Some(4465),
+                view: 40,
                 input: ArenaInput::default(),
             },
-            "05 05 01 fc 70 11 01 00 71 11 05 7f 7f 00 00 00",
+            "05 05 01 fc 70 11 01 00 71 11 28 05 7f 7f 00 00 00",
         );
         let mut out = Vec::new();
         let ready = ClientMsg::<ArenaInput, ArenaMessage>::Message(ArenaMessage::Ready);
@@ -381,14 +384,14 @@ mod tests {
         }
 
         #[test]
-        fn inputs_round_trip(seq in any::<u32>(), ack in proptest::option::of(any::<u32>()), tick in proptest::option::of(any::<u16>()), mx in any::<i8>(), my in any::<i8>(), aim in -10.0f32..10.0, buttons in any::<u8>()) {
+        fn inputs_round_trip(seq in any::<u32>(), ack in proptest::option::of(any::<u32>()), tick in proptest::option::of(any::<u16>()), view in any::<u16>(), mx in any::<i8>(), my in any::<i8>(), aim in -10.0f32..10.0, buttons in any::<u8>()) {
             let input = ArenaInput { move_x: mx, move_y: my, aim, buttons };
             let mut out = Vec::new();
-            encode_client::<ArenaInput, NoMessages>(&ClientMsg::Input { seq, ack: ack.map(Tick), tick, input }, &mut out);
+            encode_client::<ArenaInput, NoMessages>(&ClientMsg::Input { seq, ack: ack.map(Tick), tick, view: if tick.is_some() { view } else { 0 }, input }, &mut out);
             // The input arrives on its grid: moves clamped to -127..=127, aim in 16 bits of a turn.
             let mut snapped = input;
             crate::replicate::Replicated::snap(&mut snapped);
-            prop_assert_eq!(decode_client::<ArenaInput, NoMessages>(&out, 1024).unwrap(), ClientMsg::Input { seq, ack: ack.map(Tick), tick, input: snapped });
+            prop_assert_eq!(decode_client::<ArenaInput, NoMessages>(&out, 1024).unwrap(), ClientMsg::Input { seq, ack: ack.map(Tick), tick, view: if tick.is_some() { view } else { 0 }, input: snapped });
             prop_assert_eq!(snapped.move_x, mx.max(-127));
             let turn = std::f32::consts::TAU;
             prop_assert!((snapped.aim - aim.rem_euclid(turn)).abs() < 1e-3 || (snapped.aim - aim.rem_euclid(turn)).abs() > turn - 1e-3);

@@ -201,6 +201,10 @@ pub struct MatchLoop<G: Game> {
     held_per_player: usize,
     /// Ticks between input-timing reports (about half a second).
     report_every: u32,
+    /// The newest snapshots, oldest first, for lag compensation: at most
+    /// `rewind_ticks + 1`, shared with the connections (no copy).
+    history: VecDeque<Arc<Published<G::Entity>>>,
+    rewind_ticks: usize,
 }
 
 /// How many evenly spaced phases one tick slot is divided into.
@@ -233,6 +237,8 @@ pub struct MatchParts<G: Game> {
     pub event_log: usize,
     /// How far ahead a timed input may be meant for (`Config::max_input_lead`).
     pub max_input_lead: Duration,
+    /// How far back snapshots are kept for lag compensation (`Config::max_rewind`).
+    pub max_rewind: Duration,
     /// Inputs and messages that may wait for their tick, per player.
     pub held_per_player: usize,
     pub empty_grace: Duration,
@@ -280,6 +286,8 @@ impl<G: Game> MatchLoop<G> {
             max_lead_ticks: (parts.max_input_lead.as_nanos() / dt.as_nanos()).max(1) as u32,
             held_per_player: parts.held_per_player.max(1),
             report_every: u32::from(rate / 2).max(1),
+            history: VecDeque::new(),
+            rewind_ticks: (parts.max_rewind.as_nanos() / dt.as_nanos()) as usize,
         }
     }
 
@@ -445,16 +453,26 @@ impl<G: Game> MatchLoop<G> {
                     return;
                 }
                 entry.last_seq = seq;
-                if let Some(InputTime { tick, arrived }) = timing {
-                    // Its tick began `behind` ticks before this one: the
-                    // lead is the time from arrival to that beginning.
-                    let behind = i64::from(next.0.saturating_sub(tick.0));
-                    let waited = now.saturating_duration_since(arrived).as_micros() as i64;
-                    let lead = waited - behind * self.dt.as_micros() as i64;
-                    entry.timing.record(lead);
-                    *late += u64::from(lead < 0);
+                let Some(InputTime {
+                    tick,
+                    arrived,
+                    view_back,
+                }) = timing
+                else {
+                    self.game.apply_input(player, seq, &input);
+                    return;
+                };
+                // Its tick began `behind` ticks before this one: the lead is
+                // the time from arrival to that beginning.
+                let behind = i64::from(next.0.saturating_sub(tick.0));
+                let waited = now.saturating_duration_since(arrived).as_micros() as i64;
+                let lead = waited - behind * self.dt.as_micros() as i64;
+                entry.timing.record(lead);
+                *late += u64::from(lead < 0);
+                match rewind(&self.history, tick, view_back) {
+                    Some(seen) => self.game.apply_input_seen(player, seq, &input, &seen),
+                    None => self.game.apply_input(player, seq, &input),
                 }
-                self.game.apply_input(player, seq, &input);
             }
             Inbound::Message(message) => {
                 let name = message.name();
@@ -539,6 +557,12 @@ impl<G: Game> MatchLoop<G> {
         let published = Arc::new(Published::new(snapshot));
         // Stored before any player can see this tick: an ack beyond it is a lie.
         self.stats.tick.store(self.tick.0, Ordering::Release);
+        if self.rewind_ticks > 0 {
+            if self.history.len() > self.rewind_ticks {
+                self.history.pop_front();
+            }
+            self.history.push_back(published.clone());
+        }
         let report = self.tick.0 % self.report_every == 0;
         for p in &mut self.players {
             // Before the snapshot, whose push wakes the writer that sends it.
@@ -640,6 +664,43 @@ impl<G: Game> TickTask for MatchLoop<G> {
     }
 }
 
+/// The world a player saw, `view_back` sixteenths of a tick before `tick`,
+/// from the kept snapshots (clamped to them); `None` when the input states
+/// no view or nothing is kept.
+fn rewind<E>(
+    history: &VecDeque<Arc<Published<E>>>,
+    tick: Tick,
+    view_back: u16,
+) -> Option<crate::game::Rewind<'_, E>> {
+    if view_back == 0 {
+        return None;
+    }
+    let (oldest, newest) = (history.front()?, history.back()?);
+    let view = f64::from(tick.0) - f64::from(view_back) / 16.0;
+    let (first, last) = (
+        f64::from(oldest.snapshot.tick.0),
+        f64::from(newest.snapshot.tick.0),
+    );
+    let clamped = view < first || view > last;
+    let view = view.clamp(first, last);
+    // Snapshots are one per tick: the pair around `view` is found by index.
+    let i = ((view - first).floor() as usize).min(history.len() - 1);
+    let before = &history[i].snapshot;
+    let after = &history[(i + 1).min(history.len() - 1)].snapshot;
+    let span = f64::from(after.tick.0) - f64::from(before.tick.0);
+    let alpha = if span > 0.0 {
+        ((view - f64::from(before.tick.0)) / span) as f32
+    } else {
+        0.0
+    };
+    Some(crate::game::Rewind {
+        before,
+        after,
+        alpha,
+        clamped,
+    })
+}
+
 /// An event's bits, encoded once for all its recipients.
 fn encode_event<V: MessageSet>(event: &V) -> Bytes {
     let mut w = BitWriter::new();
@@ -672,6 +733,7 @@ mod tests {
             stats: Arc::new(MatchStats::default()),
             event_log: 8,
             max_input_lead: Duration::from_millis(500),
+            max_rewind: Duration::from_millis(200),
             held_per_player: 4,
             empty_grace: Duration::from_secs(3600),
             request_end: Box::new(|_| false),
@@ -778,6 +840,7 @@ mod tests {
                 timing: meant_for.map(|tick| InputTime {
                     tick: Tick(tick),
                     arrived: Instant::now(),
+                    view_back: 0,
                 }),
             },
         }
@@ -852,6 +915,130 @@ mod tests {
         assert_eq!(
             task.stats.inputs_rejected.load(Ordering::Relaxed),
             6 - task.held_per_player as u64
+        );
+    }
+
+    /// A shot judged where the shooter saw its target 100 ms ago hits it;
+    /// one at where the target is now on the server misses it.
+    #[test]
+    fn lag_compensation_judges_a_shot_against_the_world_the_shooter_saw() {
+        use crate::game::arena::{ArenaInput, FIRE, HIT_RADIUS, START_HP};
+        use glam::Vec2;
+        let mut task = arena_loop(); // 240 Hz: 24 ticks are 100 ms
+        let _slot = with_player(&mut task);
+        for _ in 0..40 {
+            task.step_and_publish();
+        }
+        let back = 24u32;
+        let now = task.tick;
+        let view = &task.history[task.history.len() - 1 - back as usize].snapshot;
+        assert_eq!(view.tick.0, now.0 - back);
+        let current = &task.history.back().unwrap().snapshot;
+        let me = task.game.player_entity(PlayerId(7)).unwrap().clone();
+        let from = me.pos.as_vec2();
+        // Nothing but the target within reach of a ray, in a world.
+        let clear = |world: &Snapshot<crate::game::arena::ArenaEntity>, target, to: Vec2| {
+            let aim = (to - from).normalize();
+            world
+                .entities
+                .iter()
+                .filter(|e| e.id != me.id && e.id != target)
+                .all(|e| {
+                    let d = e.pos.as_vec2() - from;
+                    (d - aim * d.dot(aim)).length() > 2.0 * HIT_RADIUS
+                })
+        };
+        // A walking NPC that moved across the line of sight, with both rays clear.
+        let (target, then, there) = view
+            .entities
+            .iter()
+            .filter(|e| e.kind == crate::game::arena::ArenaKind::Npc)
+            .find_map(|e| {
+                let then = e.pos.as_vec2();
+                let there = current.get(e.id)?.pos.as_vec2();
+                let sight = (then - from).normalize();
+                let across = ((there - then) - sight * (there - then).dot(sight)).length();
+                (across > 2.0 * HIT_RADIUS && clear(view, e.id, then) && clear(view, e.id, there))
+                    .then_some((e.id, then, there))
+            })
+            .expect("a walking NPC crossing the line of sight");
+        let shot = |seq, to: Vec2, fire| PlayerInput {
+            player: PlayerId(7),
+            what: Inbound::Input {
+                seq,
+                input: ArenaInput {
+                    aim: (to - from).to_angle(),
+                    buttons: if fire { FIRE } else { 0 },
+                    ..ArenaInput::default()
+                },
+                timing: Some(InputTime {
+                    tick: Tick(now.0 + 1),
+                    arrived: Instant::now(),
+                    view_back: (back * 16) as u16,
+                }),
+            },
+        };
+        let hp = |task: &MatchLoop<Arena>| {
+            task.history
+                .back()
+                .unwrap()
+                .snapshot
+                .get(target)
+                .unwrap()
+                .hp
+        };
+        // Aimed where it was then, as the shooter saw it: a hit.
+        task.inputs.push(shot(1, then, true)).unwrap();
+        task.step_and_publish();
+        assert_eq!(hp(&task), START_HP - crate::game::arena::SHOT_DAMAGE, "hit");
+        // Release, then aim where it is now on the server: judged against
+        // what the shooter saw then, that is a miss.
+        task.inputs.push(shot(2, there, false)).unwrap();
+        task.step_and_publish();
+        let now = task.tick;
+        let current = task
+            .history
+            .back()
+            .unwrap()
+            .snapshot
+            .get(target)
+            .unwrap()
+            .pos
+            .as_vec2();
+        let mut miss = shot(3, current, true);
+        if let Inbound::Input {
+            timing: Some(t), ..
+        } = &mut miss.what
+        {
+            t.tick = Tick(now.0 + 1);
+        }
+        task.inputs.push(miss).unwrap();
+        task.step_and_publish();
+        assert_eq!(
+            hp(&task),
+            START_HP - crate::game::arena::SHOT_DAMAGE,
+            "missed"
+        );
+    }
+
+    #[test]
+    fn a_view_older_than_the_rewind_limit_is_clamped_to_the_oldest_kept() {
+        let mut task = arena_loop();
+        for _ in 0..100 {
+            task.step_and_publish();
+        }
+        assert_eq!(task.history.len(), task.rewind_ticks + 1, "bounded");
+        let oldest = task.history.front().unwrap().snapshot.tick;
+        let seen = rewind(&task.history, Tick(task.tick.0 + 1), 90 * 16).unwrap();
+        assert!(seen.clamped);
+        assert_eq!(seen.before.tick, oldest);
+        let seen = rewind(&task.history, Tick(task.tick.0 + 1), 40).unwrap();
+        assert!(!seen.clamped);
+        assert_eq!(seen.before.tick.0, task.tick.0 - 2, "2.5 ticks back");
+        assert!((seen.alpha - 0.5).abs() < 1e-6);
+        assert!(
+            rewind(&task.history, task.tick, 0).is_none(),
+            "no view stated"
         );
     }
 

@@ -39,6 +39,9 @@ pub enum Inbound<I, M> {
 pub struct InputTime {
     pub tick: Tick,
     pub arrived: std::time::Instant,
+    /// How far behind `tick` the player's view was, in sixteenths of a
+    /// tick (0: not stated).
+    pub view_back: u16,
 }
 
 /// How early a player's timed inputs arrived over a report window, in tenths

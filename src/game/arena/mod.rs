@@ -30,6 +30,14 @@ pub const NPC_COUNT: u32 = 64;
 pub const NPC_SPEED: f32 = 50.0;
 pub const PLAYER_SPEED: f32 = 200.0;
 pub const START_HP: u16 = 100;
+/// `ArenaInput::buttons` bit that fires a hitscan shot along `aim` (once per
+/// press: the bit's rising edge). arena-v1's bots never press it.
+pub const FIRE: u8 = 1;
+/// What a hit takes off the target's `hp`.
+pub const SHOT_DAMAGE: u16 = 10;
+/// A shot hits an entity whose centre passes within this of its line, in
+/// position quanta (2 world units).
+pub const HIT_RADIUS: f32 = 2.0 * POS_SCALE;
 /// Seconds of simulated time between two turns of a walking NPC.
 pub const NPC_TURN_SECONDS: u32 = 2;
 
@@ -123,6 +131,8 @@ struct Player {
     wish: IVec2,
     /// Said `Ready`.
     ready: bool,
+    /// The newest input held FIRE: a shot needs a new press.
+    firing: bool,
 }
 
 /// The arena-v1 game.
@@ -148,6 +158,41 @@ fn velocity_angle(vel: IVec2) -> u16 {
 }
 
 impl Arena {
+    /// Applies an input; whether it is a new press of FIRE (a shot).
+    fn take(&mut self, player: PlayerId, seq: u32, input: &ArenaInput) -> bool {
+        let Some(p) = self.players.iter_mut().find(|p| p.id == player) else {
+            return false;
+        };
+        p.wish = wish_of(input, self.player_step);
+        take_input(&mut p.entity, seq, input);
+        let pressed = input.buttons & FIRE != 0;
+        let fires = pressed && !p.firing;
+        p.firing = pressed;
+        fires
+    }
+
+    /// A shot of `player` along its aim, at `targets` (entity positions in
+    /// quanta, as the shot is judged): the first one on the line loses hp.
+    fn shoot(&mut self, player: PlayerId, targets: &[(EntityId, Vec2)]) {
+        let Some(p) = self.players.iter().find(|p| p.id == player) else {
+            return;
+        };
+        let (me, from) = (p.entity.id, p.entity.pos.as_vec2());
+        let aim = Vec2::from_angle(p.entity.angle_radians());
+        let hit = hitscan(me, from, aim, targets);
+        if let Some(target) = hit {
+            let victim = self
+                .npcs
+                .iter_mut()
+                .map(|n| &mut n.entity)
+                .chain(self.players.iter_mut().map(|p| &mut p.entity))
+                .find(|e| e.id == target);
+            if let Some(e) = victim {
+                e.hp = e.hp.saturating_sub(SHOT_DAMAGE);
+            }
+        }
+    }
+
     fn random_position(rng: &mut fastrand::Rng) -> IVec2 {
         IVec2::new(rng.i32(0..=WORLD_QUANTA), rng.i32(0..=WORLD_QUANTA))
     }
@@ -159,6 +204,26 @@ impl Arena {
             .find(|p| p.id == player)
             .map(|p| &p.entity)
     }
+}
+
+/// The nearest target (other than the shooter) whose centre lies within
+/// `HIT_RADIUS` of the ray from `from` along the unit vector `aim`.
+fn hitscan(
+    shooter: EntityId,
+    from: Vec2,
+    aim: Vec2,
+    targets: &[(EntityId, Vec2)],
+) -> Option<EntityId> {
+    targets
+        .iter()
+        .filter(|(id, _)| *id != shooter)
+        .filter_map(|&(id, at)| {
+            let along = (at - from).dot(aim);
+            let miss = (at - from - aim * along).length();
+            (along > 0.0 && miss <= HIT_RADIUS).then_some((id, along))
+        })
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(id, _)| id)
 }
 
 /// Moves `pos` by `vel`, reflecting off the walls; returns the new position and velocity.
@@ -311,6 +376,7 @@ impl Game for Arena {
             },
             wish: IVec2::ZERO,
             ready: false,
+            firing: false,
         });
         id
     }
@@ -329,11 +395,38 @@ impl Game for Arena {
     }
 
     fn apply_input(&mut self, player: PlayerId, seq: u32, input: &ArenaInput) {
-        let Some(p) = self.players.iter_mut().find(|p| p.id == player) else {
-            return;
-        };
-        p.wish = wish_of(input, self.player_step);
-        take_input(&mut p.entity, seq, input);
+        if self.take(player, seq, input) {
+            // Without a stated view, a shot is judged against the world as it is.
+            let now: Vec<(EntityId, Vec2)> = self
+                .npcs
+                .iter()
+                .map(|n| &n.entity)
+                .chain(self.players.iter().map(|p| &p.entity))
+                .map(|e| (e.id, e.pos.as_vec2()))
+                .collect();
+            self.shoot(player, &now);
+        }
+    }
+
+    fn apply_input_seen(
+        &mut self,
+        player: PlayerId,
+        seq: u32,
+        input: &ArenaInput,
+        seen: &crate::game::Rewind<'_, ArenaEntity>,
+    ) {
+        if self.take(player, seq, input) {
+            // Lag compensation: targets where the shooter saw them, between
+            // the two kept snapshots around its view.
+            let then: Vec<(EntityId, Vec2)> = seen
+                .after
+                .entities
+                .iter()
+                .filter_map(|e| seen.entity(e.id))
+                .map(|(a, b)| (a.id, a.pos.as_vec2().lerp(b.pos.as_vec2(), seen.alpha)))
+                .collect();
+            self.shoot(player, &then);
+        }
     }
 
     fn step(&mut self, tick: Tick) {

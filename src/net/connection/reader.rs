@@ -146,6 +146,7 @@ where
                 seq,
                 ack,
                 tick: meant_for,
+                view,
                 input: payload,
             }) => {
                 if let Some(tick) = ack {
@@ -173,6 +174,7 @@ where
                         let timing = InputTime {
                             tick: input.tick().nearest_with_low_bits(low),
                             arrived: Instant::now(),
+                            view_back: view,
                         };
                         input.send_timed(seq, payload, timing)
                     }
