@@ -934,7 +934,7 @@ mod tests {
         let view = &task.history[task.history.len() - 1 - back as usize].snapshot;
         assert_eq!(view.tick.0, now.0 - back);
         let current = &task.history.back().unwrap().snapshot;
-        let me = task.game.player_entity(PlayerId(7)).unwrap().clone();
+        let me = *task.game.player_entity(PlayerId(7)).unwrap();
         let from = me.pos.as_vec2();
         // Nothing but the target within reach of a ray, in a world.
         let clear = |world: &Snapshot<crate::game::arena::ArenaEntity>, target, to: Vec2| {
