@@ -31,6 +31,7 @@ export {
 } from './messages.js';
 export { Baselines, MAX_BASELINE_AGE } from './baselines.js';
 export { TickClock } from './clock.js';
+export { InputClock } from './timing.js';
 export { InterpolationBuffer, lerp, lerpAngle, nlerp, slerp } from './interpolation.js';
 export {
   SnapshotEvent,
@@ -44,6 +45,7 @@ export {
   EventsMissedEvent,
   EndedEvent,
   DeniedEvent,
+  InputTimingEvent,
 } from './events.js';
 export {
   TickwireError,
