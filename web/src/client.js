@@ -19,7 +19,6 @@
  */
 
 import { Baselines } from './baselines.js';
-import { TickClock } from './clock.js';
 import { decodeEvent, decodeSnapshot, encodeInput, encodeMessage, findEntity, presentSnapshot } from './codec.js';
 import {
   ClientClosedError,
@@ -55,14 +54,14 @@ import {
 import { InterpolationBuffer } from './interpolation.js';
 import { PROTOCOL_VERSION, decodeServerMsg, encodeClientMsg, tokenFromHex, tokenToHex } from './messages.js';
 import { ROLES, Schema } from './schema.js';
-import { InputClock } from './timing.js';
+import { InputClock, TickClock } from './clock.js';
 
 /** @typedef {import('./messages.js').Welcome} Welcome */
 /** @typedef {import('./messages.js').ClientMsg} ClientMsg */
 /** @typedef {import('./codec.js').Snapshot} Snapshot */
 /** @typedef {import('./codec.js').Entity} Entity */
 /** @typedef {import('./interpolation.js').InterpolationOptions} InterpolationOptions */
-/** @typedef {import('./timing.js').InputDue} InputDue */
+/** @typedef {import('./clock.js').InputDue} InputDue */
 
 /**
  * What a WebSocket constructor must offer: the browser API.
@@ -826,14 +825,15 @@ export class Client extends EventTarget {
    * its send time: a timer (set a millisecond early, as timers fire late)
    * calls `sample(due)`, and what it returns goes out for `due.tick` (null
    * or undefined: no input for that tick). The precision is the browser's
-   * timers': about a millisecond, 4 ms for chains of nested timers in some
-   * browsers, far worse in a background tab (throttled to once a second); the
-   * server's reports measure it, and the send times move to keep it in
-   * time. An input whose timer fired more than half a tick late goes
-   * untimed, so a throttled tab does not teach the clock its timers'
-   * delays. It starts at this connection's first snapshot, pauses while
-   * the client resumes, and stops at {@link stopTimedInputs} or the end
-   * of the client. A call replaces the previous `sample`.
+   * timers': a millisecond or so; a delay under 4 ms becomes 4 ms, each
+   * timer being set from the previous one's callback (the clamp for nested
+   * timers); once a second in a background tab. The server's reports
+   * measure it, and the send times move to keep inputs in time. An input
+   * whose timer fired more than half a tick late goes untimed, so a
+   * throttled tab does not teach the clock its timers' delays. It starts
+   * at this connection's first snapshot, pauses while the client resumes,
+   * and stops at {@link stopTimedInputs} or the end of the client. A call
+   * replaces the previous `sample`.
    * @param {(due: InputDue) => Readonly<Record<string, unknown>> | null | undefined} sample
    * @throws {RoleError} when this connection is a spectator's or an admin's
    */

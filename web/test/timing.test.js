@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { InputClock } from '../src/timing.js';
+import { InputClock } from '../src/clock.js';
 
 /** `a` within `eps` of `b`. */
 function near(a, b, eps, what) {
