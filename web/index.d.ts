@@ -184,7 +184,9 @@ export type ClientMsg =
   | { type: 'input'; seq: number; ack: number | null; input: Uint8Array }
   | { type: 'ack'; tick: number }
   | { type: 'ping'; clientTimeUs: bigint }
-  | { type: 'message'; message: Uint8Array };
+  | { type: 'message'; message: Uint8Array }
+  /** An input meant for server tick `tick`: only its low 16 bits travel, the server restores the rest. */
+  | { type: 'timedinput'; seq: number; ack: number | null; tick: number; input: Uint8Array };
 
 export interface Welcome {
   version: number;
@@ -213,7 +215,9 @@ export type ServerMsg =
   | { type: 'error'; code: ServerErrorCode; message: string }
   | { type: 'event'; seq: number; body: Uint8Array }
   | { type: 'eventsmissed'; first: number; last: number }
-  | { type: 'ended'; seq: number; result: Uint8Array };
+  | { type: 'ended'; seq: number; result: Uint8Array }
+  /** How early timed inputs arrived over the last window: leads in tenths of a millisecond (negative: late). */
+  | { type: 'inputtiming'; leadMin: number; leadMax: number; late: number };
 
 export declare function encodeClientMsg(msg: ClientMsg): Uint8Array;
 /** @throws {ProtocolError} */
@@ -242,6 +246,37 @@ export declare class TickClock {
   readonly smoothedRttMs: number | null;
   arrivalTickAt(nowMs: number): number | null;
   serverTickAt(nowMs: number): number | null;
+}
+
+/** The next timed input: the server tick it is for, and when to sample and send it (ms, `performance.now()`). */
+export interface InputDue {
+  tick: number;
+  at: number;
+}
+
+/**
+ * When to send inputs so that they reach the server just before their ticks
+ * (the Rust client's `InputClock`): fits the tick grid from snapshot arrivals,
+ * starts one tick (or a round trip) ahead, and moves by the server's reports.
+ * All times in milliseconds.
+ */
+export declare class InputClock {
+  constructor(tickRate: number);
+  /** Starts from a measured round trip instead of one tick (until the first report). */
+  seedRtt(rttMs: number): void;
+  onSnapshot(tick: number, atMs: number): void;
+  /** A report: the least and most lead of its window (negative: late), and the late count. */
+  onReport(leadMinMs: number, leadMaxMs: number, late: number): void;
+  /** The first tick whose send time has not passed, after the last one sent; null before a snapshot. */
+  due(nowMs: number): InputDue | null;
+  /** The input for `tick` went out (or was skipped). */
+  sent(tick: number): void;
+  /** How long before a tick's snapshot arrives its input is sent. */
+  readonly sendAheadMs: number;
+  /** The lead the worst input of a window aims to keep: 0.75 ms plus half the smoothed spread, at most half a tick. */
+  readonly marginMs: number;
+  readonly reports: number;
+  readonly tickMs: number;
 }
 
 export interface InterpolationOptions {
@@ -465,6 +500,19 @@ export declare class DeniedEvent extends Event {
   readonly reason: string;
 }
 
+/** `inputtiming`: the server's report on this client's timed inputs (every half second while they come). */
+export declare class InputTimingEvent extends Event {
+  constructor(leadMinMs: number, leadMaxMs: number, late: number, bytes: number);
+  readonly type: 'inputtiming';
+  /** The least time from an input's arrival to the start of its tick, in ms (negative: late). */
+  readonly leadMinMs: number;
+  /** The most. */
+  readonly leadMaxMs: number;
+  /** How many inputs of the window came after their tick had begun. */
+  readonly late: number;
+  readonly bytes: number;
+}
+
 export interface ClientEventMap {
   snapshot: SnapshotEvent;
   event: GameEvent;
@@ -472,6 +520,7 @@ export interface ClientEventMap {
   ended: EndedEvent;
   denied: DeniedEvent;
   pong: PongEvent;
+  inputtiming: InputTimingEvent;
   disconnect: DisconnectEvent;
   resumed: ResumedEvent;
   sessionlost: SessionLostEvent;
@@ -566,6 +615,20 @@ export declare class Client extends EventTarget {
   readonly smoothedRttMs: number | null;
   /** Sends an input; its seq, or null when not sent (resuming, or over the input rate). @throws {RoleError} for a watcher */
   sendInput(input: Readonly<Record<string, unknown>>): number | null;
+  /** The next timed input's tick and send time (ms, `performance.now()`); null before this connection's first snapshot. */
+  inputDue(): InputDue | null;
+  /** Sends an input meant for server tick `tick` (from `inputDue`); its seq, or null when not sent. @throws {RoleError} for a watcher */
+  sendTimedInput(tick: number, input: Readonly<Record<string, unknown>>): number | null;
+  /**
+   * Samples and sends one timed input per tick with a timer: `sample(due)` is called
+   * about a millisecond before `due.at` (timer precision: ~1 ms, 4 ms when nested,
+   * a second in a background tab); null or undefined sends nothing for that tick.
+   * @throws {RoleError} for a watcher
+   */
+  startTimedInputs(sample: (due: InputDue) => Readonly<Record<string, unknown>> | null | undefined): void;
+  stopTimedInputs(): void;
+  /** This connection's input clock; null before the first Welcome. */
+  readonly inputClock: InputClock | null;
   /**
    * Sends a game message; false when not sent (resuming, or over the message rate).
    * A refusal by the server is a `denied` event. @throws {MessageError}

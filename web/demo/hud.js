@@ -1,11 +1,13 @@
 // @ts-check
 /**
  * The demo's overlay: the numbers a netcode demo should show (round trip,
- * tick, bytes down, entities, interpolation delay) and the message log.
+ * tick, bytes down, entities, interpolation delay, how early inputs reach
+ * the server) and the message log.
  * @module
  */
 
 /** @typedef {import('/client/index.js').Client} Client */
+/** @typedef {import('/client/index.js').InputTimingEvent} InputTimingEvent */
 
 /** Bytes of snapshots received in the last second, for KB/s down. */
 export class ByteRate {
@@ -31,14 +33,38 @@ export class ByteRate {
 }
 
 /**
+ * The newest input timing report: how early the worst input of the last
+ * half second reached the server before its tick (negative: late).
+ */
+export class InputLead {
+  /** @type {InputTimingEvent | null} */
+  #report = null;
+
+  /** @param {Client} client */
+  constructor(client) {
+    client.addEventListener('inputtiming', (e) => {
+      this.#report = e;
+    });
+  }
+
+  /** `1.8 ms`, with the late inputs if any; `–` before the first report. */
+  text() {
+    const r = this.#report;
+    if (r === null) return '–';
+    return `${r.leadMinMs.toFixed(1)} ms${r.late > 0 ? ` (${r.late} late)` : ''}`;
+  }
+}
+
+/**
  * Writes the HUD. `extra` is the renderer's own lines (hp, score...).
  * @param {HTMLElement} element
  * @param {Client} client
  * @param {ByteRate} rate
+ * @param {InputLead | null} lead a player's, null for a watcher (who sends no inputs)
  * @param {number} entities
  * @param {string[]} extra
  */
-export function drawHud(element, client, rate, entities, extra) {
+export function drawHud(element, client, rate, lead, entities, extra) {
   const now = performance.now();
   const rtt = client.smoothedRttMs;
   const delay = interpolationDelayMs(client, now);
@@ -49,6 +75,7 @@ export function drawHud(element, client, rate, entities, extra) {
     `down   ${rate.kbPerSecond(now).toFixed(1)} KB/s`,
     `ents   ${entities}`,
     `interp ${delay === null ? '–' : `${delay.toFixed(0)} ms behind the server`}`,
+    ...(lead ? [`lead   ${lead.text()}`] : []),
     ...extra,
   ];
   const text = lines.join('\n');

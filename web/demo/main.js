@@ -3,13 +3,14 @@
  * The demo page: joins at once (`?match=ID` picks the match, `?spectate=1`
  * watches), takes its seat back after a reload, picks a renderer by the
  * kinds of the schema the server sent in `Welcome`, sends one input per
- * received snapshot, and wires the chat, the Ready button and the HUD.
+ * tick timed to reach the server just before that tick, and wires the
+ * chat, the Ready button and the HUD.
  * @module
  */
 
 import { connect, MessageError, RefusedError } from '/client/index.js';
 import { ArenaView } from './arena.js';
-import { ByteRate, Log, drawHud } from './hud.js';
+import { ByteRate, InputLead, Log, drawHud } from './hud.js';
 import { Space3dView } from './space3d.js';
 
 /** @typedef {import('/client/index.js').Client} Client */
@@ -105,14 +106,29 @@ async function main() {
   wireMessages(client);
 
   const rate = new ByteRate();
+  const plays = client.role === 'player';
+  const lead = plays ? new InputLead(client) : null;
+  /** Whether a timed input went out on this connection: timing starts a tick after its first snapshot. */
+  let timed = false;
   client.addEventListener('snapshot', (e) => {
     state.snapshots++;
     rate.add(e.bytes, performance.now());
-    // One input per tick, sent as the tick arrives: it carries the ack too.
-    if (client.role === 'player' && client.state === 'open') client.sendInput(view.input());
+    // Until then, an input as the snapshot arrives (carrying its ack), so
+    // held keys count from a (re)connection's first tick.
+    if (plays && !timed && client.state === 'open') client.sendInput(view.input());
   });
+  if (plays) {
+    // One input per tick, sampled just before its send time: it reaches the
+    // server right before the tick that applies it.
+    client.startTimedInputs(() => {
+      timed = true;
+      return view.input();
+    });
+  }
   client.addEventListener('disconnect', (e) => setStatus(e.willResume ? 'connection lost, resuming…' : `disconnected: ${describe(e.error)}`));
   client.addEventListener('resumed', () => {
+    // A new connection fits its tick grid again before timing its inputs.
+    timed = false;
     // Each Welcome brings a new session token; the old one is dead.
     keepSeat(client);
     setStatus(`${client.role} in match ${client.welcome.matchId} (resumed)`);
@@ -129,7 +145,7 @@ async function main() {
     const world = client.interpolated();
     view.draw(world, client.world);
     // The HUD is text: a few times a second is plenty.
-    if (frames++ % 10 === 0) drawHud(hud, client, rate, client.world ? client.world.entities.length : 0, view.hudLines());
+    if (frames++ % 10 === 0) drawHud(hud, client, rate, lead, client.world ? client.world.entities.length : 0, view.hudLines());
     if (client.state !== 'closed') requestAnimationFrame(frame);
   };
   requestAnimationFrame(frame);

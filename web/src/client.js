@@ -4,10 +4,11 @@
  * of browsers (and of Node, given a constructor). It joins, takes the game's
  * schema from `Welcome` (or states one it has), decodes every snapshot
  * against the baseline it kept, acknowledges each decoded tick, sends inputs
- * and game messages, decodes game events, measures the round trip, and comes
- * back by itself after a lost connection, asking only for the events it has
- * not had (docs/PROTOCOL.md, "Connecting", "Resuming", "Messages and
- * events", "Acknowledgements and baselines").
+ * and game messages, decodes game events, measures the round trip, times
+ * inputs to the server's ticks, and comes back by itself after a lost
+ * connection, asking only for the events it has not had (docs/PROTOCOL.md,
+ * "Connecting", "Resuming", "Messages and events", "Input timing",
+ * "Acknowledgements and baselines").
  *
  * The wire rules it keeps, because breaking them costs the player its seat:
  * acknowledge only ticks received on the current connection; drop every
@@ -18,7 +19,6 @@
  */
 
 import { Baselines } from './baselines.js';
-import { TickClock } from './clock.js';
 import { decodeEvent, decodeSnapshot, encodeInput, encodeMessage, findEntity, presentSnapshot } from './codec.js';
 import {
   ClientClosedError,
@@ -44,6 +44,7 @@ import {
   EndedEvent,
   EventsMissedEvent,
   GameEvent,
+  InputTimingEvent,
   PongEvent,
   ResumedEvent,
   ServerErrorEvent,
@@ -53,12 +54,14 @@ import {
 import { InterpolationBuffer } from './interpolation.js';
 import { PROTOCOL_VERSION, decodeServerMsg, encodeClientMsg, tokenFromHex, tokenToHex } from './messages.js';
 import { ROLES, Schema } from './schema.js';
+import { InputClock, TickClock } from './clock.js';
 
 /** @typedef {import('./messages.js').Welcome} Welcome */
 /** @typedef {import('./messages.js').ClientMsg} ClientMsg */
 /** @typedef {import('./codec.js').Snapshot} Snapshot */
 /** @typedef {import('./codec.js').Entity} Entity */
 /** @typedef {import('./interpolation.js').InterpolationOptions} InterpolationOptions */
+/** @typedef {import('./clock.js').InputDue} InputDue */
 
 /**
  * What a WebSocket constructor must offer: the browser API.
@@ -117,6 +120,12 @@ const CONSTRUCT = Symbol('Client.construct');
 
 /** The close code a client may send from a browser for a normal goodbye. */
 const NORMAL_CLOSURE = 1000;
+
+/**
+ * How much earlier than an input's send time its timer is set, in ms:
+ * timers fire late (by about a millisecond, more under load), never early.
+ */
+const TIMER_EARLY_MS = 1;
 
 /**
  * Connects to a tickwire server and joins (or resumes): resolves once
@@ -314,8 +323,8 @@ function concat(chunks) {
 /**
  * A connected player (or spectator, or admin). Made by {@link connect}; its
  * events are `snapshot`, `event`, `eventsmissed`, `ended`, `denied`, `pong`,
- * `disconnect`, `resumed`, `sessionlost`, `servererror` and `close` (see
- * events.js).
+ * `inputtiming`, `disconnect`, `resumed`, `sessionlost`, `servererror` and
+ * `close` (see events.js).
  */
 export class Client extends EventTarget {
   #url;
@@ -341,6 +350,12 @@ export class Client extends EventTarget {
   #interpolation = null;
   /** @type {TickClock | null} */
   #clock = null;
+  /** Fits this connection's tick grid, for timed inputs. @type {InputClock | null} */
+  #inputClock = null;
+  /** What {@link startTimedInputs} samples; null when it is off. @type {((due: InputDue) => Readonly<Record<string, unknown>> | null | undefined) | null} */
+  #sampleInput = null;
+  /** The timer of the next timed input. @type {ReturnType<typeof setTimeout> | null} */
+  #inputTimer = null;
 
   #nextSeq = 1;
   /** The newest event `seq` of this session: a resume states it, so the server sends only later ones. */
@@ -509,6 +524,9 @@ export class Client extends EventTarget {
     }
     // A new connection starts with a full snapshot; its deltas refer only to snapshots sent on it.
     this.#baselines.clear();
+    // Its tick grid is fitted again from its own snapshots, as the Rust client does: the
+    // old one may be another path's, or from before the match paused.
+    this.#inputClock = new InputClock(welcome.tickRate);
     this.#unacked = null;
     this.#serverError = null;
     this.#state = 'open';
@@ -534,6 +552,7 @@ export class Client extends EventTarget {
         case 'pong': {
           const rtt = Math.max(0, this.#now() - Number(msg.clientTimeUs) / 1000);
           this.#clock?.observeRtt(rtt);
+          this.#inputClock?.seedRtt(rtt);
           this.dispatchEvent(new PongEvent(rtt, msg.serverTick));
           break;
         }
@@ -569,6 +588,15 @@ export class Client extends EventTarget {
           this.dispatchEvent(new EndedEvent(msg.seq, result));
           break;
         }
+        case 'inputtiming': {
+          // On the wire in tenths of a millisecond.
+          const [min, max] = [msg.leadMin / 10, msg.leadMax / 10];
+          this.#inputClock?.onReport(min, max, msg.late);
+          // The send time of the input already waiting has moved with it.
+          if (this.#inputTimer !== null) this.#scheduleInput();
+          this.dispatchEvent(new InputTimingEvent(min, max, msg.late, ev.data.byteLength));
+          break;
+        }
       }
     } catch (e) {
       this.#fail(asError(e));
@@ -582,6 +610,9 @@ export class Client extends EventTarget {
    * @param {number} bytes
    */
   #onSnapshot(tick, baseline, payload, bytes) {
+    // Its arrival, before decoding takes its time.
+    const arrived = this.#now();
+    this.#inputClock?.onSnapshot(tick, arrived);
     const schema = /** @type {Schema} */ (this.#schema);
     const decoded = decodeSnapshot(schema, this.#baselines.find(tick, baseline), tick, payload);
     this.#baselines.keep(baseline, decoded);
@@ -592,6 +623,8 @@ export class Client extends EventTarget {
     this.#unacked = tick;
     // Listeners may send an input now: it carries the ack, and no Ack frame is needed.
     this.dispatchEvent(new SnapshotEvent(snapshot, baseline, bytes));
+    // Timed inputs wait for a connection's first snapshot: it gives the tick grid.
+    if (this.#sampleInput && this.#inputTimer === null) this.#scheduleInput();
     if (this.#unacked === null || this.#state !== 'open') return;
     const delay = this.#options.ackDelayMs ?? 0;
     if (delay <= 0) this.#flushAck();
@@ -639,8 +672,10 @@ export class Client extends EventTarget {
   #drop() {
     if (this.#pingTimer !== null) clearInterval(this.#pingTimer);
     if (this.#ackTimer !== null) clearTimeout(this.#ackTimer);
+    if (this.#inputTimer !== null) clearTimeout(this.#inputTimer);
     this.#pingTimer = null;
     this.#ackTimer = null;
+    this.#inputTimer = null;
     this.#unacked = null;
     const ws = this.#ws;
     this.#ws = null;
@@ -718,6 +753,7 @@ export class Client extends EventTarget {
   #finish(error) {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
+    this.#sampleInput = null;
     this.#drop();
     this.#wake?.();
     this.dispatchEvent(new ClientCloseEvent(error));
@@ -737,7 +773,8 @@ export class Client extends EventTarget {
 
   /**
    * Sends an input, given as an object of field values in game units (see
-   * `schema.input`), with the pending acknowledgement if there is one.
+   * `schema.input`), with the pending acknowledgement if there is one. The
+   * server applies it at the first tick that begins after it arrives.
    * Returns its sequence number, or null when it was not sent: no open
    * connection (resuming), or over `maxInputsPerSecond`.
    * @param {Readonly<Record<string, unknown>>} input
@@ -746,6 +783,122 @@ export class Client extends EventTarget {
    * @throws {RoleError} when this connection is a spectator's or an admin's: only a player steers an entity
    */
   sendInput(input) {
+    return this.#sendInput(input, null);
+  }
+
+  /**
+   * When to sample and send the next timed input, and the server tick it
+   * is for (docs/PROTOCOL.md, "Input timing"): at `at` (ms of
+   * `performance.now()`, or of the `now` option), sample the player's
+   * controls and pass them with `tick` to {@link sendTimedInput}. Null
+   * until this connection's first snapshot, and while it is not open:
+   * meanwhile inputs go untimed ({@link sendInput}).
+   * {@link startTimedInputs} does all of this with a timer.
+   * @returns {InputDue | null}
+   */
+  inputDue() {
+    return this.#state === 'open' ? (this.#inputClock?.due(this.#now()) ?? null) : null;
+  }
+
+  /**
+   * Sends an input meant for server tick `tick` (from {@link inputDue}): sent
+   * at its time, it arrives just before that tick begins, so it waits for no
+   * tick boundary. One that arrives early waits in the match for its tick
+   * (at most 500 ms); one that arrives late is applied at the next tick.
+   * Returns its sequence number, or null when it was not sent (as
+   * {@link sendInput}).
+   * @param {number} tick
+   * @param {Readonly<Record<string, unknown>>} input
+   * @returns {number | null}
+   * @throws {TypeError} when a field is missing or does not fit its type
+   * @throws {RoleError} when this connection is a spectator's or an admin's
+   */
+  sendTimedInput(tick, input) {
+    if (!Number.isInteger(tick) || tick < 0) throw new TypeError(`a tick is a whole number from 0, not ${tick}`);
+    const seq = this.#sendInput(input, tick);
+    if (seq !== null) this.#inputClock?.sent(tick);
+    return seq;
+  }
+
+  /**
+   * Sends one timed input per tick, each sampled by `sample` just before
+   * its send time: a timer (set a millisecond early, as timers fire late)
+   * calls `sample(due)`, and what it returns goes out for `due.tick` (null
+   * or undefined: no input for that tick). The precision is the browser's
+   * timers': a millisecond or so; a delay under 4 ms becomes 4 ms, each
+   * timer being set from the previous one's callback (the clamp for nested
+   * timers); once a second in a background tab. The server's reports
+   * measure it, and the send times move to keep inputs in time. An input
+   * whose timer fired more than half a tick late goes untimed, so a
+   * throttled tab does not teach the clock its timers' delays. It starts
+   * at this connection's first snapshot, pauses while the client resumes,
+   * and stops at {@link stopTimedInputs} or the end of the client. A call
+   * replaces the previous `sample`.
+   * @param {(due: InputDue) => Readonly<Record<string, unknown>> | null | undefined} sample
+   * @throws {RoleError} when this connection is a spectator's or an admin's
+   */
+  startTimedInputs(sample) {
+    if (!this.#schema || this.#state === 'closed') throw new ClientClosedError();
+    const role = this.role;
+    if (role !== 'player') throw new RoleError(role, `a ${role} has no entity to steer and may not send inputs`);
+    this.#sampleInput = sample;
+    this.#scheduleInput();
+  }
+
+  /** Stops {@link startTimedInputs}: no more inputs are sampled. */
+  stopTimedInputs() {
+    this.#sampleInput = null;
+    if (this.#inputTimer !== null) clearTimeout(this.#inputTimer);
+    this.#inputTimer = null;
+  }
+
+  /**
+   * The input clock of this connection: `sendAheadMs`, `marginMs`,
+   * `reports`. Null before the first `Welcome`.
+   */
+  get inputClock() {
+    return this.#inputClock;
+  }
+
+  /** Sets the timer of the next timed input, if one is due (not before a snapshot: that calls again). */
+  #scheduleInput() {
+    if (this.#inputTimer !== null) clearTimeout(this.#inputTimer);
+    this.#inputTimer = null;
+    const due = this.#sampleInput ? this.inputDue() : null;
+    const clock = this.#inputClock;
+    if (!due || !clock) return;
+    const wait = Math.max(0, due.at - this.#now() - TIMER_EARLY_MS);
+    this.#inputTimer = setTimeout(() => this.#sendDue(due, clock), wait);
+  }
+
+  /**
+   * @param {InputDue} due
+   * @param {InputClock} clock the clock `due` came from
+   */
+  #sendDue(due, clock) {
+    this.#inputTimer = null;
+    const sample = this.#sampleInput;
+    if (!sample || clock !== this.#inputClock || this.#state !== 'open') return;
+    // Like setInterval, a sample that throws loses its tick, not the ticks after it.
+    try {
+      const input = sample(due);
+      if (input) {
+        if (this.#now() - due.at > clock.tickMs / 2) this.#sendInput(input, null);
+        else this.#sendInput(input, due.tick);
+      }
+    } finally {
+      // Whether sent or not, this tick is done: the next one is due.
+      clock.sent(due.tick);
+      this.#scheduleInput();
+    }
+  }
+
+  /**
+   * @param {Readonly<Record<string, unknown>>} input
+   * @param {number | null} tick the server tick it is meant for; null: untimed
+   * @returns {number | null}
+   */
+  #sendInput(input, tick) {
     if (!this.#schema) throw new ClientClosedError();
     const role = this.role;
     if (role !== 'player') {
@@ -762,7 +915,7 @@ export class Client extends EventTarget {
     this.#unacked = null;
     if (this.#ackTimer !== null) clearTimeout(this.#ackTimer);
     this.#ackTimer = null;
-    this.#send({ type: 'input', seq, ack, input: bytes });
+    this.#send(tick === null ? { type: 'input', seq, ack, input: bytes } : { type: 'timedinput', seq, ack, tick, input: bytes });
     return seq;
   }
 

@@ -2,13 +2,28 @@
 /**
  * Where the match's tick is, as seen from this client: the timeline snapshots
  * arrive on, from which rendering picks a tick a little in the past, and the
- * round trip, from which the server's own tick is estimated.
+ * round trip, from which the server's own tick is estimated
+ * ({@link TickClock}); and when to send an input so that it reaches the
+ * server a small margin before the tick it is meant for ({@link InputClock},
+ * docs/PROTOCOL.md, "Input timing").
  *
  * Snapshots leave the server once per tick and arrive late by the one-way
  * latency plus jitter, never early. So the offset between a snapshot's tick
  * and its arrival time follows the least-delayed arrivals at once and drifts
  * slowly towards later ones; a large gap (a stalled or restarted tick loop)
  * resets it.
+ *
+ * The input clock is the Rust client's `InputClock` (src/client/timing.rs),
+ * with the same constants and rules, in milliseconds. It keeps its own fit
+ * of the arrivals (`origin + T * dt` for tick `T`) rather than sharing
+ * TickClock's: rendering follows later arrivals faster and starts over after
+ * a stall, where sending errs towards early, which is safe (an early input
+ * waits for its tick; a late one costs one). An input for tick `T` is sent
+ * `sendAhead` before that arrival: one round trip plus the server's time to
+ * simulate and send, plus a margin. The server's `InputTiming` reports say
+ * how early inputs really arrived, and correct `sendAhead` until the worst
+ * input of a report window arrives `margin` before its tick, `margin`
+ * following the spread of arrivals (jitter).
  * @module
  */
 
@@ -83,5 +98,135 @@ export class TickClock {
     const arrived = this.arrivalTickAt(nowMs);
     if (arrived === null) return null;
     return arrived + ((this.#smoothedRttMs ?? 0) / 2) * this.#ticksPerMs;
+  }
+}
+
+/** The least margin an input keeps before its tick, in ms: scheduling noise on a quiet machine. */
+const MIN_MARGIN_MS = 0.75;
+/**
+ * How much of a report's error is corrected at once (reports come about
+ * twice a second): a few reports settle it without chasing noise.
+ */
+const GAIN = 0.5;
+/**
+ * How fast the arrival fit follows arrivals later than it predicts (a
+ * slower path, a drifting clock); earlier ones move it at once.
+ */
+const ORIGIN_RISE = 0.02;
+/** How fast the smoothed spread follows each report's. */
+const SPREAD_WEIGHT = 0.25;
+/** The most `sendAhead` can be: inputs are never sent more than a second ahead. */
+const MAX_SEND_AHEAD_MS = 1000;
+/** The largest tick (a u32). */
+const MAX_TICK = 2 ** 32 - 1;
+
+/**
+ * The next input: the server tick it is for, and when to sample and send it
+ * (ms on the clock the times were given in, `performance.now()` in the client).
+ * @typedef {{tick: number, at: number}} InputDue
+ */
+
+export class InputClock {
+  #dtMs;
+  /** Local time at which tick 0's snapshot would arrive, at the earliest; null before a snapshot. @type {number | null} */
+  #origin = null;
+  #sendAheadMs;
+  #marginMs = 2 * MIN_MARGIN_MS;
+  /** Smoothed spread (max - min lead) of report windows, in ms. */
+  #spreadMs = 0;
+  /** @type {number | null} */
+  #lastSent = null;
+  #reports = 0;
+
+  /** @param {number} tickRate the match's ticks per second */
+  constructor(tickRate) {
+    this.#dtMs = 1000 / Math.max(1, tickRate);
+    // A guess until the first report: a whole tick ahead is on time on any
+    // path of less than a tick's round trip.
+    this.#sendAheadMs = this.#dtMs;
+  }
+
+  /**
+   * Starts from a measured round trip instead of the one-tick guess (until the first report).
+   * @param {number} rttMs
+   */
+  seedRtt(rttMs) {
+    if (this.#reports === 0) this.#sendAheadMs = rttMs + this.#marginMs + this.#dtMs / 4;
+  }
+
+  /**
+   * A snapshot of `tick` arrived at `atMs`.
+   * @param {number} tick
+   * @param {number} atMs
+   */
+  onSnapshot(tick, atMs) {
+    const estimate = atMs - tick * this.#dtMs;
+    if (this.#origin === null || estimate < this.#origin) this.#origin = estimate;
+    else this.#origin += (estimate - this.#origin) * ORIGIN_RISE;
+  }
+
+  /**
+   * A report from the server: the least and the most lead of the window
+   * (ms, negative for late inputs), and how many of its inputs were late.
+   * @param {number} leadMinMs
+   * @param {number} leadMaxMs
+   * @param {number} late
+   */
+  onReport(leadMinMs, leadMaxMs, late) {
+    this.#reports++;
+    const spread = Math.max(0, leadMaxMs - leadMinMs);
+    this.#spreadMs = this.#reports === 1 ? spread : this.#spreadMs + (spread - this.#spreadMs) * SPREAD_WEIGHT;
+    // Half the usual spread on top of the least margin: the worst input of
+    // the next window rarely falls further than that.
+    this.#marginMs = Math.min(MIN_MARGIN_MS + this.#spreadMs / 2, this.#dtMs / 2);
+    const error = leadMinMs - this.#marginMs;
+    // Late inputs cost the player a tick: correct at once.
+    this.#sendAheadMs -= late > 0 || error < 0 ? error : error * GAIN;
+    this.#sendAheadMs = Math.min(Math.max(this.#sendAheadMs, 0), MAX_SEND_AHEAD_MS);
+  }
+
+  /**
+   * The next input: the first tick whose send time has not passed, after
+   * the last one sent. Null before the first snapshot.
+   * @param {number} nowMs
+   * @returns {InputDue | null}
+   */
+  due(nowMs) {
+    if (this.#origin === null) return null;
+    // Ticks whose arrival minus `sendAhead` is still to come.
+    const elapsed = Math.max(0, nowMs + this.#sendAheadMs - this.#origin);
+    let tick = Math.floor(elapsed / this.#dtMs) + 1;
+    if (this.#lastSent !== null) tick = Math.max(tick, this.#lastSent + 1);
+    tick = Math.min(tick, MAX_TICK);
+    return { tick, at: this.#origin + tick * this.#dtMs - this.#sendAheadMs };
+  }
+
+  /**
+   * The input for `tick` went out (or was skipped): none is due for it, or
+   * for an earlier tick, any more.
+   * @param {number} tick
+   */
+  sent(tick) {
+    this.#lastSent = tick;
+  }
+
+  /** How long before a tick's snapshot arrives its input is sent, in ms. */
+  get sendAheadMs() {
+    return this.#sendAheadMs;
+  }
+
+  /** The lead the latest input of a window aims to keep, in ms. */
+  get marginMs() {
+    return this.#marginMs;
+  }
+
+  /** Reports received so far. */
+  get reports() {
+    return this.#reports;
+  }
+
+  /** One tick, in ms. */
+  get tickMs() {
+    return this.#dtMs;
   }
 }

@@ -162,3 +162,24 @@ export class DeniedEvent extends Event {
     this.reason = m ? m[2] : message;
   }
 }
+
+/**
+ * `inputtiming`: the server's report (every half second while timed inputs
+ * come) of how early this client's timed inputs reached it over the last
+ * window. The client's input clock has already taken it into account.
+ */
+export class InputTimingEvent extends Event {
+  /**
+   * @param {number} leadMinMs the least time from an input's arrival to the start of its tick (negative: late)
+   * @param {number} leadMaxMs the most
+   * @param {number} late how many inputs of the window came after their tick had begun
+   * @param {number} bytes the size of the WebSocket message
+   */
+  constructor(leadMinMs, leadMaxMs, late, bytes) {
+    super('inputtiming');
+    this.leadMinMs = leadMinMs;
+    this.leadMaxMs = leadMaxMs;
+    this.late = late;
+    this.bytes = bytes;
+  }
+}

@@ -30,7 +30,7 @@ export {
   MAX_SERVER_MESSAGE,
 } from './messages.js';
 export { Baselines, MAX_BASELINE_AGE } from './baselines.js';
-export { TickClock } from './clock.js';
+export { InputClock, TickClock } from './clock.js';
 export { InterpolationBuffer, lerp, lerpAngle, nlerp, slerp } from './interpolation.js';
 export {
   SnapshotEvent,
@@ -44,6 +44,7 @@ export {
   EventsMissedEvent,
   EndedEvent,
   DeniedEvent,
+  InputTimingEvent,
 } from './events.js';
 export {
   TickwireError,

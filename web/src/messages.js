@@ -30,7 +30,9 @@ export const MAX_SERVER_MESSAGE = 4 << 20;
  * @typedef {{type: 'ack', tick: number}} AckMsg
  * @typedef {{type: 'ping', clientTimeUs: bigint}} PingMsg
  * @typedef {{type: 'message', message: Uint8Array}} MessageMsg a game message, bit-packed by the schema's `messages`
- * @typedef {JoinMsg | InputMsg | AckMsg | PingMsg | MessageMsg} ClientMsg
+ * @typedef {{type: 'timedinput', seq: number, ack: number | null, tick: number, input: Uint8Array}} TimedInputMsg
+ *   an input meant for server tick `tick`; only its low 16 bits travel (the server restores the rest)
+ * @typedef {JoinMsg | InputMsg | AckMsg | PingMsg | MessageMsg | TimedInputMsg} ClientMsg
  */
 
 /**
@@ -56,7 +58,10 @@ export const MAX_SERVER_MESSAGE = 4 << 20;
  * @typedef {{type: 'event', seq: number, body: Uint8Array}} EventMsg
  * @typedef {{type: 'eventsmissed', first: number, last: number}} EventsMissedMsg
  * @typedef {{type: 'ended', seq: number, result: Uint8Array}} EndedMsg
- * @typedef {WelcomeMsg | SnapshotMsg | PongMsg | ErrorMsg | EventMsg | EventsMissedMsg | EndedMsg} ServerMsg
+ * @typedef {{type: 'inputtiming', leadMin: number, leadMax: number, late: number}} InputTimingMsg
+ *   how early this client's timed inputs arrived over the last report window: `leadMin`, `leadMax` in
+ *   tenths of a millisecond (negative: late), `late` how many were
+ * @typedef {WelcomeMsg | SnapshotMsg | PongMsg | ErrorMsg | EventMsg | EventsMissedMsg | EndedMsg | InputTimingMsg} ServerMsg
  */
 
 const U16 = 0xfb;
@@ -142,6 +147,15 @@ export function encodeClientMsg(msg) {
       w.varint(msg.message.length);
       w.raw(msg.message);
       break;
+    case 'timedinput':
+      w.varint(5);
+      w.varint(msg.seq);
+      w.option(msg.ack, (tick) => w.varint(tick));
+      // The protocol's `[u8; 2]`: two plain bytes, little-endian, not a varint.
+      w.raw(Uint8Array.of(msg.tick & 0xff, (msg.tick >>> 8) & 0xff));
+      w.varint(msg.input.length);
+      w.raw(msg.input);
+      break;
     default:
       throw new TypeError(`unknown client message ${JSON.stringify(/** @type {{type: unknown}} */ (msg).type)}`);
   }
@@ -196,6 +210,12 @@ class ByteReader {
 
   u64() {
     return this.#varint(U64);
+  }
+
+  /** An `i16`: a zigzag varint (0, -1, 1, -2... as 0, 1, 2, 3...). */
+  i16() {
+    const z = this.u16();
+    return (z >>> 1) ^ -(z & 1);
   }
 
   /** A length prefix (a `usize`, encoded as a u64) that must fit what is left. */
@@ -279,6 +299,7 @@ const SERVER_VARIANTS = [
   (r) => ({ type: 'event', seq: r.u32(), body: r.bytes() }),
   (r) => ({ type: 'eventsmissed', first: r.u32(), last: r.u32() }),
   (r) => ({ type: 'ended', seq: r.u32(), result: r.bytes() }),
+  (r) => ({ type: 'inputtiming', leadMin: r.i16(), leadMax: r.i16(), late: r.u16() }),
 ];
 
 /**

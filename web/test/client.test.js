@@ -4,7 +4,8 @@
 // the HTTP status) is a `RefusedError`, close codes say what is resumable,
 // interpolation blends each field by its type, game events arrive once and
 // in order across a resume, messages are sent (or refused) by the schema,
-// and a spectator sends no inputs.
+// a spectator sends no inputs, and timed inputs go one per tick at their
+// send times, from each connection's first snapshot.
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -423,4 +424,85 @@ test('a socket that fails without a close event (Node 20) ends the attempt at on
     (e) => e.name === 'ConnectError' && /did not open/.test(e.message),
   );
   assert.ok(Date.now() - started < 1000, 'not the connect timeout');
+});
+
+/** The `TimedInput`s among a socket's sent frames (small seqs and acks), as `{seq, ack, tick, input}`, `tick` its low 16 bits. */
+function timedInputs(socket) {
+  return socket.sent
+    .filter((f) => f.startsWith('05'))
+    .map((f) => {
+      const m = /^05(..)(00|01..)(..)(..)04(.{8})$/.exec(f);
+      assert.ok(m, `a TimedInput of one-byte seq and ack: ${f}`);
+      return { seq: parseInt(m[1], 16), ack: m[2], tick: parseInt(m[4] + m[3], 16), input: m[5] };
+    });
+}
+
+/** Polls `ok` every few ms for at most `ms`. */
+async function until(ms, what, ok) {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+test('timed inputs: one per tick from the first snapshot, at its send time; a report moves the clock; a resume starts over', async () => {
+  const { client, socket } = await joined({ reconnect: { initialBackoffMs: 10 } });
+  const input = vectors.inputs[0].expected;
+  const sampled = [];
+  client.startTimedInputs((due) => {
+    sampled.push({ ...due, now: performance.now() });
+    // The second tick's sample has nothing to say: that tick gets no input.
+    return sampled.length === 2 ? null : input;
+  });
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(client.inputDue(), null, 'no tick grid before a snapshot');
+  assert.deepStrictEqual(timedInputs(socket), []);
+
+  const arrived = performance.now();
+  socket.serverSend(snapshotFrame(10, null, vectors.cases[0].payload));
+  // One tick ahead (33.3 ms at 30 Hz) of tick 12's arrival: one tick from now.
+  const first = client.inputDue();
+  assert.equal(first?.tick, 12);
+  assert.ok(Math.abs(first.at - (arrived + 1000 / 30)) < 2, `${first.at - arrived} ms after the snapshot`);
+  await until(1000, 'four samples', () => sampled.length >= 4);
+  assert.deepStrictEqual(sampled.slice(0, 4).map((d) => d.tick), [12, 13, 14, 15], 'a tick each, in order');
+  for (const d of sampled) assert.ok(d.now >= d.at - 3, `sampled ${d.at - d.now} ms before its send time`);
+  // The Ack went alone after the snapshot, so the inputs carry none.
+  assert.deepStrictEqual(timedInputs(socket).slice(0, 3), [
+    { seq: 1, ack: '00', tick: 12, input: vectors.inputs[0].bytes },
+    { seq: 2, ack: '00', tick: 14, input: vectors.inputs[0].bytes },
+    { seq: 3, ack: '00', tick: 15, input: vectors.inputs[0].bytes },
+  ]);
+
+  // InputTiming { lead_min -0.3 ms, lead_max 8 ms, late 1 }: sends move earlier at once,
+  // by the lateness and the margin (0.75 ms and half the 8.3 ms spread).
+  const before = client.inputClock.sendAheadMs;
+  const report = new Promise((r) => client.addEventListener('inputtiming', r, { once: true }));
+  socket.serverSend(Uint8Array.of(7, 5, 0xa0, 1));
+  const e = await report;
+  assert.deepStrictEqual([e.leadMinMs, e.leadMaxMs, e.late], [-0.3, 8, 1]);
+  assert.ok(Math.abs(client.inputClock.sendAheadMs - (before + 0.3 + 0.75 + 8.3 / 2)) < 1e-9);
+
+  client.stopTimedInputs();
+  const stopped = sampled.length;
+  await new Promise((r) => setTimeout(r, 80));
+  assert.equal(sampled.length, stopped, 'no samples after stopTimedInputs');
+
+  // A resumed connection fits its own tick grid: nothing is due until its first snapshot.
+  client.startTimedInputs(() => input);
+  const resumed = new Promise((r) => client.addEventListener('resumed', r, { once: true }));
+  socket.serverClose(1006, '');
+  await new Promise((r) => setTimeout(r, 5));
+  const again = FakeSocket.made[1];
+  again.serverSend(welcomeFrame(false));
+  await resumed;
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(client.inputDue(), null);
+  assert.deepStrictEqual(timedInputs(again), []);
+  again.serverSend(snapshotFrame(20, null, vectors.cases[0].payload));
+  await until(1000, 'a timed input on the new connection', () => timedInputs(again).length > 0);
+  assert.equal(timedInputs(again)[0].tick, 22);
+  assert.equal(client.inputClock.reports, 0, 'a new clock');
+  client.close();
 });

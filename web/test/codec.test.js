@@ -126,6 +126,12 @@ test('client messages encode to the documented bytes', () => {
   const ready = encodeMessage(arena, { type: 'Ready' });
   assert.equal(hex(ready), '40');
   assert.equal(hex(encodeClientMsg({ type: 'message', message: ready })), '040140');
+  // TimedInput { seq 5, ack Some(70000), tick: the low 16 bits of 70001 (0x1171) as two plain bytes }
+  const timed = '050501fc70110100711105' + '7f7f000000';
+  assert.equal(hex(encodeClientMsg({ type: 'timedinput', seq: 5, ack: 70000, tick: 70001, input: rest })), timed);
+  assert.equal(hex(encodeClientMsg({ type: 'timedinput', seq: 5, ack: 70000, tick: 4465, input: rest })), timed);
+  // Below 251 still two bytes, not a varint.
+  assert.equal(hex(encodeClientMsg({ type: 'timedinput', seq: 1, ack: null, tick: 7, input: rest })), '0501000700057f7f000000');
 });
 
 test('server messages decode from the documented bytes', () => {
@@ -171,6 +177,15 @@ test('server messages decode from the documented bytes', () => {
   assert.deepStrictEqual(decodeServerMsg(bytes('0407028001')), { type: 'event', seq: 7, body: bytes('8001') });
   assert.deepStrictEqual(decodeServerMsg(bytes('0503fb0401')), { type: 'eventsmissed', first: 3, last: 260 });
   assert.deepStrictEqual(decodeServerMsg(bytes('060901ff')), { type: 'ended', seq: 9, result: bytes('ff') });
+  // Zigzag: -3 is 5, 80 is 160 (a0); in tenths of a millisecond.
+  assert.deepStrictEqual(decodeServerMsg(bytes('0705a001')), { type: 'inputtiming', leadMin: -3, leadMax: 80, late: 1 });
+  // The extremes of an i16, each behind a u16 marker: -32768 is 65535, 32767 is 65534.
+  assert.deepStrictEqual(decodeServerMsg(bytes('07fbfffffbfeff00')), {
+    type: 'inputtiming',
+    leadMin: -32768,
+    leadMax: 32767,
+    late: 0,
+  });
 });
 
 test('server frames that break bincode are protocol errors', () => {
@@ -181,6 +196,7 @@ test('server frames that break bincode are protocol errors', () => {
     'an fe marker': '01fe',
     'an option tag of 2': '010502',
     'an unknown variant': '09',
+    'a u32 marker in an i16 field': '07fc0500000000',
     'an unknown error code': '030900',
     'a length beyond the frame': '010500ff',
     'invalid UTF-8': '030201ff',

@@ -2,7 +2,9 @@
 // match see each other move, a dropped connection resumes to the same
 // entity, a player taken over by a newer connection does not come back,
 // players and a spectator chat and hear each other (the spectator's `Ready`
-// is denied), and a resumed player gets the events it missed, in order.
+// is denied), a resumed player gets the events it missed, in order, and
+// timed inputs are applied at their ticks, reported late when late, and
+// scheduled by the client's clock ahead of their ticks.
 //
 // The server is $TICKWIRE_BIN (cargo's test binary when tests/web.rs runs
 // this), else a build in ../target; without one these tests are skipped.
@@ -12,7 +14,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { after, before, test } from 'node:test';
-import { ClosedError, RoleError, TakenOverError, connect } from '../src/index.js';
+import { ClosedError, RoleError, TakenOverError, connect, findEntity } from '../src/index.js';
 import { BIN, NO_BIN, next, startServer, within } from './tickwire-server.js';
 
 const skip = BIN ? false : NO_BIN;
@@ -317,5 +319,97 @@ test('a resumed player gets the chat it missed, in order, with continuous seq', 
     relay.release();
     a.close();
     b.close();
+  }
+});
+
+/** arena-v1's input at rest. */
+const REST = { move_x: 0, move_y: 0, aim: 0, buttons: 0 };
+
+/** The `last_input_seq` of `client`'s own entity in `snapshot`: the newest input the server applied. */
+function applied(client, snapshot) {
+  return findEntity(snapshot, client.entityId)?.fields.last_input_seq ?? 0;
+}
+
+test('an input timed for a later tick shows first in exactly that tick\'s snapshot', { skip, timeout: 15_000 }, async () => {
+  const c = await within(5000, 'joining', connect(arena.url, { quickJoin: true }));
+  try {
+    const { snapshot } = await within(3000, 'a snapshot', next(c, 'snapshot'));
+    // Ten ticks ahead (333 ms at 30 Hz): it must wait in the match.
+    const target = snapshot.tick + 10;
+    const seq = c.sendTimedInput(target, REST);
+    assert.ok(seq !== null);
+    const early = [];
+    const at = await within(
+      3000,
+      `the snapshot of tick ${target}`,
+      next(c, 'snapshot', (e) => {
+        if (e.snapshot.tick >= target) return true;
+        if (applied(c, e.snapshot) >= seq) early.push(e.snapshot.tick);
+        return false;
+      }),
+    );
+    assert.deepStrictEqual(early, [], 'applied before its tick');
+    assert.equal(at.snapshot.tick, target, 'a snapshot per tick');
+    assert.equal(applied(c, at.snapshot), seq, 'applied at its tick');
+  } finally {
+    c.close();
+  }
+});
+
+test('an input timed for a tick already run is applied at once and reported late', { skip, timeout: 15_000 }, async () => {
+  const c = await within(5000, 'joining', connect(arena.url, { quickJoin: true }));
+  try {
+    const { snapshot } = await within(3000, 'a snapshot after tick 5', next(c, 'snapshot', (e) => e.snapshot.tick >= 5));
+    const report = next(c, 'inputtiming');
+    const seq = c.sendTimedInput(snapshot.tick - 3, REST);
+    const { snapshot: at } = await within(3000, 'the input to be applied', next(c, 'snapshot', (e) => applied(c, e.snapshot) === seq));
+    // Its tick has run: the next one applies it.
+    assert.ok(at.tick <= snapshot.tick + 3, `applied at once, not held: tick ${at.tick} after ${snapshot.tick}`);
+    const e = await within(3000, 'a report', report);
+    assert.equal(e.late, 1, 'one late input');
+    // Three ticks and more behind: 100 ms at 30 Hz.
+    assert.ok(e.leadMinMs < -50, `lead ${e.leadMinMs} ms`);
+    assert.equal(e.leadMinMs, e.leadMaxMs, 'one input in the window');
+    assert.ok(c.inputClock.sendAheadMs > 50, `the clock moved its sends earlier at once: ${c.inputClock.sendAheadMs} ms`);
+  } finally {
+    c.close();
+  }
+});
+
+test('the client\'s timed inputs reach the server ahead of their ticks, and its sends move later than one tick ahead', { skip, timeout: 20_000 }, async (t) => {
+  const c = await within(5000, 'joining', connect(arena.url, { quickJoin: true }));
+  try {
+    const tickMs = 1000 / c.welcome.tickRate;
+    assert.equal(c.inputDue(), null, 'nothing is due before a snapshot');
+    await within(3000, 'a snapshot', next(c, 'snapshot'));
+    // One tick, or a round trip and a quarter tick when a Pong came first.
+    const initial = c.inputClock.sendAheadMs;
+    assert.ok(initial <= tickMs, `${initial} ms`);
+    const reports = [];
+    c.addEventListener('inputtiming', (e) => reports.push(e));
+    let sent = 0;
+    let lastSeq = 0;
+    c.startTimedInputs(() => {
+      sent++;
+      lastSeq = c.session.nextSeq;
+      return REST;
+    });
+    // Four reports: about two seconds of inputs, one per tick.
+    const deadline = Date.now() + 8000;
+    while (reports.length < 4) {
+      assert.ok(Date.now() < deadline, `four reports within 8 s: ${reports.length}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    c.stopTimedInputs();
+    const leads = reports.map((e) => `${e.leadMinMs}..${e.leadMaxMs} (${e.late} late)`).join(', ');
+    t.diagnostic(`send-ahead ${initial.toFixed(2)} -> ${c.inputClock.sendAheadMs.toFixed(2)} ms; leads ${leads}`);
+    assert.ok(sent >= 30, `an input per tick: ${sent}`);
+    assert.ok(c.inputClock.sendAheadMs < initial, `${initial} then ${c.inputClock.sendAheadMs} ms`);
+    assert.ok(c.inputClock.sendAheadMs < tickMs);
+    assert.ok(reports.every((e) => e.leadMinMs > -tickMs), `no input a whole tick late: ${leads}`);
+    const { snapshot } = await within(3000, 'the last input applied', next(c, 'snapshot', (e) => applied(c, e.snapshot) >= lastSeq));
+    assert.ok(applied(c, snapshot) >= lastSeq);
+  } finally {
+    c.close();
   }
 });

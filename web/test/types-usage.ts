@@ -13,10 +13,12 @@ import {
   TakenOverError,
   decodeSnapshot,
   presentSnapshot,
+  InputClock,
   type Client,
   type Entity,
   type FieldValue,
   type GameMessage,
+  type InputDue,
   type Role,
   type Snapshot,
 } from 'tickwire-client';
@@ -87,4 +89,20 @@ export function tools(text: string, body: Uint8Array): GameMessage {
   void bytes;
   for (const t of schema.messages) console.log(t.name, t.allow, t.fields.length);
   return decodeEvent(schema, body);
+}
+
+export async function timed(url: string): Promise<void> {
+  const client = await connect(url);
+  const stick = { move_x: 0, move_y: 0, aim: 0, buttons: 0 };
+  client.startTimedInputs((due: InputDue) => (due.tick % 2 === 0 ? stick : null));
+  client.addEventListener('inputtiming', (e) => console.log(e.leadMinMs.toFixed(1), e.leadMaxMs, e.late));
+  const due: InputDue | null = client.inputDue();
+  if (due) {
+    const seq: number | null = client.sendTimedInput(due.tick, stick);
+    void [seq, due.at];
+  }
+  const clock: InputClock | null = client.inputClock;
+  const ahead: number | undefined = clock?.sendAheadMs;
+  void [ahead, clock?.marginMs, new InputClock(30).due(performance.now())];
+  client.stopTimedInputs();
 }

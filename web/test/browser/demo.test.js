@@ -1,5 +1,6 @@
 // The arena demo page in headless Chromium against a real server: it joins
-// with no click and draws the world, held keys move its entity (as a
+// with no click, draws the world and times its inputs to the server's
+// ticks (the HUD shows their lead), held keys move its entity (as a
 // spectator outside the page decodes it), a reload takes the same seat
 // back, `?spectate=1` watches and `?match=ID` joins that match, a phone's
 // screen fits it, and a refused join says why. Each state's screenshot is
@@ -72,6 +73,15 @@ test('the page joins with no click and draws the entities, and the drawing moves
     assert.match(hud, new RegExp(`player #${state.entityId}`));
     assert.match(hud, /rtt +\d+ ms/);
     assert.match(await page.locator('#status').textContent(), new RegExp(`player in match ${state.matchId}`));
+    // Its inputs are timed: the server's reports (every half second) show in the HUD, none a tick late.
+    await page.waitForFunction(() => /lead +-?\d+\.\d ms/.test(document.getElementById('hud')?.textContent ?? ''), null, {
+      timeout: 5000,
+    });
+    const timing = await page.evaluate(() => {
+      const clock = window.tickwire.client.inputClock;
+      return { reports: clock.reports, sendAheadMs: clock.sendAheadMs, tickMs: clock.tickMs };
+    });
+    assert.ok(timing.reports > 0 && timing.sendAheadMs < timing.tickMs * 2, JSON.stringify(timing));
     assertNoErrors(errors);
   }),
 );
