@@ -186,7 +186,7 @@ export type ClientMsg =
   | { type: 'ping'; clientTimeUs: bigint }
   | { type: 'message'; message: Uint8Array }
   /** An input meant for server tick `tick`: only its low 16 bits travel, the server restores the rest. */
-  | { type: 'timedinput'; seq: number; ack: number | null; tick: number; input: Uint8Array };
+  | { type: 'timedinput'; seq: number; ack: number | null; tick: number; /** sixteenths of a tick behind `tick` that the player's view was; 0 or absent: not stated */ view?: number; input: Uint8Array };
 
 export interface Welcome {
   version: number;

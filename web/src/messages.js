@@ -30,8 +30,9 @@ export const MAX_SERVER_MESSAGE = 4 << 20;
  * @typedef {{type: 'ack', tick: number}} AckMsg
  * @typedef {{type: 'ping', clientTimeUs: bigint}} PingMsg
  * @typedef {{type: 'message', message: Uint8Array}} MessageMsg a game message, bit-packed by the schema's `messages`
- * @typedef {{type: 'timedinput', seq: number, ack: number | null, tick: number, input: Uint8Array}} TimedInputMsg
- *   an input meant for server tick `tick`; only its low 16 bits travel (the server restores the rest)
+ * @typedef {{type: 'timedinput', seq: number, ack: number | null, tick: number, view?: number, input: Uint8Array}} TimedInputMsg
+ *   an input meant for server tick `tick`; only its low 16 bits travel (the server restores the rest).
+ *   `view`: how far behind `tick` the world the player saw was, in sixteenths of a tick (0 or absent: not stated)
  * @typedef {JoinMsg | InputMsg | AckMsg | PingMsg | MessageMsg | TimedInputMsg} ClientMsg
  */
 
@@ -153,6 +154,7 @@ export function encodeClientMsg(msg) {
       w.option(msg.ack, (tick) => w.varint(tick));
       // The protocol's `[u8; 2]`: two plain bytes, little-endian, not a varint.
       w.raw(Uint8Array.of(msg.tick & 0xff, (msg.tick >>> 8) & 0xff));
+      w.varint(Math.min(Math.max(Math.round(msg.view ?? 0), 0), 0xffff));
       w.varint(msg.input.length);
       w.raw(msg.input);
       break;

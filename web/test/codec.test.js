@@ -126,12 +126,12 @@ test('client messages encode to the documented bytes', () => {
   const ready = encodeMessage(arena, { type: 'Ready' });
   assert.equal(hex(ready), '40');
   assert.equal(hex(encodeClientMsg({ type: 'message', message: ready })), '040140');
-  // TimedInput { seq 5, ack Some(70000), tick: the low 16 bits of 70001 (0x1171) as two plain bytes }
-  const timed = '050501fc70110100711105' + '7f7f000000';
-  assert.equal(hex(encodeClientMsg({ type: 'timedinput', seq: 5, ack: 70000, tick: 70001, input: rest })), timed);
-  assert.equal(hex(encodeClientMsg({ type: 'timedinput', seq: 5, ack: 70000, tick: 4465, input: rest })), timed);
-  // Below 251 still two bytes, not a varint.
-  assert.equal(hex(encodeClientMsg({ type: 'timedinput', seq: 1, ack: null, tick: 7, input: rest })), '0501000700057f7f000000');
+  // TimedInput { seq 5, ack Some(70000), tick: the low 16 bits of 70001 (0x1171) as two plain bytes, view 40 (2.5 ticks back) }
+  const timed = '050501fc7011010071112805' + '7f7f000000';
+  assert.equal(hex(encodeClientMsg({ type: 'timedinput', seq: 5, ack: 70000, tick: 70001, view: 40, input: rest })), timed);
+  assert.equal(hex(encodeClientMsg({ type: 'timedinput', seq: 5, ack: 70000, tick: 4465, view: 40, input: rest })), timed);
+  // Below 251 still two bytes, not a varint; no view stated is 0.
+  assert.equal(hex(encodeClientMsg({ type: 'timedinput', seq: 1, ack: null, tick: 7, input: rest })), '050100070000057f7f000000');
 });
 
 test('server messages decode from the documented bytes', () => {
