@@ -97,27 +97,37 @@ async fn play<G>(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn straight_motion_is_predicted_ahead_of_the_server_without_a_correction() {
-    let server = start(test_config()).await;
-    let proxy = delaying_proxy(server.local_addr()).await;
+/// A client of `G` through the delaying proxy to `server`, after a second of
+/// standing still: its clock has learnt the 100 ms round trip.
+async fn settled_client<G>(server: SocketAddr) -> Client<G>
+where
+    G: tickwire::game::ClientGame,
+    G::Input: Default,
+{
+    let proxy = delaying_proxy(server).await;
     let mut client = within(
         "connect",
         10,
-        Client::<Arena>::connect(&format!("ws://{proxy}/ws"), ClientOptions::default()),
+        Client::<G>::connect(&format!("ws://{proxy}/ws"), ClientOptions::default()),
     )
     .await
     .unwrap();
     client.ping().await.unwrap();
-    // A second of standing still: the clock learns the 100 ms round trip.
     let started = Instant::now();
     play(
         &mut client,
-        |_| ArenaInput::default(),
+        |_| G::Input::default(),
         10,
         |_| started.elapsed() > Duration::from_secs(1),
     )
     .await;
+    client
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn straight_motion_is_predicted_ahead_of_the_server_without_a_correction() {
+    let server = start(test_config()).await;
+    let mut client = settled_client::<Arena>(server.local_addr()).await;
     let me = client.welcome().entity_id;
     let x = client.world().unwrap().get(me).unwrap().pos.x;
     // Run away from the nearer wall, for a second (200 of 1000 units).
@@ -276,23 +286,7 @@ async fn a_door_the_client_had_not_seen_is_corrected_by_the_snapshot_that_shows_
     let server = tickwire::net::start::<Corridor>(test_config())
         .await
         .unwrap();
-    let proxy = delaying_proxy(server.local_addr()).await;
-    let mut client = within(
-        "connect",
-        10,
-        Client::<Corridor>::connect(&format!("ws://{proxy}/ws"), ClientOptions::default()),
-    )
-    .await
-    .unwrap();
-    client.ping().await.unwrap();
-    let started = Instant::now();
-    play(
-        &mut client,
-        |_| Run::default(),
-        10,
-        |_| started.elapsed() > Duration::from_secs(1),
-    )
-    .await;
+    let mut client = settled_client::<Corridor>(server.local_addr()).await;
     let before = client.corrections();
     let me = client.welcome().entity_id;
     // Runs for 50 ticks to the door; the snapshots that follow its closing
