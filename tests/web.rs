@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The node tests bound every wait themselves; this only catches a hang.
-const NODE_DEADLINE: Duration = Duration::from_secs(180);
+const NODE_DEADLINE: Duration = Duration::from_secs(400);
 
 #[test]
 fn the_web_client_passes_its_node_tests_against_this_server() {

@@ -431,7 +431,8 @@ function timedInputs(socket) {
   return socket.sent
     .filter((f) => f.startsWith('05'))
     .map((f) => {
-      const m = /^05(..)(00|01..)(..)(..)04(.{8})$/.exec(f);
+      // `00` after the tick: no view stated.
+      const m = /^05(..)(00|01..)(..)(..)0004(.{8})$/.exec(f);
       assert.ok(m, `a TimedInput of one-byte seq and ack: ${f}`);
       return { seq: parseInt(m[1], 16), ack: m[2], tick: parseInt(m[4] + m[3], 16), input: m[5] };
     });
