@@ -367,10 +367,12 @@ impl<G: Game> MatchLoop<G> {
                     self.held.push_back(waiting);
                     continue;
                 }
-                if let Some(entry) = self.players.iter_mut().find(|p| p.player == waiting.player) {
-                    entry.held = entry.held.saturating_sub(1);
-                }
-                self.apply_one(waiting.player, waiting.what, now, next, &mut late);
+                let Some(i) = self.players.iter().position(|p| p.player == waiting.player) else {
+                    self.stats.inputs_rejected.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                };
+                self.players[i].held = self.players[i].held.saturating_sub(1);
+                self.apply_one(i, waiting.what, now, next, &mut late);
             }
         }
         let mut held = 0u64;
@@ -379,10 +381,11 @@ impl<G: Game> MatchLoop<G> {
             let Some(input) = self.inputs.pop() else {
                 break;
             };
-            let Some(entry) = self.players.iter_mut().find(|p| p.player == input.player) else {
+            let Some(i) = self.players.iter().position(|p| p.player == input.player) else {
                 self.stats.inputs_rejected.fetch_add(1, Ordering::Relaxed);
                 continue;
             };
+            let entry = &mut self.players[i];
             let meant_for = match &input.what {
                 Inbound::Input {
                     timing: Some(timing),
@@ -418,7 +421,7 @@ impl<G: Game> MatchLoop<G> {
                         what: input.what,
                     });
                 }
-                None => self.apply_one(input.player, input.what, now, next, &mut late),
+                None => self.apply_one(i, input.what, now, next, &mut late),
             }
         }
         if late > 0 {
@@ -431,20 +434,18 @@ impl<G: Game> MatchLoop<G> {
         }
     }
 
-    /// Hands one input or message of `player` to the game, at tick `next`
-    /// (whose processing began at `now`).
+    /// Hands one input or message of the player at `index` to the game, at
+    /// tick `next` (whose processing began at `now`).
     fn apply_one(
         &mut self,
-        player: PlayerId,
+        index: usize,
         what: Inbound<G::Input, G::Message>,
         now: Instant,
         next: Tick,
         late: &mut u64,
     ) {
-        let Some(entry) = self.players.iter_mut().find(|p| p.player == player) else {
-            self.stats.inputs_rejected.fetch_add(1, Ordering::Relaxed);
-            return;
-        };
+        let entry = &mut self.players[index];
+        let player = entry.player;
         match what {
             Inbound::Input { seq, input, timing } => {
                 // Only a player steers (the reader refuses a watcher's input).
