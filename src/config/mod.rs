@@ -91,6 +91,10 @@ pub struct Config {
     /// How far back a match keeps its snapshots for lag compensation: a
     /// player's stated view older than this is judged at the oldest kept.
     pub max_rewind: Duration,
+    /// Bytes per second each client may receive (0: no budget): the
+    /// snapshot sends the highest-priority entities that fit
+    /// (docs/ARCHITECTURE.md "Interest").
+    pub bandwidth_budget: u32,
     /// How long `GET /v1/matches/{id}` shows a match's result after the game
     /// ended it.
     pub ended_match_ttl: Duration,
@@ -176,6 +180,7 @@ impl Default for Config {
             event_log: 256,
             max_input_lead: Duration::from_millis(500),
             max_rewind: Duration::from_millis(200),
+            bandwidth_budget: 0,
             ended_match_ttl: Duration::from_secs(300),
             send_timeout: Duration::from_secs(3),
             tick_watchdog: Duration::from_secs(1),
@@ -309,6 +314,7 @@ impl Config {
         line("event_log", self.event_log.to_string());
         line("max_input_lead", format!("{:?}", d(self.max_input_lead)));
         line("max_rewind", format!("{:?}", d(self.max_rewind)));
+        line("bandwidth_budget", self.bandwidth_budget.to_string());
         line("ended_match_ttl", format!("{:?}", d(self.ended_match_ttl)));
         line("max_connections", self.max_connections.to_string());
         line(

@@ -2,9 +2,10 @@
 
 use super::{
     Inbound, InputTime, Joined, MatchCommand, Notice, OutboundSlot, PlayerInput, Published,
-    SlotClosed, TickTask, TimingReport,
+    SlotClosed, TickTask, TimingReport, Views,
 };
-use crate::game::{Audience, Game, MatchSettings, Outbox, Sender};
+use crate::game::interest::ALWAYS;
+use crate::game::{Audience, Game, MatchSettings, Outbox, Sender, View};
 use crate::protocol::{EntityId, MatchId, PlayerId, Tick};
 use crate::replicate::{MessageSet, Role};
 use crate::snapshot::{BitWriter, Snapshot};
@@ -41,6 +42,9 @@ pub struct MatchStats {
     pub inputs_held: AtomicU64,
     /// How long the newest tick took, in nanoseconds.
     pub last_tick_nanos: AtomicU64,
+    /// With interest management: the size of a full frame of the whole
+    /// world, sampled once a second (0: never sampled).
+    pub full_world_bytes: AtomicU64,
 }
 
 /// What a tick reports to its observer.
@@ -65,7 +69,7 @@ pub type EndRequest = Box<dyn FnMut(bool) -> bool + Send>;
 struct PlayerEntry<E> {
     player: PlayerId,
     role: Role,
-    #[allow(dead_code)] // kept for diagnostics in Debug output and future targeting
+    /// Always in the player's view (interest management).
     entity: EntityId,
     slot: Arc<OutboundSlot<E>>,
     last_seq: u32,
@@ -205,6 +209,11 @@ pub struct MatchLoop<G: Game> {
     /// `rewind_ticks + 1`, shared with the connections (no copy).
     history: VecDeque<Arc<Published<G::Entity>>>,
     rewind_ticks: usize,
+    /// The game's interest for one viewer, refilled per player per tick.
+    view: View,
+    /// The previous tick's snapshot: whom an event about an entity reaches
+    /// (`Audience::Seeing`) is decided on what its players were sent.
+    last_published: Option<Arc<Published<G::Entity>>>,
 }
 
 /// How many evenly spaced phases one tick slot is divided into.
@@ -287,6 +296,8 @@ impl<G: Game> MatchLoop<G> {
             held_per_player: parts.held_per_player.max(1),
             report_every: u32::from(rate / 2).max(1),
             history: VecDeque::new(),
+            view: View::new(),
+            last_published: None,
             rewind_ticks: (parts.max_rewind.as_nanos() / dt.as_nanos()) as usize,
         }
     }
@@ -502,10 +513,15 @@ impl<G: Game> MatchLoop<G> {
         let mut sent = 0u64;
         for (audience, event) in self.outbox.events.drain(..) {
             let body = encode_event(&event);
-            // Until interest management, everyone sees every entity.
+            let last = self.last_published.as_deref();
             let to = |p: &PlayerEntry<G::Entity>| match audience {
                 Audience::Player(player) => p.player == player,
-                Audience::All | Audience::Seeing(_) => true,
+                Audience::All => true,
+                Audience::Seeing(entity) => last.is_none_or(|l| {
+                    l.views
+                        .as_ref()
+                        .is_none_or(|v| v.sees(&l.snapshot, p.player, entity))
+                }),
             };
             for p in self.players.iter_mut().filter(|p| to(p)) {
                 p.push_event(bound, |seq| Notice::Event {
@@ -555,7 +571,15 @@ impl<G: Game> MatchLoop<G> {
         self.game.freeze(&mut entities);
         self.last_len = entities.len();
         let snapshot = Snapshot::new(self.tick, entities);
-        let published = Arc::new(Published::new(snapshot));
+        let views = self.build_views(&snapshot);
+        let published = Arc::new(Published::with_views(snapshot, views));
+        if published.views.is_some() && self.tick.0 % (2 * self.report_every) == 1 {
+            // What a client would get without interest management (the
+            // figure the bandwidth report compares against), once a second.
+            let full = published.frame(None).len() as u64;
+            self.stats.full_world_bytes.store(full, Ordering::Relaxed);
+        }
+        self.last_published = Some(published.clone());
         // Stored before any player can see this tick: an ack beyond it is a lie.
         self.stats.tick.store(self.tick.0, Ordering::Release);
         if self.rewind_ticks > 0 {
@@ -578,6 +602,24 @@ impl<G: Game> MatchLoop<G> {
         for o in &self.observers {
             o.push(published.clone());
         }
+    }
+
+    /// Every player's view of `snapshot`, if the game manages interest.
+    fn build_views(&mut self, snapshot: &Snapshot<G::Entity>) -> Option<Views> {
+        let mut views = Views::default();
+        let mut any = false;
+        for p in &self.players {
+            self.view.clear();
+            if self.game.interest(p.player, &mut self.view) {
+                any = true;
+                if p.role.plays() {
+                    self.view.see(p.entity, ALWAYS);
+                }
+                views.push(snapshot, p.player, &mut self.view);
+            }
+        }
+        views.finish();
+        any.then_some(views)
     }
 
     /// Whether an empty match has been empty for its grace period and the lobby

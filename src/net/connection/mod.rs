@@ -359,7 +359,7 @@ pub(crate) async fn run<G, S>(
         shared.clone(),
         app.clone(),
     ));
-    let writer_end = writer::write_loop(sink, slot, shared, app.clone()).await;
+    let writer_end = writer::write_loop(sink, player, slot, shared, app.clone()).await;
     reader.abort();
     // A goodbye the reader saw (a close frame, a violation) outranks the
     // writer's view: once the peer's close arrives, the writer's sends fail.
