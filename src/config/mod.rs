@@ -215,7 +215,17 @@ pub enum ConfigError {
 impl Config {
     /// Defaults, then the file (if any), then `overrides` (flags and environment).
     pub fn load(file: Option<&Path>, overrides: &ConfigLayer) -> Result<Config, ConfigError> {
-        let mut config = Config::default();
+        Self::load_over(Config::default(), file, overrides)
+    }
+
+    /// As [`load`](Self::load), from a game's own defaults (arena-v2's
+    /// matches hold 64 players) rather than the built-in ones.
+    pub fn load_over(
+        defaults: Config,
+        file: Option<&Path>,
+        overrides: &ConfigLayer,
+    ) -> Result<Config, ConfigError> {
+        let mut config = defaults;
         let mut matches_set = overrides.max_matches.is_some();
         if let Some(path) = file {
             let layer = ConfigLayer::from_file(path)?;
