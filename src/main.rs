@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use tickwire::cli::Settings;
 use tickwire::game::arena::v2::{ArenaV2, PLAYERS_PER_MATCH};
 use tickwire::game::space3d::Space3d;
-use tickwire::Config;
 use tickwire::Arena;
+use tickwire::Config;
 
 #[derive(Parser, Debug)]
 #[command(

@@ -8,8 +8,8 @@
 //! bandwidth budget the nearest are sent first.
 
 use super::{
-    heading_velocity, move_player_in, player_step, quantize_angle, take_input_of, wish_of, Walk,
-    ArenaInput, ArenaKind, KIND_NPC, KIND_PLAYER, NPC_SPEED, NPC_TURN_SECONDS, POS_SCALE,
+    heading_velocity, move_player_in, player_step, quantize_angle, take_input_of, wish_of,
+    ArenaInput, ArenaKind, Walk, KIND_NPC, KIND_PLAYER, NPC_SPEED, NPC_TURN_SECONDS, POS_SCALE,
     START_HP,
 };
 use crate::game::grid::SpatialGrid;
@@ -105,7 +105,8 @@ impl ArenaV2 {
     }
 
     fn rebuild_grid(&mut self) {
-        let mut grid = std::mem::replace(&mut self.grid, SpatialGrid::new(Vec2::ZERO, Vec2::ONE, 1.0));
+        let mut grid =
+            std::mem::replace(&mut self.grid, SpatialGrid::new(Vec2::ZERO, Vec2::ONE, 1.0));
         grid.rebuild(self.entities().map(|e| (e.id, e.position())));
         self.grid = grid;
     }
@@ -200,7 +201,12 @@ impl Game for ArenaV2 {
     fn apply_input(&mut self, player: PlayerId, seq: u32, input: &ArenaInput) {
         if let Some(p) = self.players.iter_mut().find(|p| p.id == player) {
             p.wish = wish_of(input, self.player_step);
-            take_input_of(&mut p.entity.angle, &mut p.entity.last_input_seq, seq, input);
+            take_input_of(
+                &mut p.entity.angle,
+                &mut p.entity.last_input_seq,
+                seq,
+                input,
+            );
         }
     }
 
@@ -325,7 +331,10 @@ mod tests {
             assert!((0..=WORLD_QUANTA).contains(&e.pos.y), "{e:?}");
         }
         let bytes = encode_delta(Some(&before), &after);
-        assert_eq!(decode_delta(Some(&before), Tick(600), &bytes).unwrap(), after);
+        assert_eq!(
+            decode_delta(Some(&before), Tick(600), &bytes).unwrap(),
+            after
+        );
         let full = encode_delta(None, &after);
         assert_eq!(decode_delta(None, Tick(600), &full).unwrap(), after);
     }
