@@ -4,7 +4,6 @@ use super::{
     Inbound, InputTime, Joined, MatchCommand, Notice, OutboundSlot, PlayerInput, Published,
     SlotClosed, TickTask, TimingReport, Views,
 };
-use crate::game::interest::ALWAYS;
 use crate::game::{Audience, Game, MatchSettings, Outbox, Sender, View};
 use crate::protocol::{EntityId, MatchId, PlayerId, Tick};
 use crate::replicate::{MessageSet, Role};
@@ -606,20 +605,11 @@ impl<G: Game> MatchLoop<G> {
 
     /// Every player's view of `snapshot`, if the game manages interest.
     fn build_views(&mut self, snapshot: &Snapshot<G::Entity>) -> Option<Views> {
-        let mut views = Views::default();
-        let mut any = false;
-        for p in &self.players {
-            self.view.clear();
-            if self.game.interest(p.player, &mut self.view) {
-                any = true;
-                if p.role.plays() {
-                    self.view.see(p.entity, ALWAYS);
-                }
-                views.push(snapshot, p.player, &mut self.view);
-            }
-        }
-        views.finish();
-        any.then_some(views)
+        let viewers = self
+            .players
+            .iter()
+            .map(|p| (p.player, p.role.plays().then_some(p.entity)));
+        Views::build(&self.game, snapshot, viewers, &mut self.view)
     }
 
     /// Whether an empty match has been empty for its grace period and the lobby

@@ -3,7 +3,8 @@
 //! [`Game::interest`](crate::game::Game::interest)), read by each player's
 //! writer, which sends that player only its view (see `viewer`).
 
-use crate::game::View;
+use crate::game::interest::ALWAYS;
+use crate::game::{Game, View};
 use crate::protocol::{EntityId, PlayerId};
 use crate::snapshot::{NetEntity, Snapshot};
 
@@ -25,6 +26,33 @@ pub struct Views {
 }
 
 impl Views {
+    /// Asks `game` for the view of each viewer (a player with its entity,
+    /// always in its own view, or a spectator without one); `None` when the
+    /// game gives nobody a view. `scratch` is reused between viewers.
+    pub fn build<G: Game>(
+        game: &G,
+        snapshot: &Snapshot<G::Entity>,
+        viewers: impl IntoIterator<Item = (PlayerId, Option<EntityId>)>,
+        scratch: &mut View,
+    ) -> Option<Views> {
+        let mut views = Views::default();
+        let mut index = IndexOf::default();
+        for (player, own) in viewers {
+            scratch.clear();
+            if game.interest(player, scratch) {
+                if let Some(own) = own {
+                    scratch.see(own, ALWAYS);
+                }
+                if views.players.is_empty() {
+                    index = IndexOf::new(snapshot);
+                }
+                views.push_indexed(snapshot, &index, player, scratch);
+            }
+        }
+        views.finish();
+        (!views.players.is_empty()).then_some(views)
+    }
+
     /// The view of `player`, or `None` when it sees everything.
     pub fn of(&self, player: PlayerId) -> Option<&[Seen]> {
         let i = self.players.binary_search_by_key(&player, |p| p.0).ok()?;
@@ -55,36 +83,41 @@ impl Views {
     /// Adds `player`'s view: sorts it by id, keeps each id once (with its
     /// largest weight), drops ids the snapshot does not hold. `finish`
     /// once every player is in.
+    #[cfg(test)]
     pub(crate) fn push<E: NetEntity>(
         &mut self,
         snapshot: &Snapshot<E>,
         player: PlayerId,
         view: &mut View,
     ) {
-        let entries = &mut view.entries;
-        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
-        entries.dedup_by_key(|e| e.0);
-        let from = self.seen.len() as u32;
-        let entities = &snapshot.entities;
-        // Both lists ascend: each search starts where the last one ended.
-        let mut lo = 0usize;
-        for &(id, weight) in entries.iter() {
-            match entities[lo..].binary_search_by_key(&id, |e| e.id()) {
-                Ok(at) => {
-                    lo += at;
-                    self.seen.push(Seen {
-                        index: lo as u32,
-                        weight,
-                    });
-                    lo += 1;
-                }
-                Err(at) => lo += at,
-            }
-            if lo >= entities.len() {
-                break;
+        self.push_indexed(snapshot, &IndexOf::new(snapshot), player, view);
+    }
+
+    fn push_indexed<E: NetEntity>(
+        &mut self,
+        snapshot: &Snapshot<E>,
+        index: &IndexOf,
+        player: PlayerId,
+        view: &mut View,
+    ) {
+        let from = self.seen.len();
+        for &(id, weight) in &view.entries {
+            if let Some(i) = index.get(snapshot, id) {
+                self.seen.push(Seen { index: i, weight });
             }
         }
-        self.players.push((player, from, self.seen.len() as u32));
+        // Index order is id order; a repeated id keeps its largest weight.
+        let mine = &mut self.seen[from..];
+        mine.sort_unstable_by(|a, b| a.index.cmp(&b.index).then(b.weight.total_cmp(&a.weight)));
+        let mut kept = from;
+        for i in from..self.seen.len() {
+            if kept == from || self.seen[kept - 1].index != self.seen[i].index {
+                self.seen[kept] = self.seen[i];
+                kept += 1;
+            }
+        }
+        self.seen.truncate(kept);
+        self.players.push((player, from as u32, kept as u32));
     }
 
     /// Orders the players for lookup.
@@ -95,6 +128,46 @@ impl Views {
     /// Entries over all players (what building the views cost).
     pub fn total_seen(&self) -> usize {
         self.seen.len()
+    }
+}
+
+/// Where each entity id sits in a snapshot: a table by id when ids are
+/// dense (the usual case: a game numbers its entities), else a binary
+/// search. Built once per tick, for every viewer.
+#[derive(Debug, Default)]
+struct IndexOf {
+    table: Vec<u32>,
+}
+
+/// Ids beyond this many per entity (and a constant) are too sparse for a table.
+const DENSE: usize = 4;
+
+impl IndexOf {
+    fn new<E: NetEntity>(snapshot: &Snapshot<E>) -> Self {
+        let n = snapshot.entities.len();
+        let max = snapshot.entities.last().map_or(0, |e| e.id().0 as usize);
+        if max >= DENSE * n + 1024 {
+            return IndexOf::default();
+        }
+        let mut table = vec![u32::MAX; max + 1];
+        for (i, e) in snapshot.entities.iter().enumerate() {
+            table[e.id().0 as usize] = i as u32;
+        }
+        IndexOf { table }
+    }
+
+    fn get<E: NetEntity>(&self, snapshot: &Snapshot<E>, id: EntityId) -> Option<u32> {
+        if self.table.is_empty() {
+            return snapshot
+                .entities
+                .binary_search_by_key(&id, |e| e.id())
+                .ok()
+                .map(|i| i as u32);
+        }
+        self.table
+            .get(id.0 as usize)
+            .copied()
+            .filter(|&i| i != u32::MAX)
     }
 }
 
@@ -144,5 +217,20 @@ mod tests {
         assert!(views.sees(&snapshot, PlayerId(1), EntityId(8)));
         assert!(!views.sees(&snapshot, PlayerId(1), EntityId(4)));
         assert!(views.sees(&snapshot, PlayerId(2), EntityId(4)));
+
+        // Sparse ids take the binary search rather than a table.
+        let sparse = Snapshot::new(Tick(3), [5, 70_000, 3_000_000].map(entity).to_vec());
+        let mut views = Views::default();
+        let mut view = View::new();
+        view.see_all([EntityId(3_000_000), EntityId(6), EntityId(5)], 1.0);
+        views.push(&sparse, PlayerId(1), &mut view);
+        views.finish();
+        let indices: Vec<u32> = views
+            .of(PlayerId(1))
+            .unwrap()
+            .iter()
+            .map(|s| s.index)
+            .collect();
+        assert_eq!(indices, vec![0, 2]);
     }
 }
