@@ -4,7 +4,7 @@
 
 use super::viewer::ClientView;
 use super::views::Views;
-use crate::protocol::{encode_server, ServerMsg, MAX_BASELINE_AGE};
+use crate::protocol::{encode_server, ServerMsg, Tick, MAX_BASELINE_AGE};
 use crate::snapshot::{DeltaEncoder, NetEntity, Snapshot};
 use bytes::Bytes;
 use std::cell::RefCell;
@@ -85,19 +85,26 @@ impl<E: NetEntity> Published<E> {
 }
 
 /// The complete `ServerMsg::Snapshot` frame of `current` against `baseline`.
-pub(crate) fn encode_frame<E: NetEntity>(
-    baseline: Option<&Snapshot<E>>,
-    current: &Snapshot<E>,
-) -> Bytes {
-    ENCODER.with_borrow_mut(|encoder| {
+fn encode_frame<E: NetEntity>(baseline: Option<&Snapshot<E>>, current: &Snapshot<E>) -> Bytes {
+    with_encoder(|encoder| {
         let payload = encoder.encode(baseline, current);
-        let msg = ServerMsg::Snapshot {
-            tick: current.tick,
-            baseline: baseline.map(|b| b.tick),
-            payload: payload.to_vec(),
-        };
-        let mut out = Vec::with_capacity(payload.len() + 16);
-        encode_server(&msg, &mut out);
-        Bytes::from(out)
+        snapshot_frame(current.tick, baseline.map(|b| b.tick), payload)
     })
+}
+
+/// Runs `f` with this thread's encoder (its buffer reused frame after frame).
+pub(crate) fn with_encoder<R>(f: impl FnOnce(&mut DeltaEncoder) -> R) -> R {
+    ENCODER.with_borrow_mut(f)
+}
+
+/// The `ServerMsg::Snapshot` frame around a delta payload.
+pub(crate) fn snapshot_frame(tick: Tick, baseline: Option<Tick>, payload: &[u8]) -> Bytes {
+    let msg = ServerMsg::Snapshot {
+        tick,
+        baseline,
+        payload: payload.to_vec(),
+    };
+    let mut out = Vec::with_capacity(payload.len() + 16);
+    encode_server(&msg, &mut out);
+    Bytes::from(out)
 }

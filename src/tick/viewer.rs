@@ -19,7 +19,7 @@
 //! not yet acknowledged (the next frame decodes against an older baseline,
 //! and leaving it out would take the client back in time).
 
-use super::published::{encode_frame, SharedFrame};
+use super::published::{snapshot_frame, with_encoder, SharedFrame};
 use super::views::Seen;
 use super::Published;
 use crate::game::interest::ALWAYS;
@@ -149,6 +149,8 @@ pub struct Viewer<E> {
     items: Vec<Item<E>>,
     order: Vec<u32>,
     near: Vec<(f32, bool)>,
+    /// Baseline entities no longer visible: this frame removes them.
+    removed: Vec<EntityId>,
     everything: Vec<Seen>,
     scratch: BitWriter,
     /// Entity buffers of views no client holds any more, for reuse.
@@ -168,6 +170,7 @@ impl<E: NetEntity> Viewer<E> {
             items: Vec::new(),
             order: Vec::new(),
             near: Vec::new(),
+            removed: Vec::new(),
             everything: Vec::new(),
             scratch: BitWriter::new(),
             spare: Vec::new(),
@@ -240,10 +243,10 @@ impl<E: NetEntity> Viewer<E> {
                 &everything
             }
         };
-        let removed = self.classify(published, seen, base.as_deref());
+        self.classify(published, seen, base.as_deref());
         self.everything = everything;
         if self.budget.is_some() {
-            self.select(removed);
+            self.select();
         }
         self.carry_priorities(now);
         let stale = self.stale_bits();
@@ -274,7 +277,17 @@ impl<E: NetEntity> Viewer<E> {
                 entities,
             },
         });
-        let frame = encode_frame(base.as_ref().map(|b| &b.snapshot), &view.snapshot);
+        // Each entity was compared with its prediction once, in `classify`:
+        // the payload is written from that, not compared again.
+        let written = self
+            .items
+            .iter()
+            .filter(|i| i.written())
+            .map(|i| (&cur[i.index as usize], i.predicted.as_ref()));
+        let frame = with_encoder(|encoder| {
+            let payload = encoder.encode_parts(self.removed.iter().copied(), written);
+            snapshot_frame(now, base.as_ref().map(|b| b.snapshot.tick), payload)
+        });
         if let Ok(mut frames) = published.view_frames.lock() {
             if frames.len() < SHARED_FRAMES {
                 frames.push(SharedFrame {
@@ -299,14 +312,9 @@ impl<E: NetEntity> Viewer<E> {
     }
 
     /// Sorts every visible entity into fresh, written or candidate, with
-    /// its priority carried over; returns how many baseline entities are no
+    /// its priority carried over, and lists the baseline's entities no
     /// longer visible (this frame removes them).
-    fn classify(
-        &mut self,
-        published: &Published<E>,
-        seen: &[Seen],
-        base: Option<&ClientView<E>>,
-    ) -> usize {
+    fn classify(&mut self, published: &Published<E>, seen: &[Seen], base: Option<&ClientView<E>>) {
         let (base_entities, ticks, base_tick): (&[E], u32, u32) = match base {
             Some(b) => (
                 &b.snapshot.entities,
@@ -318,11 +326,13 @@ impl<E: NetEntity> Viewer<E> {
         let cur = &published.snapshot.entities;
         let budgeted = self.budget.is_some();
         self.items.clear();
-        let (mut bi, mut pi, mut kept) = (0usize, 0usize, 0usize);
+        self.removed.clear();
+        let (mut bi, mut pi) = (0usize, 0usize);
         for s in seen {
             let entity = &cur[s.index as usize];
             let id = entity.id();
             while bi < base_entities.len() && base_entities[bi].id() < id {
+                self.removed.push(base_entities[bi].id());
                 bi += 1;
             }
             while pi < self.prio.len() && self.prio[pi].id < id {
@@ -345,7 +355,7 @@ impl<E: NetEntity> Viewer<E> {
             let (class, predicted, cost_bits) = match base_entities.get(bi).filter(|b| b.id() == id)
             {
                 Some(b) => {
-                    kept += 1;
+                    bi += 1;
                     let predicted = b.predict(ticks);
                     if entity.same_on_wire(&predicted) {
                         (Class::Fresh, None, 0)
@@ -382,12 +392,16 @@ impl<E: NetEntity> Viewer<E> {
                 sent_at,
             });
         }
-        base_entities.len() - kept
+        self.removed.extend(
+            base_entities[bi.min(base_entities.len())..]
+                .iter()
+                .map(|b| b.id()),
+        );
     }
 
     /// Marks the candidates that fit the budget, highest priority first.
-    fn select(&mut self, removed: usize) {
-        let mut must_bits = FRAME_OVERHEAD_BITS + removed as u32 * ID_BITS;
+    fn select(&mut self) {
+        let mut must_bits = FRAME_OVERHEAD_BITS + self.removed.len() as u32 * ID_BITS;
         for item in self.items.iter().filter(|i| i.class == Class::Write) {
             must_bits += item.cost_bits;
         }
