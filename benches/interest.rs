@@ -151,9 +151,9 @@ fn v2_frames(c: &mut Criterion) {
             let published = m.step();
             let views = published.views.as_ref().expect("arena-v2 has views");
             let mut bytes = 0;
-            for (v, &(player, _)) in viewers.iter_mut().zip(&m.players) {
+            for (v, &(player, own)) in viewers.iter_mut().zip(&m.players) {
                 let acked = published.snapshot.tick.0 - 1;
-                bytes += v.frame(&published, views.of(player), acked).frame.len();
+                bytes += v.frame(&published, views.of(player), acked, Some(own)).frame.len();
             }
             bytes
         };

@@ -217,12 +217,14 @@ impl<E: NetEntity> Viewer<E> {
     }
 
     /// This tick's frame for the client that acknowledged `acked`: its view
-    /// `seen` (`None`: every entity, each of weight 1), within its budget.
+    /// `seen` (`None`: every entity, each of weight 1, and `own`, the
+    /// player's entity, always), within its budget.
     pub fn frame(
         &mut self,
         published: &Published<E>,
         seen: Option<&[Seen]>,
         acked: u32,
+        own: Option<EntityId>,
     ) -> FrameOut {
         let now = published.snapshot.tick;
         let base = self.baseline(acked, now);
@@ -235,10 +237,14 @@ impl<E: NetEntity> Viewer<E> {
         let seen = match seen {
             Some(s) => s,
             None => {
-                let n = published.snapshot.entities.len() as u32;
-                if everything.len() != n as usize {
-                    everything.clear();
-                    everything.extend((0..n).map(|index| Seen { index, weight: 1.0 }));
+                let entities = &published.snapshot.entities;
+                everything.clear();
+                everything
+                    .extend((0..entities.len() as u32).map(|index| Seen { index, weight: 1.0 }));
+                if let Some(i) =
+                    own.and_then(|id| entities.binary_search_by_key(&id, |e| e.id()).ok())
+                {
+                    everything[i].weight = ALWAYS;
                 }
                 &everything
             }
@@ -251,31 +257,37 @@ impl<E: NetEntity> Viewer<E> {
         self.carry_priorities(now);
         let stale = self.stale_bits();
 
-        if let Some((view, frame)) = self.find_shared(published, base.as_ref(), &stale) {
-            self.remember(now, view);
-            self.counts.shared += 1;
-            self.charge(frame.len());
-            return FrameOut {
-                frame,
-                full: base.is_none(),
-                shared: true,
-            };
-        }
-        let mut entities = self.spare.pop().unwrap_or_default();
-        entities.clear();
-        let cur = &published.snapshot.entities;
-        for item in &self.items {
-            if item.fresh() {
-                entities.push(cur[item.index as usize].clone());
-            } else if let Some(predicted) = &item.predicted {
-                entities.push(predicted.clone());
+        let shared_view = match self.find_shared(published, base.as_ref(), &stale) {
+            Shared::Frame(view, frame) => {
+                self.remember(now, view);
+                self.counts.shared += 1;
+                self.charge(frame.len());
+                return FrameOut {
+                    frame,
+                    full: base.is_none(),
+                    shared: true,
+                };
             }
-        }
-        let view = Arc::new(ClientView {
-            snapshot: Snapshot {
-                tick: now,
-                entities,
-            },
+            Shared::View(view) => Some(view),
+            Shared::Nothing => None,
+        };
+        let cur = &published.snapshot.entities;
+        let view = shared_view.unwrap_or_else(|| {
+            let mut entities = self.spare.pop().unwrap_or_default();
+            entities.clear();
+            for item in &self.items {
+                if item.fresh() {
+                    entities.push(cur[item.index as usize].clone());
+                } else if let Some(predicted) = &item.predicted {
+                    entities.push(predicted.clone());
+                }
+            }
+            Arc::new(ClientView {
+                snapshot: Snapshot {
+                    tick: now,
+                    entities,
+                },
+            })
         });
         // Each entity was compared with its prediction once, in `classify`:
         // the payload is written from that, not compared again.
@@ -478,16 +490,26 @@ impl<E: NetEntity> Viewer<E> {
         bits
     }
 
-    /// The view and frame another client of this tick made from the same
-    /// baseline (the same `Arc`) with the same visible ids and the same
-    /// stale entities: then the views are equal, and so are the frames.
+    /// What another client of this tick made that this one can reuse: the
+    /// frame, when it had the same baseline (the same `Arc`), the same
+    /// visible ids and the same stale entities (the views are then equal,
+    /// and so are the frames); else the view alone, when both views are
+    /// all up to date with the same ids (a view without stale entities is
+    /// the current state of its ids, whatever the baseline). Sharing the
+    /// view makes the next tick's baselines the same `Arc`, so from then on
+    /// the frames are shared too.
     fn find_shared(
         &self,
         published: &Published<E>,
         base: Option<&Arc<ClientView<E>>>,
         stale: &[u64],
-    ) -> Option<(Arc<ClientView<E>>, Bytes)> {
-        let frames = published.view_frames.lock().ok()?;
+    ) -> Shared<E> {
+        let Ok(frames) = published.view_frames.lock() else {
+            return Shared::Nothing;
+        };
+        if frames.is_empty() {
+            return Shared::Nothing;
+        }
         let same_base = |b: &Option<Arc<ClientView<E>>>| match (b, base) {
             (None, None) => true,
             (Some(a), Some(b)) => Arc::ptr_eq(a, b),
@@ -500,21 +522,34 @@ impl<E: NetEntity> Viewer<E> {
                 .map(|i| i.id)
         };
         let count = present().count();
-        frames
-            .iter()
-            .find(|f| {
-                same_base(&f.baseline)
-                    && f.stale == stale
-                    && f.view.snapshot.entities.len() == count
-                    && f.view
-                        .snapshot
-                        .entities
-                        .iter()
-                        .map(|e| e.id())
-                        .eq(present())
-            })
-            .map(|f| (f.view.clone(), f.frame.clone()))
+        let same_ids = |f: &SharedFrame<E>| {
+            f.view.snapshot.entities.len() == count
+                && f.view
+                    .snapshot
+                    .entities
+                    .iter()
+                    .map(|e| e.id())
+                    .eq(present())
+        };
+        let all_fresh = |bits: &[u64]| bits.iter().all(|&b| b == 0);
+        let mut view = None;
+        for f in frames.iter() {
+            if f.stale == stale && same_base(&f.baseline) && same_ids(f) {
+                return Shared::Frame(f.view.clone(), f.frame.clone());
+            }
+            if view.is_none() && all_fresh(stale) && all_fresh(&f.stale) && same_ids(f) {
+                view = Some(f.view.clone());
+            }
+        }
+        view.map_or(Shared::Nothing, Shared::View)
     }
+}
+
+/// What a client can reuse of another's work this tick.
+enum Shared<E> {
+    Frame(Arc<ClientView<E>>, Bytes),
+    View(Arc<ClientView<E>>),
+    Nothing,
 }
 
 #[cfg(test)]
@@ -611,7 +646,7 @@ mod tests {
                 .as_ref()
                 .unwrap()
                 .of(crate::protocol::PlayerId(1));
-            let out = viewer.frame(&published, seen, acked);
+            let out = viewer.frame(&published, seen, acked, None);
             sizes.push(out.frame.len());
             let ServerMsg::Snapshot {
                 tick,
@@ -734,6 +769,8 @@ mod tests {
         let mut next_id = 30;
         let mut world: Vec<ArenaEntity> = (1..=next_id).map(|id| entity(id, &mut rng)).collect();
         let (mut a, mut b, mut c) = (Viewer::new(None), Viewer::new(None), Viewer::new(None));
+        // A client that arrives later, then acknowledges as `a` does.
+        let mut late = Viewer::new(None);
         let mut shared = 0;
         for t in 1..=20u32 {
             step(&mut world, &mut next_id, &mut rng);
@@ -746,14 +783,25 @@ mod tests {
                 .unwrap()
                 .of(crate::protocol::PlayerId(1));
             let acked = t - 1;
-            let fa = a.frame(&published, seen, acked);
-            let fb = b.frame(&published, seen, acked);
+            let fa = a.frame(&published, seen, acked, None);
+            let fb = b.frame(&published, seen, acked, None);
             assert!(!fa.shared);
             assert!(fb.shared, "tick {t}: same baseline, same view");
             assert_eq!(fa.frame, fb.frame);
             // A client a tick behind in its acks has another baseline.
-            let fc = c.frame(&published, seen, acked.saturating_sub(1));
+            let fc = c.frame(&published, seen, acked.saturating_sub(1), None);
             assert_eq!(fc.shared, t == 1, "tick {t}");
+            if t >= 5 {
+                // Its first frame is full, but its view is `a`'s (all up to
+                // date, same ids): from the next tick on, its baseline is
+                // the same `Arc` as `a`'s, and it shares `a`'s frames.
+                let acked_late = if t == 5 { 0 } else { acked };
+                let fl = late.frame(&published, seen, acked_late, None);
+                assert_eq!(fl.shared, t > 5, "tick {t}");
+                if t > 5 {
+                    assert_eq!(fl.frame, fa.frame);
+                }
+            }
             shared += usize::from(fb.shared);
         }
         assert_eq!(b.take_counts().shared, shared as u64);

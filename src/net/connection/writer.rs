@@ -6,7 +6,7 @@
 use super::{close_label, close_message, count_close, Control, End, Shared};
 use crate::game::Game;
 use crate::net::App;
-use crate::protocol::PlayerId;
+use crate::protocol::{EntityId, PlayerId};
 use crate::protocol::{ErrorCode, ServerMsg, Tick, MAX_BASELINE_AGE};
 use crate::snapshot::NetEntity;
 use crate::tick::{Budget, Notice, OutboundSlot, Published, SlotClosed, Viewer};
@@ -238,7 +238,7 @@ where
 /// (`None`: the reader knows, it ended first).
 pub(super) async fn write_loop<G, S>(
     mut sink: Sink<S>,
-    player: PlayerId,
+    (player, own): (PlayerId, Option<EntityId>),
     slot: Arc<OutboundSlot<G::Entity>>,
     shared: Arc<Shared>,
     app: Arc<App<G>>,
@@ -427,7 +427,7 @@ where
                 let view = published.views.as_ref().and_then(|v| v.of(player));
                 let frame = if view.is_some() || budget.is_some() {
                     let v = viewer.get_or_insert_with(|| Box::new(Viewer::new(budget)));
-                    let out = v.frame(&published, view, acked);
+                    let out = v.frame(&published, view, acked, own);
                     if out.full {
                         counts.full += 1
                     } else {
