@@ -153,7 +153,10 @@ fn v2_frames(c: &mut Criterion) {
             let mut bytes = 0;
             for (v, &(player, own)) in viewers.iter_mut().zip(&m.players) {
                 let acked = published.snapshot.tick.0 - 1;
-                bytes += v.frame(&published, views.of(player), acked, Some(own)).frame.len();
+                bytes += v
+                    .frame(&published, views.of(player), acked, Some(own))
+                    .frame
+                    .len();
             }
             bytes
         };
