@@ -62,6 +62,8 @@ impl View {
         self.entries.is_empty()
     }
 
+    // Only the server (`tick::Views`) reuses a view.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
     pub(crate) fn clear(&mut self) {
         self.entries.clear();
     }

@@ -38,6 +38,23 @@ const ID_BITS: u32 = 10;
 /// The nearest entities whose freshness is counted (scenario arena-v2's
 /// `near16_coverage`): the heaviest non-own entries of a view.
 pub const NEAR: usize = 16;
+/// How many visible entities ahead `classify` asks the cache for.
+const PREFETCH_AHEAD: usize = 8;
+
+/// Asks the CPU to start loading `value` into the cache; only a hint.
+#[inline(always)]
+fn prefetch<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults and changes no state the program can
+    // observe; the pointer comes from a reference, so it is valid anyway.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>((value as *const T).cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
+}
+
 /// Per-client frames a tick keeps for sharing; beyond it, no more are kept.
 const SHARED_FRAMES: usize = 256;
 
@@ -340,7 +357,13 @@ impl<E: NetEntity> Viewer<E> {
         self.items.clear();
         self.removed.clear();
         let (mut bi, mut pi) = (0usize, 0usize);
-        for s in seen {
+        for (n, s) in seen.iter().enumerate() {
+            // The tick thread wrote the snapshot on another core: without a
+            // hint, the first read of each visible entity waits for memory
+            // (a third of this function's time under load).
+            if let Some(ahead) = seen.get(n + PREFETCH_AHEAD) {
+                prefetch(&cur[ahead.index as usize]);
+            }
             let entity = &cur[s.index as usize];
             let id = entity.id();
             while bi < base_entities.len() && base_entities[bi].id() < id {
