@@ -35,6 +35,13 @@ const MAX_SERVER_MESSAGE: usize = 4 << 20;
 /// The close code of a connection taken over by a newer one of the same player.
 pub const TAKEN_OVER: u16 = 4001;
 
+/// The close code of a match that moved to another node (a cluster drain):
+/// the close reason is the WebSocket URL to resume the session at.
+pub const MOVED: u16 = 4002;
+
+/// Redirects (HTTP 307 from a node with no room) a connect follows at most.
+const MAX_REDIRECTS: u32 = 3;
+
 /// When the client acknowledges snapshots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AckMode {
@@ -122,6 +129,8 @@ pub enum ClientError {
     SchemaMismatch { client: String, server: String },
     #[error("the server's schema is unusable: {0}")]
     Schema(#[from] crate::replicate::schema::SchemaError),
+    #[error("the server sent this client to {location}")]
+    Redirected { location: String },
 }
 
 impl ClientError {
@@ -136,7 +145,7 @@ impl ClientError {
             // newer connection of this player took the seat (reconnecting
             // would take it back, and so on).
             ClientError::Closed { code, .. } => {
-                !matches!(*code, 1002 | 1003 | 1007 | 1009 | TAKEN_OVER)
+                !matches!(*code, 1002 | 1003 | 1007 | 1009 | TAKEN_OVER | MOVED)
             }
             _ => false,
         }
@@ -195,6 +204,11 @@ pub enum ClientEvent<V = NoMessages> {
         /// Size of the WebSocket message payload.
         bytes: usize,
     },
+    /// A notice from the server's operators (a cluster-wide broadcast).
+    Notice { text: String },
+    /// The match moved to another node (a cluster drain) and the client
+    /// resumed its player there, same entity; the next snapshot is full.
+    Moved { url: String, attempts: u32 },
 }
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -286,13 +300,22 @@ pub struct Client<G: ClientGame> {
     prediction: predict::PredictionState<G::Entity>,
     /// What the player sees now, in ticks (`set_view`).
     view: Option<f64>,
+    /// Redirects followed to get a seat (a node with no room sent it on).
+    redirects: u32,
+    /// Moves to another node followed (cluster drains).
+    migrations: u32,
 }
 
 impl<G: ClientGame> Client<G> {
     /// Connects to `url` (e.g. `ws://127.0.0.1:7777/ws?match=1`) and joins.
+    /// A node of a cluster with no room answers with a redirect (HTTP 307
+    /// to another node, with a ticket), which this follows; later
+    /// reconnects go to the node it ended up on.
     pub async fn connect(url: &str, options: ClientOptions) -> Result<Self, ClientError> {
-        let (ws, welcome) = open(url, &options, None, 0, Some(G::schema_hash())).await?;
-        Ok(Self::joined(ws, url, welcome, options))
+        let opened = open_following(url, &options, Some(G::schema_hash())).await?;
+        let mut client = Self::joined(opened.ws, &opened.url, opened.welcome, options);
+        client.redirects = opened.redirects;
+        Ok(client)
     }
 
     /// Connects and resumes the player of session `token` (from an earlier
@@ -340,7 +363,66 @@ impl<G: ClientGame> Client<G> {
             sent_inputs: VecDeque::new(),
             prediction: predict::PredictionState::default(),
             view: None,
+            redirects: 0,
+            migrations: 0,
         }
+    }
+
+    /// The URL this client (re)connects to: the node its match is on.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Redirects followed while connecting (a node with no room sent it on).
+    pub fn redirects(&self) -> u32 {
+        self.redirects
+    }
+
+    /// Times its match moved to another node and the client followed.
+    pub fn migrations(&self) -> u32 {
+        self.migrations
+    }
+
+    /// Follows a match that moved: resumes the session at `to` (the close
+    /// reason of a `MOVED` close), retrying within the reconnect policy,
+    /// since the new node may take a moment to restore the match.
+    async fn follow_move(&mut self, to: &str) -> Result<ClientEvent<G::Event>, ClientError> {
+        let url = carry_token(&self.url, to);
+        let policy = self.options.reconnect.unwrap_or_default();
+        let mut backoff = policy.initial_backoff;
+        let mut last = ClientError::Timeout;
+        // A match restores within a second or so; at least ~5 s of tries.
+        let attempts = policy.attempts.max(10);
+        for attempt in 1..=attempts {
+            match open(
+                &url,
+                &self.options,
+                Some(self.welcome.session_token),
+                self.last_event,
+                Some(G::schema_hash()),
+            )
+            .await
+            {
+                Ok((ws, welcome)) => {
+                    self.ws = ws;
+                    self.url = url.clone();
+                    self.clock = InputClock::new(welcome.tick_rate);
+                    self.prediction.reset();
+                    self.welcome = welcome;
+                    self.history.clear();
+                    self.unacked = None;
+                    self.migrations += 1;
+                    return Ok(ClientEvent::Moved {
+                        url,
+                        attempts: attempt,
+                    });
+                }
+                Err(e) => last = e,
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(policy.max_backoff.max(Duration::from_millis(500)));
+        }
+        Err(last)
     }
 
     /// Reconnects to the same server and resumes this player, retrying with
@@ -431,10 +513,10 @@ impl<G: ClientGame> Client<G> {
                 ..
             }) => {
                 let quick = with_query(&self.url, "match", None);
-                Ok((
-                    open(&quick, &self.options, None, 0, Some(G::schema_hash())).await?,
-                    false,
-                ))
+                let opened = open_following(&quick, &self.options, Some(G::schema_hash())).await?;
+                self.url = opened.url;
+                self.redirects += opened.redirects;
+                Ok(((opened.ws, opened.welcome), false))
             }
             Err(e) => Err(e),
         }
@@ -592,6 +674,12 @@ impl<G: ClientGame> Client<G> {
     pub async fn recv(&mut self) -> Result<ClientEvent<G::Event>, ClientError> {
         let (msg, bytes) = match next_server_msg(&mut self.ws).await {
             Ok(m) => m,
+            Err(ClientError::Closed {
+                code: MOVED,
+                reason,
+            }) => {
+                return self.follow_move(&reason).await;
+            }
             Err(e) if self.options.reconnect.is_some() && e.is_connection_loss() => {
                 return self.reconnect_or_rejoin().await;
             }
@@ -666,6 +754,7 @@ impl<G: ClientGame> Client<G> {
                 code: ErrorCode::Denied,
                 message,
             } => Ok(ClientEvent::Denied { message }),
+            ServerMsg::Notice { text } => Ok(ClientEvent::Notice { text }),
             ServerMsg::Welcome(_) => Err(ClientError::Unexpected("second Welcome")),
             ServerMsg::Error { .. } => unreachable!("next_server_msg turns errors into Err"),
         }
@@ -766,6 +855,58 @@ fn with_query(url: &str, key: &str, value: Option<&str>) -> String {
     }
 }
 
+/// `to` (another node's URL) with the join token of `from`, if it had one:
+/// the token is the player's identity on every node.
+fn carry_token(from: &str, to: &str) -> String {
+    let token = from
+        .split_once('?')
+        .map(|(_, q)| q)
+        .unwrap_or("")
+        .split('&')
+        .find_map(|p| p.strip_prefix("token="));
+    match token {
+        Some(t) => with_query(to, "token", Some(t)),
+        None => to.to_string(),
+    }
+}
+
+/// A connection opened after following redirects.
+struct Opened {
+    ws: Ws,
+    welcome: Welcome,
+    /// Where it connected, without its ticket: where to reconnect.
+    url: String,
+    redirects: u32,
+}
+
+/// Opens a new player's connection at `url`, following the redirects of
+/// nodes with no room (at most `MAX_REDIRECTS`).
+async fn open_following(
+    url: &str,
+    options: &ClientOptions,
+    schema: Option<u64>,
+) -> Result<Opened, ClientError> {
+    let mut at = url.to_string();
+    let mut redirects = 0;
+    loop {
+        match open(&at, options, None, 0, schema).await {
+            Ok((ws, welcome)) => {
+                return Ok(Opened {
+                    ws,
+                    welcome,
+                    url: with_query(&at, "ticket", None),
+                    redirects,
+                })
+            }
+            Err(ClientError::Redirected { location }) if redirects < MAX_REDIRECTS => {
+                redirects += 1;
+                at = carry_token(url, &location);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// rustls reports a failed handshake (an untrusted certificate, say) as an
 /// I/O error: it is a `Tls` error, which a reconnect would only repeat.
 fn tls_error(e: WsError) -> ClientError {
@@ -821,6 +962,15 @@ async fn open(
         Err(_) => return Err(ClientError::Timeout),
         Ok(Err(WsError::Http(response))) => {
             let status = response.status().as_u16();
+            let location = response
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok());
+            if let (307 | 308, Some(location)) = (status, location) {
+                return Err(ClientError::Redirected {
+                    location: location.to_string(),
+                });
+            }
             let body = response
                 .body()
                 .as_ref()

@@ -138,10 +138,8 @@ impl Directory {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let values: Vec<Option<String>> = redis::cmd("MGET")
-            .arg(&keys)
-            .query_async(&mut conn)
-            .await?;
+        let values: Vec<Option<String>> =
+            redis::cmd("MGET").arg(&keys).query_async(&mut conn).await?;
         // A key that expired between SCAN and MGET is simply gone; a record
         // that does not parse (another version's) is skipped, not fatal.
         Ok(values

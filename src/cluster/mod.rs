@@ -120,6 +120,11 @@ impl Cluster {
         &self.config.node_id
     }
 
+    /// The game this node serves (its label).
+    pub fn game(&self) -> &str {
+        &self.game
+    }
+
     pub fn config(&self) -> &ClusterConfig {
         &self.config
     }
@@ -159,8 +164,7 @@ impl Cluster {
 
     /// Where a player goes, with a ticket for that node.
     pub async fn matchmake(&self, want: &Want<'_>) -> Result<Offer, ClusterError> {
-        let (nodes, matches) =
-            tokio::try_join!(self.directory.nodes(), self.directory.matches())?;
+        let (nodes, matches) = tokio::try_join!(self.directory.nodes(), self.directory.matches())?;
         let placement = placement::place(&nodes, &matches, want)?;
         let exp = records::now_ms() + self.config.ticket_ttl.as_millis() as u64;
         let (_, ticket) = self
@@ -275,10 +279,12 @@ async fn heartbeat(
         let record = cluster.record(&local);
         let current: BTreeSet<u64> = local.matches.iter().map(|m| m.id).collect();
         let ended: Vec<u64> = published.difference(&current).copied().collect();
-        let write =
-            cluster
-                .directory
-                .publish_node(&record, &local.matches, &ended, cluster.config.node_ttl);
+        let write = cluster.directory.publish_node(
+            &record,
+            &local.matches,
+            &ended,
+            cluster.config.node_ttl,
+        );
         match write.await {
             Ok(()) => {
                 published = current;

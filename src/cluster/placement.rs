@@ -70,9 +70,8 @@ pub fn place(
             match_id: Some(id),
         });
     }
-    let open_node = |n: &NodeRecord| {
-        !n.draining && plays(n, want.game) && want.exclude != Some(n.id.as_str())
-    };
+    let open_node =
+        |n: &NodeRecord| !n.draining && plays(n, want.game) && want.exclude != Some(n.id.as_str());
     let fullest = matches
         .iter()
         .filter(|m| m.open_seats > 0)
@@ -144,7 +143,11 @@ mod tests {
 
     #[test]
     fn without_open_matches_the_least_loaded_node_that_is_not_draining_gets_a_new_match() {
-        let nodes = [node("a", 16, false), node("b", 0, true), node("c", 32, false)];
+        let nodes = [
+            node("a", 16, false),
+            node("b", 0, true),
+            node("c", 32, false),
+        ];
         let matches = [record(1, "a", 16), record(2, "c", 16), record(3, "c", 16)];
         let p = place(&nodes, &matches, &Want::default()).unwrap();
         assert_eq!((p.node.id.as_str(), p.match_id), ("a", None));

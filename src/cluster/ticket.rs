@@ -161,7 +161,13 @@ mod tests {
             signer.verify(&format!("{body}.{tag}"), "b", NOW),
             Err(TicketError::BadSignature)
         );
-        for bad in ["", "nodot", "!!.!!", "e30.", &"x".repeat(MAX_TICKET_BYTES + 1)] {
+        for bad in [
+            "",
+            "nodot",
+            "!!.!!",
+            "e30.",
+            &"x".repeat(MAX_TICKET_BYTES + 1),
+        ] {
             assert!(
                 matches!(
                     signer.verify(bad, "b", NOW),

@@ -430,7 +430,8 @@ impl ConfigLayer {
         if let Some(v) = &self.node_id {
             let ok = !v.is_empty()
                 && v.len() <= 64
-                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
             if !ok {
                 return Err(ConfigError::Invalid {
                     key: "node_id",

@@ -89,6 +89,10 @@ pub struct LobbySettings {
     pub max_input_lead: Duration,
     /// How far back a match keeps snapshots for lag compensation.
     pub max_rewind: Duration,
+    /// The id of this node's first match and first anonymous player (1 on
+    /// a single node; in a cluster a per-node base, so that ids are unique
+    /// across nodes and a kick or a moved match names one of each).
+    pub first_id: u64,
 }
 
 /// A live match as the network side sees it: queues in, counters out.
@@ -187,8 +191,8 @@ impl<G: Game> Lobby<G> {
                 matches: Mutex::new(BTreeMap::new()),
                 ended: Mutex::new(std::collections::VecDeque::new()),
                 pool,
-                next_match: AtomicU64::new(1),
-                next_player: AtomicU64::new(1),
+                next_match: AtomicU64::new(settings.first_id.max(1)),
+                next_player: AtomicU64::new(settings.first_id.max(1)),
                 on_tick,
                 sessions: Arc::new(Sessions::new(
                     settings.reconnect_grace,
@@ -461,6 +465,23 @@ impl<G: Game> Lobby<G> {
     /// seat's connection through `evict`, to take the seat over.
     pub fn on_evict(&self, seat: &Seat<G>, evict: Evict) {
         self.inner.sessions.set_evict(seat.token, evict);
+    }
+
+    /// Whether a quick-join here would find a seat: an open match with
+    /// room, or room for another match.
+    pub fn has_room(&self) -> bool {
+        let registry = self.registry();
+        registry.len() < self.inner.settings.max_matches
+            || registry
+                .values()
+                .any(|h| !h.has_ended() && h.seated() < u32::from(h.capacity))
+    }
+
+    /// Ends `player`'s session here for good (an operator's kick): a parked
+    /// seat is dropped now, a live one is neither parked nor handed over
+    /// when its connection closes.
+    pub fn kick(&self, player: PlayerId) {
+        self.inner.sessions.kick(player);
     }
 
     /// Players disconnected and within their reconnect grace.
