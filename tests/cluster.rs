@@ -203,3 +203,253 @@ async fn a_single_node_has_no_cluster_routes() {
         refused.err()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matchmaking_fills_the_fullest_match_then_the_least_loaded_node() {
+    let redis = Redis::start();
+    let flags = ["--node-ttl", "3s", "--players-per-match", "2"];
+    let a = Node::start(&redis, "a", &flags);
+    let b = Node::start(&redis, "b", &flags);
+    wait_for_nodes(&a, &["a", "b"], 10).await;
+
+    // Two players on a: a's match is full, a carries the load.
+    let mut on_a = Vec::new();
+    for _ in 0..2 {
+        let mut c = connect(&a.ws()).await;
+        snapshot(&mut c).await;
+        on_a.push(c);
+    }
+    let full = on_a[0].welcome().match_id.0;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cluster_matches(&b)
+        .await
+        .iter()
+        .any(|m| m["id"] == full && m["open_seats"] == 0)
+    {
+        assert!(Instant::now() < deadline, "a's full match never listed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // No open match: a new one on the least-loaded node, b.
+    let (status, _, offer) = matchmake(&b, json!({})).await;
+    assert_eq!(status, 200, "{offer}");
+    assert_eq!(offer["node"], "b");
+    assert_eq!(offer["url"], b.ws());
+    assert_eq!(offer["match_id"], Value::Null);
+    let mut first = connect_offer(&offer).await;
+    snapshot(&mut first).await;
+    let opened = first.welcome().match_id.0;
+    assert_eq!(node_of_match_soon(&a, opened).await, "b");
+
+    // A match asked for by id is found where it lives.
+    let (status, _, named) = matchmake(&a, json!({ "match_id": opened })).await;
+    assert_eq!(status, 200, "{named}");
+    assert_eq!(
+        (named["node"].as_str(), named["match_id"].as_u64()),
+        (Some("b"), Some(opened))
+    );
+
+    // Asked on a, the fullest open match is b's half-full one.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let offer = loop {
+        let (status, _, offer) = matchmake(&a, json!({})).await;
+        assert_eq!(status, 200, "{offer}");
+        if offer["match_id"] == opened {
+            break offer;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never offered match {opened}: {offer}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(offer["node"], "b");
+    let ticket = offer["ticket"].as_str().unwrap();
+    // Shown at the wrong node, forged, or garbage: refused, and not used up.
+    let wrong = Client::<Arena>::connect(&format!("{}?ticket={ticket}", a.ws()), options()).await;
+    assert!(
+        matches!(&wrong, Err(ClientError::Refused { status: 421, body }) if body.contains("ticket_wrong_node")),
+        "{:?}",
+        wrong.err()
+    );
+    let (body, _) = ticket.split_once('.').unwrap();
+    let forged =
+        Client::<Arena>::connect(&format!("{}?ticket={body}.AAAA", b.ws()), options()).await;
+    assert!(
+        matches!(&forged, Err(ClientError::Refused { status: 401, body }) if body.contains("bad_ticket")),
+        "{:?}",
+        forged.err()
+    );
+    let garbage = Client::<Arena>::connect(&format!("{}?ticket=%00%01", b.ws()), options()).await;
+    assert!(
+        matches!(&garbage, Err(ClientError::Refused { status: 401, .. })),
+        "{:?}",
+        garbage.err()
+    );
+    let url = format!("{}?ticket={ticket}", offer["url"].as_str().unwrap());
+    let mut second = connect(&url).await;
+    assert_eq!(
+        second.welcome().match_id.0,
+        opened,
+        "seated in the offered match"
+    );
+    snapshot(&mut second).await;
+    // The same ticket again: refused, single use.
+    let reused = Client::<Arena>::connect(&url, options()).await;
+    assert!(
+        matches!(&reused, Err(ClientError::Refused { status: 409, body }) if body.contains("ticket_reused")),
+        "{:?}",
+        reused.err()
+    );
+    // Bad requests to matchmaking itself.
+    let (status, _, body) = matchmake(&a, json!({ "match_id": 999_999_999u64 })).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("match_not_found"))
+    );
+    let (status, _, body) = matchmake(&a, json!({ "match_id": full })).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("match_full"))
+    );
+    let (status, _, body) = matchmake(&a, json!({ "game": "chess" })).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("no_room"))
+    );
+    let (status, _, body) = matchmake(&a, json!({ "seat": 1 })).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("bad_request"))
+    );
+    let (status, _, body) = request(
+        "POST",
+        format!("{}/v1/matchmake", a.http()),
+        Some("{not json".into()),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    drop((on_a, first, second));
+}
+
+/// The node of match `id`, waiting (bounded) for the directory to list it.
+async fn node_of_match_soon(at: &Node, id: u64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(node) = node_of_match(at, id).await {
+            return node;
+        }
+        assert!(Instant::now() < deadline, "match {id} never listed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_node_redirects_quick_join_and_the_client_follows() {
+    let redis = Redis::start();
+    let small = [
+        "--node-ttl",
+        "3s",
+        "--players-per-match",
+        "2",
+        "--max-matches",
+        "1",
+    ];
+    let a = Node::start(&redis, "a", &small);
+    let b = Node::start(&redis, "b", &["--node-ttl", "3s"]);
+    wait_for_nodes(&a, &["a", "b"], 10).await;
+    let mut on_a = Vec::new();
+    for _ in 0..2 {
+        let c = connect(&a.ws()).await;
+        assert_eq!(c.redirects(), 0);
+        on_a.push(c);
+    }
+    // a is full (one match of two): the third quick-join goes to b.
+    let mut moved = connect(&a.ws()).await;
+    assert_eq!(moved.redirects(), 1);
+    assert!(moved.url().starts_with(&b.ws()), "{}", moved.url());
+    assert!(!moved.url().contains("ticket="), "{}", moved.url());
+    snapshot(&mut moved).await;
+    assert_eq!(
+        node_of_match_soon(&a, moved.welcome().match_id.0).await,
+        "b"
+    );
+    // A client that does not follow redirects reads the same in JSON.
+    let refused = tokio_tungstenite::connect_async(a.ws()).await;
+    let Err(tokio_tungstenite::tungstenite::Error::Http(response)) = refused else {
+        panic!("a full node upgraded a quick-join");
+    };
+    assert_eq!(response.status().as_u16(), 307);
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    let body: Value = serde_json::from_slice(response.body().as_deref().unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], "redirect");
+    assert_eq!(body["error"]["node"], "b");
+    assert_eq!(
+        location,
+        format!(
+            "{}?ticket={}",
+            body["error"]["url"].as_str().unwrap(),
+            body["error"]["ticket"].as_str().unwrap()
+        )
+    );
+    drop(on_a);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_for_the_last_seats_seats_exactly_that_many_and_places_the_rest_elsewhere() {
+    let redis = Redis::start();
+    let flags = ["--node-ttl", "3s", "--players-per-match", "4"];
+    let a = Node::start(&redis, "a", &flags);
+    let b = Node::start(&redis, "b", &flags);
+    wait_for_nodes(&a, &["a", "b"], 10).await;
+    // A match on b with 2 of 4 seats taken: k = 2 seats left.
+    let mut seated = Vec::new();
+    for _ in 0..2 {
+        let mut c = connect(&b.ws()).await;
+        snapshot(&mut c).await;
+        seated.push(c);
+    }
+    let contested = seated[0].welcome().match_id.0;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cluster_matches(&a)
+        .await
+        .iter()
+        .any(|m| m["id"] == contested && m["players"] == 2)
+    {
+        assert!(Instant::now() < deadline, "contested match never listed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // N = 6 players ask at once; the directory offers them all the
+    // fullest open match, which has 2 seats.
+    let offers: Vec<Value> = futures_util::future::join_all((0..6).map(|_| async {
+        let (status, _, offer) = matchmake(&a, json!({})).await;
+        assert_eq!(status, 200, "{offer}");
+        offer
+    }))
+    .await;
+    assert!(
+        offers.iter().filter(|o| o["match_id"] == contested).count() > 2,
+        "the race needs more offers than seats: {offers:?}"
+    );
+    let clients: Vec<Client<Arena>> =
+        futures_util::future::join_all(offers.iter().map(connect_offer)).await;
+    let in_contested = clients
+        .iter()
+        .filter(|c| c.welcome().match_id.0 == contested)
+        .count();
+    assert_eq!(in_contested, 2, "exactly the 2 free seats were taken");
+    assert_eq!(clients.len(), 6, "everyone else was seated elsewhere");
+    // The contested match holds exactly its capacity.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let m = cluster_matches(&a).await;
+        let c = m.iter().find(|m| m["id"] == contested).unwrap().clone();
+        if c["players"] == 4 {
+            assert_eq!(c["open_seats"], 0);
+            break;
+        }
+        assert!(Instant::now() < deadline, "{c}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
