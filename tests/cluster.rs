@@ -453,3 +453,155 @@ async fn racing_for_the_last_seats_seats_exactly_that_many_and_places_the_rest_e
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Receives (bounded) until an operator's notice; returns its text.
+async fn notice(client: &mut Client<Arena>) -> String {
+    within("a notice", 10, async {
+        loop {
+            if let ClientEvent::Notice { text } = client.recv().await.expect("connection up") {
+                return text;
+            }
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broadcast_reaches_every_node_and_a_kick_finds_the_player_anywhere() {
+    let redis = Redis::start();
+    let a = Node::start(&redis, "a", &["--node-ttl", "3s"]);
+    let b = Node::start(&redis, "b", &["--node-ttl", "3s"]);
+    wait_for_nodes(&a, &["a", "b"], 10).await;
+    let mut on_a = connect(&a.ws()).await;
+    let mut on_b = connect(&b.ws()).await;
+    snapshot(&mut on_a).await;
+    snapshot(&mut on_b).await;
+
+    let (status, body) = admin(&a, "/v1/admin/broadcast", json!({ "text": "restart in 5 minutes" })).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(notice(&mut on_a).await, "restart in 5 minutes");
+    assert_eq!(notice(&mut on_b).await, "restart in 5 minutes");
+
+    // Admin routes need the token.
+    let (status, _, _) = call(
+        "POST",
+        format!("{}/v1/admin/broadcast", a.http()),
+        Some(json!({ "text": "hi" })),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, body) = admin(&a, "/v1/admin/broadcast", json!({ "text": "" })).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("bad_request")));
+    let (status, body) = admin(&a, "/v1/admin/kick", json!({})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("bad_request")));
+
+    // Kicked through a, played on b: closed 1008, and the session is gone.
+    let player = on_b.welcome().player_id.0;
+    let token = on_b.welcome().session_token;
+    let (status, body) = admin(&a, "/v1/admin/kick", json!({ "player": player, "reason": "cheating" })).await;
+    assert_eq!(status, 202, "{body}");
+    let closed = within("the kick", 10, async {
+        loop {
+            match on_b.recv().await {
+                Ok(_) => continue,
+                Err(e) => return e,
+            }
+        }
+    })
+    .await;
+    assert!(
+        matches!(&closed, ClientError::Closed { code: 1008, reason } if reason.contains("cheating")),
+        "{closed:?}"
+    );
+    let resumed = Client::<Arena>::resume(&b.ws(), token, options()).await;
+    assert!(
+        resumed.as_ref().err().is_some_and(ClientError::is_session_gone),
+        "a kicked player cannot resume: {:?}",
+        resumed.err()
+    );
+    // The player on a was not touched.
+    snapshot(&mut on_a).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_node_leaves_the_directory_within_its_ttl_and_others_play_on() {
+    let redis = Redis::start();
+    let a = Node::start(&redis, "a", &["--node-ttl", "2s"]);
+    let mut b = Node::start(&redis, "b", &["--node-ttl", "2s"]);
+    wait_for_nodes(&a, &["a", "b"], 10).await;
+    let mut on_a = connect(&a.ws()).await;
+    snapshot(&mut on_a).await;
+    let on_b = connect(&b.ws()).await;
+    let b_match = on_b.welcome().match_id.0;
+    node_of_match_soon(&a, b_match).await;
+
+    b.kill9();
+    let killed = Instant::now();
+    // Within the TTL (plus a beat of slack for the test's own polling).
+    wait_for_nodes(&a, &["a"], 3).await;
+    assert!(killed.elapsed() < Duration::from_secs(3));
+    assert_eq!(node_of_match(&a, b_match).await, None, "b's match left with b");
+    // No new player is routed to b.
+    for _ in 0..5 {
+        let (status, _, offer) = matchmake(&a, json!({})).await;
+        assert_eq!(status, 200, "{offer}");
+        assert_eq!(offer["node"], "a");
+    }
+    let (status, _, body) = matchmake(&a, json!({ "match_id": b_match })).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("match_not_found")));
+    // The player on a never noticed.
+    for _ in 0..10 {
+        snapshot(&mut on_a).await;
+    }
+    drop(on_b);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_serve_through_a_redis_restart_then_register_and_subscribe_again() {
+    let mut redis = Redis::start();
+    let a = Node::start(&redis, "a", &["--node-ttl", "2s"]);
+    let b = Node::start(&redis, "b", &["--node-ttl", "2s"]);
+    wait_for_nodes(&a, &["a", "b"], 10).await;
+    let mut on_a = connect(&a.ws()).await;
+    let mut on_b = connect(&b.ws()).await;
+    snapshot(&mut on_a).await;
+    snapshot(&mut on_b).await;
+
+    redis.kill();
+    // Matchmaking says so, with a retry hint; matches play on.
+    let (status, headers, body) = matchmake(&a, json!({})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (503, Some("cluster_unavailable")), "{body}");
+    assert!(
+        headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("retry-after") && v == "1"),
+        "{headers:?}"
+    );
+    let (status, _, _) = call("GET", format!("{}/v1/nodes", a.http()), None).await;
+    assert_eq!(status, 503);
+    let down = Instant::now();
+    while down.elapsed() < Duration::from_secs(2) {
+        snapshot(&mut on_a).await;
+        snapshot(&mut on_b).await;
+    }
+
+    // Redis is back, empty: the nodes register again without a restart.
+    redis.restart();
+    wait_for_nodes(&a, &["a", "b"], 10).await;
+    let (status, _, offer) = matchmake(&b, json!({})).await;
+    assert_eq!(status, 200, "{offer}");
+    // And they subscribed again: a broadcast reaches both.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let (status, _) = admin(&a, "/v1/admin/broadcast", json!({ "text": "back" })).await;
+        if status == 202 {
+            let got = tokio::time::timeout(Duration::from_secs(1), notice(&mut on_b)).await;
+            if let Ok(text) = got {
+                break text;
+            }
+        }
+        assert!(Instant::now() < deadline, "b never heard a broadcast again\n{}", b.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(text, "back");
+    assert_eq!(notice(&mut on_a).await, "back");
+    assert!(b.log().contains("subscribed again"), "{}", b.log());
+}
