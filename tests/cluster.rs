@@ -477,7 +477,12 @@ async fn a_broadcast_reaches_every_node_and_a_kick_finds_the_player_anywhere() {
     snapshot(&mut on_a).await;
     snapshot(&mut on_b).await;
 
-    let (status, body) = admin(&a, "/v1/admin/broadcast", json!({ "text": "restart in 5 minutes" })).await;
+    let (status, body) = admin(
+        &a,
+        "/v1/admin/broadcast",
+        json!({ "text": "restart in 5 minutes" }),
+    )
+    .await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(notice(&mut on_a).await, "restart in 5 minutes");
     assert_eq!(notice(&mut on_b).await, "restart in 5 minutes");
@@ -491,14 +496,25 @@ async fn a_broadcast_reaches_every_node_and_a_kick_finds_the_player_anywhere() {
     .await;
     assert_eq!(status, 401);
     let (status, body) = admin(&a, "/v1/admin/broadcast", json!({ "text": "" })).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("bad_request")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("bad_request"))
+    );
     let (status, body) = admin(&a, "/v1/admin/kick", json!({})).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("bad_request")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("bad_request"))
+    );
 
     // Kicked through a, played on b: closed 1008, and the session is gone.
     let player = on_b.welcome().player_id.0;
     let token = on_b.welcome().session_token;
-    let (status, body) = admin(&a, "/v1/admin/kick", json!({ "player": player, "reason": "cheating" })).await;
+    let (status, body) = admin(
+        &a,
+        "/v1/admin/kick",
+        json!({ "player": player, "reason": "cheating" }),
+    )
+    .await;
     assert_eq!(status, 202, "{body}");
     let closed = within("the kick", 10, async {
         loop {
@@ -515,7 +531,10 @@ async fn a_broadcast_reaches_every_node_and_a_kick_finds_the_player_anywhere() {
     );
     let resumed = Client::<Arena>::resume(&b.ws(), token, options()).await;
     assert!(
-        resumed.as_ref().err().is_some_and(ClientError::is_session_gone),
+        resumed
+            .as_ref()
+            .err()
+            .is_some_and(ClientError::is_session_gone),
         "a kicked player cannot resume: {:?}",
         resumed.err()
     );
@@ -540,7 +559,11 @@ async fn a_killed_node_leaves_the_directory_within_its_ttl_and_others_play_on() 
     // Within the TTL (plus a beat of slack for the test's own polling).
     wait_for_nodes(&a, &["a"], 3).await;
     assert!(killed.elapsed() < Duration::from_secs(3));
-    assert_eq!(node_of_match(&a, b_match).await, None, "b's match left with b");
+    assert_eq!(
+        node_of_match(&a, b_match).await,
+        None,
+        "b's match left with b"
+    );
     // No new player is routed to b.
     for _ in 0..5 {
         let (status, _, offer) = matchmake(&a, json!({})).await;
@@ -548,7 +571,10 @@ async fn a_killed_node_leaves_the_directory_within_its_ttl_and_others_play_on() 
         assert_eq!(offer["node"], "a");
     }
     let (status, _, body) = matchmake(&a, json!({ "match_id": b_match })).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("match_not_found")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("match_not_found"))
+    );
     // The player on a never noticed.
     for _ in 0..10 {
         snapshot(&mut on_a).await;
@@ -570,9 +596,15 @@ async fn nodes_serve_through_a_redis_restart_then_register_and_subscribe_again()
     redis.kill();
     // Matchmaking says so, with a retry hint; matches play on.
     let (status, headers, body) = matchmake(&a, json!({})).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (503, Some("cluster_unavailable")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("cluster_unavailable")),
+        "{body}"
+    );
     assert!(
-        headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("retry-after") && v == "1"),
+        headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("retry-after") && v == "1"),
         "{headers:?}"
     );
     let (status, _, _) = call("GET", format!("{}/v1/nodes", a.http()), None).await;
@@ -598,7 +630,11 @@ async fn nodes_serve_through_a_redis_restart_then_register_and_subscribe_again()
                 break text;
             }
         }
-        assert!(Instant::now() < deadline, "b never heard a broadcast again\n{}", b.log());
+        assert!(
+            Instant::now() < deadline,
+            "b never heard a broadcast again\n{}",
+            b.log()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(text, "back");
