@@ -25,6 +25,13 @@ pub enum BusMessage {
     Kick { player: u64, reason: String },
     /// Node `node` stops taking players and moves its matches away.
     Drain { node: String },
+    /// Node `to` takes match `match_id` from node `from`: its state waits
+    /// under the match's migration key.
+    Adopt {
+        match_id: u64,
+        from: String,
+        to: String,
+    },
 }
 
 /// Keeps this node subscribed to the bus and hands each message to `deliver`.

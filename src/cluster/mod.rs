@@ -18,12 +18,12 @@ pub mod ticket;
 pub use bus::BusMessage;
 pub use directory::Directory;
 pub use placement::{Placement, PlacementError, Want};
-pub use records::{MatchRecord, NodeRecord};
+pub use records::{MatchRecord, MovedMatch, MovedSeat, NodeRecord};
 pub use ticket::{Ticket, TicketError, TicketSigner};
 
 use crate::config::ClusterConfig;
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,6 +86,9 @@ pub struct Cluster {
     registered: AtomicBool,
     subscribed: Arc<AtomicBool>,
     refresh: Notify,
+    /// Matches handed to another node: their records are no longer this
+    /// node's to write or delete.
+    moved: std::sync::Mutex<HashSet<u64>>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -113,6 +116,7 @@ impl Cluster {
             registered: AtomicBool::new(false),
             subscribed: Arc::new(AtomicBool::new(false)),
             refresh: Notify::new(),
+            moved: std::sync::Mutex::new(HashSet::new()),
         })
     }
 
@@ -160,6 +164,51 @@ impl Cluster {
     /// a match created), so placement elsewhere sees them soon.
     pub fn refresh_soon(&self) {
         self.refresh.notify_one();
+    }
+
+    fn moved(&self) -> std::sync::MutexGuard<'_, HashSet<u64>> {
+        self.moved.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Match `id` is being handed to another node: from now on this node
+    /// neither writes nor deletes its record (the new node writes it).
+    pub fn mark_moved(&self, id: u64) {
+        self.moved().insert(id);
+    }
+
+    /// The hand-over of match `id` failed: it is this node's again.
+    pub fn unmark_moved(&self, id: u64) {
+        self.moved().remove(&id);
+        self.refresh_soon();
+    }
+
+    /// The live node to move a match of this node to: the least loaded of
+    /// the same game (schema), not draining, with room.
+    pub async fn move_target(&self) -> Result<Option<NodeRecord>, ClusterError> {
+        let nodes = self.directory.nodes().await?;
+        Ok(nodes
+            .into_iter()
+            .filter(|n| {
+                n.id != self.config.node_id
+                    && !n.draining
+                    && n.schema == self.schema
+                    && n.players < n.capacity
+            })
+            .min_by(|a, b| a.load().total_cmp(&b.load()).then(a.id.cmp(&b.id))))
+    }
+
+    /// Waits (at most `within`) until the directory says node `node` holds match `id`.
+    pub async fn wait_for_owner(&self, id: u64, node: &str, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        while tokio::time::Instant::now() < deadline {
+            if let Ok(Some(record)) = self.directory.match_record(id).await {
+                if record.node == node {
+                    return true;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        false
     }
 
     /// Where a player goes, with a ticket for that node.
@@ -275,7 +324,13 @@ async fn heartbeat(
     let period = cluster.config.node_ttl / 3;
     let mut published: BTreeSet<u64> = BTreeSet::new();
     loop {
-        let local = view();
+        let mut local = view();
+        {
+            let moved = cluster.moved();
+            local.matches.retain(|m| !moved.contains(&m.id));
+            published.retain(|id| !moved.contains(id));
+        }
+        local.players = local.matches.iter().map(|m| m.players).sum();
         let record = cluster.record(&local);
         let current: BTreeSet<u64> = local.matches.iter().map(|m| m.id).collect();
         let ended: Vec<u64> = published.difference(&current).copied().collect();

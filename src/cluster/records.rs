@@ -85,6 +85,35 @@ pub struct MatchRecord {
     pub game: String,
 }
 
+/// A match on its way from one node to another (a drain), stored under
+/// `migration_key` until the receiving node takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MovedMatch {
+    pub id: u64,
+    pub seed: u64,
+    pub capacity: u16,
+    /// The last tick stepped on the old node.
+    pub tick: u32,
+    /// The game's schema hash: only a node of the same game takes it.
+    pub schema: String,
+    /// `Game::save`'s bytes, base64.
+    pub game: String,
+    pub players: Vec<MovedSeat>,
+}
+
+/// One player of a moving match: its seat's bookkeeping and session token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MovedSeat {
+    pub player: u64,
+    /// `Role::to_wire`: 0 player, 1 spectator, 2 admin.
+    pub role: u8,
+    pub entity: u32,
+    pub last_seq: u32,
+    pub next_event: u32,
+    /// The session token, 32 hex digits: the player resumes with it.
+    pub token: String,
+}
+
 /// The first match id of a node: its id hashed into 12 bits, shifted past
 /// 40 bits of counter, so ids from different nodes do not meet (up to 2^40
 /// matches a node) and stay below 2^53 (exact in JavaScript).

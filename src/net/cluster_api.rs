@@ -112,6 +112,11 @@ fn act_on<G: Game>(app: &Arc<App<G>>, message: BusMessage) {
                 }
             }
         }
+        BusMessage::Adopt { match_id, from, to } => {
+            if app.cluster.as_ref().is_some_and(|c| c.node_id() == to) {
+                super::migrate::adopt(app.clone(), match_id, from);
+            }
+        }
     }
 }
 

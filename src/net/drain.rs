@@ -29,6 +29,16 @@ async fn run<G: Game>(app: Arc<App<G>>) {
         return;
     };
     let deadline = Instant::now() + cluster.config().drain_timeout;
+    // Each live match moves if its game opts in and another node has room;
+    // the others play on here until they end.
+    for handle in app.lobby.matches() {
+        if handle.has_ended() {
+            continue;
+        }
+        if let Err(why) = super::migrate::move_match(&app, &handle).await {
+            tracing::info!(match_id = %handle.id, reason = %why, "match stays here until it ends");
+        }
+    }
     loop {
         let left = app
             .lobby

@@ -14,6 +14,7 @@ mod demo;
 mod drain;
 mod http;
 mod limits;
+mod migrate;
 mod tls;
 mod upgrade;
 

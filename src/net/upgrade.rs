@@ -262,6 +262,8 @@ fn lobby_refusal(e: &LobbyError) -> Response {
             "too_many_matches",
             e.to_string(),
         ),
+        // Only a move asks for a given id; never a connection.
+        LobbyError::AlreadyHere(_) => refuse(StatusCode::CONFLICT, "match_full", e.to_string()),
     }
 }
 

@@ -19,6 +19,6 @@ pub use match_loop::{
 pub use pool::{TickPool, TickTask};
 pub use published::{Published, FRAME_CACHE};
 pub use queues::{
-    Inbound, InputTime, Joined, MatchCommand, Notice, OutboundSlot, PlayerInput, SlotClosed,
-    TimingReport,
+    Exported, Inbound, InputTime, Joined, MatchCommand, MovedPlayer, Notice, OutboundSlot,
+    PlayerInput, SlotClosed, TimingReport,
 };
