@@ -13,6 +13,7 @@ pub mod grid;
 pub mod space3d;
 
 mod outbox;
+pub mod saved;
 
 pub use outbox::{Audience, Denied, Outbox, Sender};
 
