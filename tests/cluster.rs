@@ -641,3 +641,204 @@ async fn nodes_serve_through_a_redis_restart_then_register_and_subscribe_again()
     assert_eq!(notice(&mut on_a).await, "back");
     assert!(b.log().contains("subscribed again"), "{}", b.log());
 }
+
+/// What one player saw of its own entity around a move.
+#[derive(Debug, Default)]
+struct Trace {
+    entity_before: u32,
+    entity_after: u32,
+    /// (tick, position) of the own entity, in order.
+    before: Vec<(u32, glam::IVec2)>,
+    after: Vec<(u32, glam::IVec2)>,
+    url_after: String,
+    migrations: u32,
+    error: Option<String>,
+}
+
+/// Plays (an input per snapshot) until `after` snapshots past a move, or
+/// the deadline.
+async fn play_through_a_move(mut client: Client<Arena>, lane: i8, after: usize) -> Trace {
+    use tickwire::game::arena::ArenaInput;
+    let mut trace = Trace {
+        entity_before: client.welcome().entity_id.0,
+        ..Trace::default()
+    };
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let mut moved = false;
+    while Instant::now() < deadline && trace.after.len() < after {
+        let event = match tokio::time::timeout(Duration::from_secs(10), client.recv()).await {
+            Ok(Ok(e)) => e,
+            Ok(Err(e)) => {
+                trace.error = Some(e.to_string());
+                break;
+            }
+            Err(_) => {
+                trace.error = Some("no message for 10s".into());
+                break;
+            }
+        };
+        match event {
+            ClientEvent::Moved { url, .. } => {
+                moved = true;
+                trace.url_after = url;
+                trace.entity_after = client.welcome().entity_id.0;
+            }
+            ClientEvent::Snapshot { tick, .. } => {
+                let me = client.welcome().entity_id;
+                if let Some(e) = client.world().and_then(|w| w.get(me)) {
+                    let at = (tick.0, e.pos);
+                    if moved {
+                        trace.after.push(at)
+                    } else {
+                        trace.before.push(at)
+                    }
+                }
+                let input = ArenaInput {
+                    move_x: lane,
+                    move_y: 60,
+                    aim: 0.0,
+                    buttons: 0,
+                };
+                if let Err(e) = client.send_input(input).await {
+                    // A send racing the move's close: the next recv follows it.
+                    if !matches!(e, ClientError::WebSocket(_)) {
+                        trace.error = Some(e.to_string());
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    trace.migrations = client.migrations();
+    trace
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drain_moves_a_live_match_and_every_player_continues_with_its_entity() {
+    let redis = Redis::start();
+    let flags = [
+        "--node-ttl",
+        "3s",
+        "--players-per-match",
+        "32",
+        "--tick-rate",
+        "20",
+    ];
+    let a = Node::start(&redis, "a", &flags);
+    let mut b = Node::start(&redis, "b", &flags);
+    wait_for_nodes(&a, &["a", "b"], 10).await;
+
+    // 32 players in one match on b.
+    let mut first = connect(&b.ws()).await;
+    snapshot(&mut first).await;
+    let match_id = first.welcome().match_id.0;
+    let mut clients = vec![first];
+    for _ in 1..32 {
+        clients.push(connect(&format!("{}?match={match_id}", b.ws())).await);
+    }
+    let players: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| tokio::spawn(play_through_a_move(c, (i as i8 % 9 - 4) * 25, 40)))
+        .collect();
+    // Playing for a second, then b is drained.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (status, body) = admin(&b, "/v1/admin/drain", json!({})).await;
+    assert_eq!(status, 202, "{body}");
+
+    let mut traces = Vec::new();
+    for p in players {
+        traces.push(within("a player through the move", 60, p).await.unwrap());
+    }
+    for (i, t) in traces.iter().enumerate() {
+        assert_eq!(t.error, None, "player {i}: {t:?}\n{}\n{}", b.log(), a.log());
+        assert_eq!(t.migrations, 1, "player {i}");
+        assert!(
+            t.url_after.starts_with(&a.ws()),
+            "player {i} went to {}",
+            t.url_after
+        );
+        assert_eq!(
+            t.entity_after, t.entity_before,
+            "player {i} kept its entity"
+        );
+        assert!(
+            t.before.len() >= 5 && t.after.len() >= 40,
+            "player {i}: {t:?}"
+        );
+        // Continuous: the match went on from the tick it stopped at, and
+        // the entity moved across the gap no faster than it ever moves.
+        let (t0, p0) = *t.before.last().unwrap();
+        let (t1, p1) = t.after[0];
+        assert!(t1 > t0, "player {i}: tick {t1} after {t0}");
+        let step = |w: &[(u32, glam::IVec2)]| {
+            w.windows(2)
+                .map(|p| {
+                    let d = (p[1].1 - p[0].1).abs();
+                    d.x.max(d.y) as f64 / f64::from((p[1].0 - p[0].0).max(1))
+                })
+                .fold(0.0, f64::max)
+        };
+        let fastest = step(&t.before).max(step(&t.after));
+        let jump = (p1 - p0).abs();
+        assert!(
+            f64::from(jump.x.max(jump.y)) <= fastest * f64::from(t1 - t0) + 2.0,
+            "player {i} jumped {jump} in {} ticks (at most {fastest}/tick)",
+            t1 - t0
+        );
+    }
+    // The match lives on a now, with all 32; b, drained, stopped by itself.
+    assert_eq!(node_of_match_soon(&a, match_id).await, "a");
+    let status = tokio::task::spawn_blocking(move || {
+        let status = b.wait_exit(20);
+        (status, b.log())
+    })
+    .await
+    .unwrap();
+    assert!(
+        status.0.is_some_and(|s| s.success()),
+        "b did not exit cleanly: {:?}\n{}",
+        status.0,
+        status.1
+    );
+    wait_for_nodes(&a, &["a"], 10).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_a_node_before_it_stops_and_unmovable_requests_are_refused() {
+    let redis = Redis::start();
+    let a = Node::start(&redis, "a", &["--node-ttl", "3s"]);
+    let mut b = Node::start(&redis, "b", &["--node-ttl", "3s", "--drain-timeout", "10s"]);
+    wait_for_nodes(&a, &["a", "b"], 10).await;
+    let mut player = connect(&b.ws()).await;
+    snapshot(&mut player).await;
+    let entity = player.welcome().entity_id;
+    let match_id = player.welcome().match_id.0;
+    // Draining an unknown node is refused.
+    let (status, body) = admin(&a, "/v1/admin/drain", json!({ "node": "nowhere" })).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("node_not_found"))
+    );
+
+    b.terminate();
+    let moved = within("the move", 20, async {
+        loop {
+            match player.recv().await.expect("no error through the move") {
+                ClientEvent::Moved { url, .. } => return url,
+                _ => continue,
+            }
+        }
+    })
+    .await;
+    assert!(moved.starts_with(&a.ws()), "{moved}");
+    assert_eq!(player.welcome().entity_id, entity);
+    assert_eq!(player.welcome().match_id.0, match_id);
+    snapshot(&mut player).await;
+    let exited = tokio::task::spawn_blocking(move || b.wait_exit(20))
+        .await
+        .unwrap();
+    assert!(exited.is_some_and(|s| s.success()), "{exited:?}");
+    wait_for_nodes(&a, &["a"], 10).await;
+}

@@ -152,6 +152,17 @@ impl Node {
         }
     }
 
+    /// SIGTERM: a clean stop (in a cluster, a drain first).
+    pub fn terminate(&self) {
+        if let Some(child) = &self.child {
+            let status = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status()
+                .expect("kill runs");
+            assert!(status.success());
+        }
+    }
+
     /// Waits (bounded) for the process to exit by itself; its exit status.
     pub fn wait_exit(&mut self, secs: u64) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + Duration::from_secs(secs);
