@@ -304,7 +304,12 @@ pub struct Client<G: ClientGame> {
     redirects: u32,
     /// Moves to another node followed (cluster drains).
     migrations: u32,
+    /// A move being followed: the new URL and the attempts' task.
+    moving: Option<(String, Moving)>,
 }
+
+/// The attempts to resume at a match's new node.
+type Moving = tokio::task::JoinHandle<Result<(Ws, Welcome, u32), ClientError>>;
 
 impl<G: ClientGame> Client<G> {
     /// Connects to `url` (e.g. `ws://127.0.0.1:7777/ws?match=1`) and joins.
@@ -365,6 +370,7 @@ impl<G: ClientGame> Client<G> {
             view: None,
             redirects: 0,
             migrations: 0,
+            moving: None,
         }
     }
 
@@ -385,44 +391,59 @@ impl<G: ClientGame> Client<G> {
 
     /// Follows a match that moved: resumes the session at `to` (the close
     /// reason of a `MOVED` close), retrying within the reconnect policy,
-    /// since the new node may take a moment to restore the match.
-    async fn follow_move(&mut self, to: &str) -> Result<ClientEvent<G::Event>, ClientError> {
-        let url = carry_token(&self.url, to);
-        let policy = self.options.reconnect.unwrap_or_default();
-        let mut backoff = policy.initial_backoff;
-        let mut last = ClientError::Timeout;
-        // A match restores within a second or so; at least ~5 s of tries.
-        let attempts = policy.attempts.max(10);
-        for attempt in 1..=attempts {
-            match open(
-                &url,
-                &self.options,
-                Some(self.welcome.session_token),
-                self.last_event,
-                Some(G::schema_hash()),
-            )
-            .await
-            {
-                Ok((ws, welcome)) => {
-                    self.ws = ws;
-                    self.url = url.clone();
-                    self.clock = InputClock::new(welcome.tick_rate);
-                    self.prediction.reset();
-                    self.welcome = welcome;
-                    self.history.clear();
-                    self.unacked = None;
-                    self.migrations += 1;
-                    return Ok(ClientEvent::Moved {
-                        url,
-                        attempts: attempt,
-                    });
+    /// since the new node may take a moment to restore the match. The
+    /// attempts run in a task of their own, so a `recv` dropped meanwhile
+    /// (a `select!` taking another branch) loses nothing: the next `recv`
+    /// waits for the same attempts.
+    async fn follow_move(
+        &mut self,
+        to: Option<&str>,
+    ) -> Result<ClientEvent<G::Event>, ClientError> {
+        if self.moving.is_none() {
+            let url = carry_token(&self.url, to.unwrap_or(&self.url));
+            let options = self.options.clone();
+            let token = self.welcome.session_token;
+            let last_event = self.last_event;
+            let target = url.clone();
+            let attempts = tokio::spawn(async move {
+                let policy = options.reconnect.unwrap_or_default();
+                let mut backoff = policy.initial_backoff;
+                let mut last = ClientError::Timeout;
+                // A match restores within a second or so; at least ~5 s of tries.
+                for attempt in 1..=policy.attempts.max(10) {
+                    let hash = Some(G::schema_hash());
+                    match open(&target, &options, Some(token), last_event, hash).await {
+                        Ok((ws, welcome)) => return Ok((ws, welcome, attempt)),
+                        Err(e) => last = e,
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(policy.max_backoff.max(Duration::from_millis(500)));
                 }
-                Err(e) => last = e,
-            }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(policy.max_backoff.max(Duration::from_millis(500)));
+                Err(last)
+            });
+            self.moving = Some((url, attempts));
         }
-        Err(last)
+        let Some((_, attempts)) = self.moving.as_mut() else {
+            unreachable!("set above");
+        };
+        let outcome = attempts.await;
+        let Some((url, _)) = self.moving.take() else {
+            unreachable!("taken only here");
+        };
+        let (ws, welcome, attempts) = match outcome {
+            Ok(Ok(opened)) => opened,
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(ClientError::Unexpected("the task following a move failed")),
+        };
+        self.ws = ws;
+        self.url = url.clone();
+        self.clock = InputClock::new(welcome.tick_rate);
+        self.prediction.reset();
+        self.welcome = welcome;
+        self.history.clear();
+        self.unacked = None;
+        self.migrations += 1;
+        Ok(ClientEvent::Moved { url, attempts })
     }
 
     /// Reconnects to the same server and resumes this player, retrying with
@@ -672,13 +693,17 @@ impl<G: ClientGame> Client<G> {
     /// Waits for the next snapshot or pong, decodes it and (per `AckMode`)
     /// acknowledges it. Cancel-safe while waiting for a frame.
     pub async fn recv(&mut self) -> Result<ClientEvent<G::Event>, ClientError> {
+        if self.moving.is_some() {
+            // A move under way when an earlier `recv` was dropped.
+            return self.follow_move(None).await;
+        }
         let (msg, bytes) = match next_server_msg(&mut self.ws).await {
             Ok(m) => m,
             Err(ClientError::Closed {
                 code: MOVED,
                 reason,
             }) => {
-                return self.follow_move(&reason).await;
+                return self.follow_move(Some(&reason)).await;
             }
             Err(e) if self.options.reconnect.is_some() && e.is_connection_loss() => {
                 return self.reconnect_or_rejoin().await;
