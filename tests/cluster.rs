@@ -842,3 +842,123 @@ async fn sigterm_drains_a_node_before_it_stops_and_unmovable_requests_are_refuse
     assert!(exited.is_some_and(|s| s.success()), "{exited:?}");
     wait_for_nodes(&a, &["a"], 10).await;
 }
+
+/// arena without the opt-in to moving (`Game::save`): its matches stay.
+struct Stay(Arena);
+
+impl tickwire::Game for Stay {
+    type Entity = <Arena as tickwire::Game>::Entity;
+    type Input = <Arena as tickwire::Game>::Input;
+    type Message = <Arena as tickwire::Game>::Message;
+    type Event = <Arena as tickwire::Game>::Event;
+
+    fn new(settings: &tickwire::game::MatchSettings) -> Self {
+        Stay(Arena::new(settings))
+    }
+    fn join(&mut self, player: tickwire::protocol::PlayerId) -> tickwire::protocol::EntityId {
+        self.0.join(player)
+    }
+    fn leave(&mut self, player: tickwire::protocol::PlayerId) {
+        self.0.leave(player)
+    }
+    fn apply_input(&mut self, player: tickwire::protocol::PlayerId, seq: u32, input: &Self::Input) {
+        self.0.apply_input(player, seq, input)
+    }
+    fn step(&mut self, tick: tickwire::protocol::Tick) {
+        self.0.step(tick)
+    }
+    fn freeze(&self, out: &mut Vec<Self::Entity>) {
+        self.0.freeze(out)
+    }
+}
+
+/// A node of game `G` in this process, in the cluster of `redis`.
+async fn node_in_process<G: tickwire::Game>(
+    redis: &Redis,
+    id: &str,
+    drain_timeout: Duration,
+) -> tickwire::net::ServerHandle<G> {
+    let port = rig::free_port();
+    let config = tickwire::Config {
+        bind: format!("127.0.0.1:{port}").parse().unwrap(),
+        tick_threads: 1,
+        api_requests_per_second: 1000,
+        empty_match_grace: Duration::from_millis(300),
+        cluster: Some(tickwire::config::ClusterConfig {
+            redis: redis.url(),
+            public_url: format!("ws://127.0.0.1:{port}"),
+            node_id: id.into(),
+            node_ttl: Duration::from_secs(3),
+            secret: rig::SECRET.into(),
+            ticket_ttl: Duration::from_secs(30),
+            drain_timeout,
+        }),
+        ..tickwire::Config::default()
+    };
+    tickwire::net::start_as::<G>(config, "stay").await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_game_that_does_not_move_finishes_its_matches_before_the_node_stops() {
+    let redis = Redis::start();
+    let a = node_in_process::<Stay>(&redis, "a", Duration::from_secs(30)).await;
+    let b = node_in_process::<Stay>(&redis, "b", Duration::from_secs(30)).await;
+    let mut player = within(
+        "connect",
+        10,
+        Client::<Stay>::connect(&b.ws_url(), options()),
+    )
+    .await
+    .unwrap();
+    let welcome = player.welcome().clone();
+    let b_url = b.ws_url();
+    // b drains: its match cannot move, so it plays on, and b waits for it.
+    let drained = tokio::spawn(async move {
+        b.drain().await;
+        b
+    });
+    for _ in 0..30 {
+        match within("a snapshot", 10, player.recv()).await {
+            Ok(_) => {}
+            Err(e) => panic!("the match stopped during the drain: {e}"),
+        }
+    }
+    assert!(!drained.is_finished(), "the drain waits for the match");
+    assert_eq!(player.welcome(), &welcome, "no move");
+    assert_eq!(player.migrations(), 0);
+    // A quick-join at the draining node goes to a instead.
+    let newcomer = within("connect", 10, Client::<Stay>::connect(&b_url, options()))
+        .await
+        .unwrap();
+    assert_eq!(newcomer.redirects(), 1);
+    assert!(
+        newcomer.url().starts_with(&a.ws_url()),
+        "{}",
+        newcomer.url()
+    );
+    drop(newcomer);
+    // The player leaves; the match ends; the drain is done.
+    player.close().await.unwrap();
+    let b = within("the drain", 10, drained).await.unwrap();
+    assert!(b.lobby().matches().is_empty());
+
+    // With a drain timeout, a match that does not end is left behind.
+    let c = node_in_process::<Stay>(&redis, "c", Duration::from_millis(800)).await;
+    let mut stayer = within(
+        "connect",
+        10,
+        Client::<Stay>::connect(&c.ws_url(), options()),
+    )
+    .await
+    .unwrap();
+    within("a snapshot", 10, stayer.recv()).await.unwrap();
+    let started = Instant::now();
+    within("the drain timeout", 10, c.drain()).await;
+    assert!(started.elapsed() >= Duration::from_millis(700));
+    assert_eq!(
+        c.lobby().matches().len(),
+        1,
+        "still running when the timeout ran out"
+    );
+    drop((a, stayer));
+}

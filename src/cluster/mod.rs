@@ -285,7 +285,15 @@ impl Cluster {
     /// Takes this node out of the directory at once (a clean exit), rather
     /// than waiting for its keys to expire.
     pub async fn leave(&self, view: &LocalView) {
-        let ids: Vec<u64> = view.matches.iter().map(|m| m.id).collect();
+        // A moved match's record is its new node's now.
+        let ids: Vec<u64> = {
+            let moved = self.moved();
+            view.matches
+                .iter()
+                .map(|m| m.id)
+                .filter(|id| !moved.contains(id))
+                .collect()
+        };
         let left = tokio::time::timeout(
             Duration::from_secs(2),
             self.directory.remove_node(&self.config.node_id, &ids),
