@@ -2,7 +2,8 @@
 //! server sends in `Welcome` and encodes inputs from JSON. For tools, tests
 //! and inspecting any server; a game client uses the typed [`super::Client`].
 
-use super::{next_server_msg, open_following, Baselines, ClientError, ClientOptions, Ws};
+use super::cluster::open_following;
+use super::{next_server_msg, Baselines, ClientError, ClientOptions, Ws};
 use crate::protocol::{ServerMsg, Tick, Welcome};
 use crate::replicate::generic::{GenericCodec, GenericSnapshot};
 use crate::replicate::schema::{fnv1a, SchemaError};

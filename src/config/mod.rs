@@ -170,6 +170,17 @@ impl ClusterConfig {
     }
 }
 
+/// A Redis URL with its password (if any) replaced: secrets are never printed.
+fn redact_password(url: &str) -> String {
+    match (url.split_once("://"), url.rfind('@')) {
+        (Some((scheme, rest)), Some(_)) => {
+            let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+            format!("{scheme}://(credentials not shown)@{host}")
+        }
+        _ => url.to_string(),
+    }
+}
+
 /// What a node of a cluster runs with (`--redis` and the keys after it).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClusterConfig {
@@ -423,7 +434,7 @@ impl Config {
         line("log_format", format!("{format:?}"));
         line("log_filter", format!("{:?}", self.log_filter));
         if let Some(c) = &self.cluster {
-            line("redis", format!("{:?}", c.redis));
+            line("redis", format!("{:?}", redact_password(&c.redis)));
             line("public_url", format!("{:?}", c.public_url));
             line("node_id", format!("{:?}", c.node_id));
             line("node_ttl", format!("{:?}", d(c.node_ttl)));
@@ -465,6 +476,18 @@ mod tests {
         let mut read_back = Config::default();
         layer.apply(&mut read_back).unwrap();
         assert_eq!(read_back, config);
+    }
+
+    #[test]
+    fn a_redis_password_is_never_printed() {
+        assert_eq!(
+            redact_password("redis://:hunter2@10.0.0.2:6379/1"),
+            "redis://(credentials not shown)@10.0.0.2:6379/1"
+        );
+        assert_eq!(
+            redact_password("redis://10.0.0.2:6379"),
+            "redis://10.0.0.2:6379"
+        );
     }
 
     #[test]
