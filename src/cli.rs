@@ -43,7 +43,12 @@ impl Settings {
     /// The effective configuration; an invalid value exits with code 2,
     /// naming its key.
     pub fn load_or_exit(&self) -> Config {
-        match Config::load(self.config.as_deref(), &self.layer) {
+        self.load_over_or_exit(Config::default())
+    }
+
+    /// As [`load_or_exit`](Self::load_or_exit), from a game's own defaults.
+    pub fn load_over_or_exit(&self, defaults: Config) -> Config {
+        match Config::load_over(defaults, self.config.as_deref(), &self.layer) {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("tickwire: {e}");

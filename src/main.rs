@@ -6,8 +6,10 @@
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;
 use tickwire::cli::Settings;
+use tickwire::game::arena::v2::{ArenaV2, PLAYERS_PER_MATCH};
 use tickwire::game::space3d::Space3d;
 use tickwire::Arena;
+use tickwire::Config;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -25,7 +27,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Runs the server with a built-in game (arena: scenario arena-v1; space3d: 3D ships).
+    /// Runs the server with a built-in game (arena: scenario arena-v1; space3d: 3D ships; arena-v2: the large world).
     Serve(Serve),
     /// Prints the effective configuration (defaults, file, environment, flags) as TOML.
     Config(Settings),
@@ -48,6 +50,10 @@ enum BuiltinGame {
     /// 3D ships, shots and a scoreboard: 64 NPC ships, players thrust, turn and fire.
     #[value(name = "space3d")]
     Space3d,
+    /// Scenario arena-v2: an 8192-unit world, 2048 NPCs, up to 64 players a
+    /// match (by default), each sent what lies within 1024 units of it.
+    #[value(name = "arena-v2")]
+    ArenaV2,
 }
 
 fn main() -> ExitCode {
@@ -58,11 +64,19 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Serve(serve) => {
-            let config = serve.settings.load_or_exit();
+            let defaults = match serve.game {
+                BuiltinGame::ArenaV2 => Config {
+                    players_per_match: PLAYERS_PER_MATCH,
+                    ..Config::default()
+                },
+                _ => Config::default(),
+            };
+            let config = serve.settings.load_over_or_exit(defaults);
             tickwire::cli::init_logging(&config);
             match serve.game {
                 BuiltinGame::Arena => tickwire::cli::serve::<Arena>(config, "arena-v1"),
                 BuiltinGame::Space3d => tickwire::cli::serve::<Space3d>(config, "space3d"),
+                BuiltinGame::ArenaV2 => tickwire::cli::serve::<ArenaV2>(config, "arena-v2"),
             }
         }
     }

@@ -171,6 +171,75 @@ pub struct ServerStats {
     window: Mutex<Window>,
     ticks: AtomicU64,
     overruns: AtomicU64,
+    /// Interest management and budgets, summed over the writers.
+    pub interest: InterestStats,
+}
+
+/// What the writers' viewers counted (`tick::Viewer`), since the server
+/// started; the stats window reports the difference since it began.
+#[derive(Default)]
+pub struct InterestStats {
+    near_fresh: AtomicU64,
+    near_total: AtomicU64,
+    deferred: AtomicU64,
+    shared: AtomicU64,
+    /// The totals when the stats window began.
+    window_start: Mutex<[u64; 4]>,
+}
+
+/// Interest figures of one stats window.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct InterestWindow {
+    /// Of each view's 16 heaviest entries (the nearest, in the built-in
+    /// games), the share up to date on the client after each frame; `null`
+    /// without interest management or a budget.
+    pub near16_coverage: Option<f64>,
+    pub near16_samples: u64,
+    /// Visible entities a budget left stale or not yet entered, per frame sent.
+    pub deferred: u64,
+    /// Per-client frames another client with the same baseline and view had
+    /// already encoded.
+    pub shared_frames: u64,
+}
+
+impl InterestStats {
+    pub fn add(&self, c: crate::tick::ViewerCounts) {
+        self.near_fresh.fetch_add(c.near_fresh, Ordering::Relaxed);
+        self.near_total.fetch_add(c.near_total, Ordering::Relaxed);
+        self.deferred.fetch_add(c.deferred, Ordering::Relaxed);
+        self.shared.fetch_add(c.shared, Ordering::Relaxed);
+        metrics::counter!("tickwire_view_near_entities_total", "state" => "fresh")
+            .increment(c.near_fresh);
+        metrics::counter!("tickwire_view_near_entities_total", "state" => "stale")
+            .increment(c.near_total - c.near_fresh);
+        metrics::counter!("tickwire_view_entities_deferred_total").increment(c.deferred);
+        metrics::counter!("tickwire_view_frames_shared_total").increment(c.shared);
+    }
+
+    fn totals(&self) -> [u64; 4] {
+        [
+            self.near_fresh.load(Ordering::Relaxed),
+            self.near_total.load(Ordering::Relaxed),
+            self.deferred.load(Ordering::Relaxed),
+            self.shared.load(Ordering::Relaxed),
+        ]
+    }
+
+    /// The figures since the window began; with `restart`, a new one begins.
+    pub fn window(&self, restart: bool) -> InterestWindow {
+        let now = self.totals();
+        let mut start = self.window_start.lock().unwrap_or_else(|e| e.into_inner());
+        let d: Vec<u64> = now.iter().zip(start.iter()).map(|(n, s)| n - s).collect();
+        if restart {
+            *start = now;
+        }
+        InterestWindow {
+            near16_coverage: (d[1] > 0).then(|| d[0] as f64 / d[1] as f64),
+            near16_samples: d[1],
+            deferred: d[2],
+            shared_frames: d[3],
+        }
+    }
 }
 
 struct Window {
@@ -209,6 +278,7 @@ impl Default for ServerStats {
             window: Mutex::new(Window::new()),
             ticks: AtomicU64::new(0),
             overruns: AtomicU64::new(0),
+            interest: InterestStats::default(),
         }
     }
 }

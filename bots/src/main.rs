@@ -220,6 +220,7 @@ fn main() -> anyhow::Result<()> {
 fn game_of(behavior: Behavior) -> &'static str {
     match behavior {
         Behavior::Space3d => "space3d",
+        Behavior::ArenaV2 => "arena-v2",
         Behavior::Arena | Behavior::Idle | Behavior::Churn | Behavior::Chat => "arena",
     }
 }
@@ -370,6 +371,10 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .reset();
+    shared.measure_started_us.store(
+        (shared.epoch.elapsed().as_micros() as u64).max(1),
+        Ordering::Relaxed,
+    );
     shared.measuring.store(true, Ordering::Relaxed);
     let s0 = sample(&shared, pid.as_deref());
     tokio::time::sleep(args.duration).await;
@@ -447,6 +452,19 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
             samples: lat.len(),
         },
         bots_cpu_cores: (s1.bots_cpu - s0.bots_cpu) / secs,
+        worst_client_window_bytes_s: Some(c.worst_window_bytes.load(Ordering::Relaxed))
+            .filter(|&w| w > 0),
+        full_world_bytes_per_client_s: stats
+            .as_ref()
+            .and_then(|s| s["full_world_frame_bytes"].as_f64())
+            .map(|frame| frame * per_client_s(s1.snapshots - s0.snapshots)),
+        near16_coverage: stats
+            .as_ref()
+            .and_then(|s| s["interest"]["near16_coverage"].as_f64()),
+        deferred_per_client_s: stats
+            .as_ref()
+            .and_then(|s| s["interest"]["deferred"].as_u64())
+            .map(per_client_s),
         messages_sent: c.messages_sent.load(Ordering::Relaxed),
         events_received: c.events_received.load(Ordering::Relaxed),
         events_expected: c.events_expected.load(Ordering::Relaxed),

@@ -66,6 +66,18 @@ pub struct Report {
     /// From sending an input to the first snapshot that shows it applied.
     pub latency_ms: Latency,
     pub bots_cpu_cores: f64,
+    /// The most bytes any one client received in one whole second of the
+    /// window (snapshots and reports).
+    pub worst_client_window_bytes_s: Option<u64>,
+    /// With interest management (the server's figure): bytes per client per
+    /// second if every client were sent the whole world in full every tick.
+    pub full_world_bytes_per_client_s: Option<f64>,
+    /// With interest management or a budget (the server's figure): the
+    /// share of frames on which each of a player's 16 nearest entities was
+    /// up to date on it.
+    pub near16_coverage: Option<f64>,
+    /// Visible entities a budget deferred, per client per second.
+    pub deferred_per_client_s: Option<f64>,
     /// `--behavior chat`: chats sent, chat events received, and how many the
     /// matches' players should have received.
     pub messages_sent: u64,
@@ -123,6 +135,19 @@ pub fn print_table(args: &Args, r: &Report) {
         );
     } else {
         println!("  timed inputs               off (--no-input-timing)");
+    }
+    if let Some(worst) = r.worst_client_window_bytes_s {
+        println!("  worst client second        {worst} B");
+    }
+    if let Some(full) = r.full_world_bytes_per_client_s {
+        println!("  whole world in full        {full:.0} B / client / s (without interest)");
+    }
+    if let Some(cov) = r.near16_coverage {
+        println!(
+            "  16 nearest up to date      {:.1} % of frames  (deferred {} / client / s)",
+            cov * 100.0,
+            opt(r.deferred_per_client_s, 1)
+        );
     }
     println!(
         "  input→snapshot latency ms  p50 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}  ({} samples)",

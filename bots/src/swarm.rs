@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tickwire::client::{AckMode, Client, ClientError, ClientEvent, ClientOptions};
+use tickwire::game::arena::v2::{self, ArenaV2, ArenaV2Entity};
 use tickwire::game::arena::{
     ArenaEntity, ArenaEvent, ArenaInput, ArenaMessage, ChatLine, KIND_PLAYER,
 };
@@ -37,7 +38,18 @@ pub enum Behavior {
     /// measuring; every chat event each player of the match should get is
     /// counted and timed.
     Chat,
+    /// arena-v2: arena-v1's inputs in the large world, except from second
+    /// 10 to second 20 of the measured window (the crowd phase), when every
+    /// bot steers to the map's centre (the server must run `--game arena-v2`).
+    #[value(name = "arena-v2")]
+    #[serde(rename = "arena-v2")]
+    ArenaV2,
 }
+
+/// The crowd phase of arena-v2: from this far into the measured window...
+pub const CROWD_FROM: Duration = Duration::from_secs(10);
+/// ...to this far.
+pub const CROWD_TO: Duration = Duration::from_secs(20);
 
 /// Counters shared by every bot; read by the reporter.
 #[derive(Default)]
@@ -66,6 +78,9 @@ pub struct Counters {
     pub late_inputs: AtomicU64,
     /// Bytes of the server's input-timing reports.
     pub timing_bytes: AtomicU64,
+    /// The most bytes (snapshots and reports) any bot received in one
+    /// whole second of the measured window.
+    pub worst_window_bytes: AtomicU64,
     /// Cluster redirects followed while connecting, and matches followed
     /// to another node (drains).
     pub redirects: AtomicU64,
@@ -92,6 +107,8 @@ pub struct Shared {
     /// Chat texts carry their send time, in microseconds since this instant.
     pub epoch: Instant,
     pub measuring: AtomicBool,
+    /// When the measured window began, in µs since `epoch` (0: not yet).
+    pub measure_started_us: AtomicU64,
     pub stop: CancellationToken,
     /// Whom the bots trust over wss (`--ca-cert`).
     pub tls: Option<tickwire::client::TlsConfig>,
@@ -133,6 +150,7 @@ impl Shared {
             ),
             epoch: Instant::now(),
             measuring: AtomicBool::new(false),
+            measure_started_us: AtomicU64::new(0),
             stop: CancellationToken::new(),
             tls,
             input_timing,
@@ -176,6 +194,12 @@ pub trait BotGame: ClientGame {
     fn chat_text(event: &Self::Event) -> Option<&str>;
     /// Players in the match, as the world shows them.
     fn players(world: &Snapshot<Self::Entity>) -> u64;
+    /// The input that steers the own entity to the map's centre (arena-v2's
+    /// crowd phase), for games that have one.
+    fn toward_centre(own: &Self::Entity) -> Option<Self::Input> {
+        let _ = own;
+        None
+    }
 }
 
 impl BotGame for Arena {
@@ -242,10 +266,94 @@ impl BotGame for Space3d {
     }
 }
 
+impl BotGame for ArenaV2 {
+    fn random_input(rng: &mut fastrand::Rng) -> ArenaInput {
+        Arena::random_input(rng)
+    }
+
+    fn applied_seq(own: &ArenaV2Entity) -> u32 {
+        own.last_input_seq
+    }
+
+    fn chat(_: String) -> Option<tickwire::NoMessages> {
+        None
+    }
+
+    fn chat_text(_: &tickwire::NoMessages) -> Option<&str> {
+        None
+    }
+
+    fn players(world: &Snapshot<ArenaV2Entity>) -> u64 {
+        world
+            .entities
+            .iter()
+            .filter(|e| e.kind == KIND_PLAYER)
+            .count() as u64
+    }
+
+    fn toward_centre(own: &ArenaV2Entity) -> Option<ArenaInput> {
+        let to = tickwire::glam::Vec2::splat(v2::WORLD_SIZE / 2.0) - own.position();
+        // Close enough: stand in the crowd rather than circle the point.
+        let dir = if to.length() < 32.0 {
+            tickwire::glam::Vec2::ZERO
+        } else {
+            to.normalize()
+        };
+        Some(ArenaInput {
+            move_x: (dir.x * 127.0).round() as i8,
+            move_y: (dir.y * 127.0).round() as i8,
+            aim: dir.to_angle(),
+            buttons: 0,
+        })
+    }
+}
+
+/// Whether the crowd phase runs now: between `CROWD_FROM` and `CROWD_TO`
+/// into the measured window.
+fn crowding(shared: &Shared) -> bool {
+    let started = shared.measure_started_us.load(Ordering::Relaxed);
+    if started == 0 || !shared.measuring.load(Ordering::Relaxed) {
+        return false;
+    }
+    let into =
+        Duration::from_micros((shared.epoch.elapsed().as_micros() as u64).saturating_sub(started));
+    (CROWD_FROM..CROWD_TO).contains(&into)
+}
+
+/// One bot's bytes in whole seconds of the measured window; keeps the
+/// swarm's worst second.
+#[derive(Default)]
+struct Window {
+    started: Option<Instant>,
+    bytes: u64,
+}
+
+impl Window {
+    fn add(&mut self, shared: &Shared, bytes: usize) {
+        if !shared.measuring.load(Ordering::Relaxed) {
+            // A window that began before (or runs past) the measurement is not counted.
+            self.started = None;
+            return;
+        }
+        let now = Instant::now();
+        let started = *self.started.get_or_insert(now);
+        if now.duration_since(started) >= Duration::from_secs(1) {
+            shared
+                .counters
+                .worst_window_bytes
+                .fetch_max(self.bytes, Ordering::Relaxed);
+            self.started = Some(now);
+            self.bytes = 0;
+        }
+        self.bytes += bytes as u64;
+    }
+}
+
 /// Runs one bot until the swarm stops.
 pub async fn run_bot(shared: Arc<Shared>, index: u64) {
     match shared.behavior {
         Behavior::Space3d => run_bot_of::<Space3d>(shared, index).await,
+        Behavior::ArenaV2 => run_bot_of::<ArenaV2>(shared, index).await,
         Behavior::Arena | Behavior::Idle | Behavior::Churn | Behavior::Chat => {
             run_bot_of::<Arena>(shared, index).await
         }
@@ -479,6 +587,18 @@ fn flush_event_latency(shared: &Shared, batch: &mut Vec<u64>) {
     batch.clear();
 }
 
+/// The crowd phase's input, while it runs and the bot sees its entity.
+fn crowd_input<G: BotGame>(
+    shared: &Shared,
+    client: &Client<G>,
+    me: tickwire::protocol::EntityId,
+) -> Option<G::Input> {
+    if shared.behavior != Behavior::ArenaV2 || !crowding(shared) {
+        return None;
+    }
+    client.world()?.get(me).and_then(G::toward_centre)
+}
+
 async fn play<G: BotGame>(
     shared: &Shared,
     mut client: Client<G>,
@@ -509,6 +629,7 @@ async fn play<G: BotGame>(
     chat_ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut chats_sent = 0u64;
     let mut event_batch: Vec<u64> = Vec::with_capacity(LATENCY_BATCH);
+    let mut window = Window::default();
     let result = loop {
         // Timed: the library says when to sample and which tick the input is
         // for; until the first snapshot (and with --no-input-timing) the
@@ -549,7 +670,9 @@ async fn play<G: BotGame>(
                 if leave_at.is_some_and(|t| Instant::now() >= t) {
                     break Ok(());
                 }
-                if inputs_sent % tick_rate == 0 {
+                if let Some(steer) = crowd_input::<G>(shared, &client, me) {
+                    input = steer;
+                } else if inputs_sent % tick_rate == 0 {
                     input = G::random_input(rng);
                 }
                 inputs_sent += 1;
@@ -567,7 +690,9 @@ async fn play<G: BotGame>(
                 if leave_at.is_some_and(|t| Instant::now() >= t) {
                     break Ok(());
                 }
-                if inputs_sent % tick_rate == 0 {
+                if let Some(steer) = crowd_input::<G>(shared, &client, me) {
+                    input = steer;
+                } else if inputs_sent % tick_rate == 0 {
                     input = G::random_input(rng);
                 }
                 inputs_sent += 1;
@@ -597,6 +722,7 @@ async fn play<G: BotGame>(
                         continue;
                     }
                     ClientEvent::InputTiming { late, bytes, .. } => {
+                        window.add(shared, bytes);
                         let c = &shared.counters;
                         c.late_inputs.fetch_add(u64::from(late), Ordering::Relaxed);
                         c.timing_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
@@ -609,6 +735,7 @@ async fn play<G: BotGame>(
                     _ => continue,
                 };
                 count_snapshot(shared, &client, bytes, &mut encoder, &mut buf);
+                window.add(shared, bytes);
                 let applied = client.world().and_then(|w| w.get(me)).map(G::applied_seq).unwrap_or(0);
                 let now = Instant::now();
                 let measuring = shared.measuring.load(Ordering::Relaxed);

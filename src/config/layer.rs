@@ -105,6 +105,10 @@ pub struct ConfigLayer {
     /// How far ahead of the match's tick a timed input may be meant for [default: 500ms].
     #[arg(long, env = "TICKWIRE_MAX_INPUT_LEAD")]
     pub max_input_lead: Option<String>,
+    /// Bytes per second each client may receive; under it, what is near is
+    /// sent first and what is far less often (0: no budget) [default: 0].
+    #[arg(long, env = "TICKWIRE_BANDWIDTH_BUDGET", value_name = "BYTES_PER_S")]
+    pub bandwidth_budget: Option<u32>,
     /// How far back lag compensation may rewind a player's view [default: 200ms].
     #[arg(long, env = "TICKWIRE_MAX_REWIND")]
     pub max_rewind: Option<String>,
@@ -323,6 +327,16 @@ impl ConfigLayer {
         }
         if let Some(v) = self.event_log {
             config.event_log = in_range("event_log", v, 1, 1 << 16)?;
+        }
+        if let Some(v) = self.bandwidth_budget {
+            // Below a few hundred bytes a second the own entity alone is over it.
+            if v != 0 && v < 256 {
+                return Err(ConfigError::Invalid {
+                    key: "bandwidth_budget",
+                    message: "0 (off) or at least 256 bytes per second".into(),
+                });
+            }
+            config.bandwidth_budget = v;
         }
         if let Some(v) = &self.max_rewind {
             config.max_rewind = duration("max_rewind", v)?;

@@ -91,6 +91,10 @@ pub struct Config {
     /// How far back a match keeps its snapshots for lag compensation: a
     /// player's stated view older than this is judged at the oldest kept.
     pub max_rewind: Duration,
+    /// Bytes per second each client may receive (0: no budget): the
+    /// snapshot sends the highest-priority entities that fit
+    /// (docs/ARCHITECTURE.md "Interest").
+    pub bandwidth_budget: u32,
     /// How long `GET /v1/matches/{id}` shows a match's result after the game
     /// ended it.
     pub ended_match_ttl: Duration,
@@ -261,6 +265,7 @@ impl Default for Config {
             event_log: 256,
             max_input_lead: Duration::from_millis(500),
             max_rewind: Duration::from_millis(200),
+            bandwidth_budget: 0,
             ended_match_ttl: Duration::from_secs(300),
             send_timeout: Duration::from_secs(3),
             tick_watchdog: Duration::from_secs(1),
@@ -296,7 +301,17 @@ pub enum ConfigError {
 impl Config {
     /// Defaults, then the file (if any), then `overrides` (flags and environment).
     pub fn load(file: Option<&Path>, overrides: &ConfigLayer) -> Result<Config, ConfigError> {
-        let mut config = Config::default();
+        Self::load_over(Config::default(), file, overrides)
+    }
+
+    /// As [`load`](Self::load), from a game's own defaults (arena-v2's
+    /// matches hold 64 players) rather than the built-in ones.
+    pub fn load_over(
+        defaults: Config,
+        file: Option<&Path>,
+        overrides: &ConfigLayer,
+    ) -> Result<Config, ConfigError> {
+        let mut config = defaults;
         let mut matches_set = overrides.max_matches.is_some();
         if let Some(path) = file {
             let layer = ConfigLayer::from_file(path)?;
@@ -398,6 +413,7 @@ impl Config {
         line("event_log", self.event_log.to_string());
         line("max_input_lead", format!("{:?}", d(self.max_input_lead)));
         line("max_rewind", format!("{:?}", d(self.max_rewind)));
+        line("bandwidth_budget", self.bandwidth_budget.to_string());
         line("ended_match_ttl", format!("{:?}", d(self.ended_match_ttl)));
         line("max_connections", self.max_connections.to_string());
         line(

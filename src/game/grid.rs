@@ -94,6 +94,13 @@ impl SpatialGrid {
     /// Appends to `out` every entity within `radius` of `center` (distance
     /// ≤ radius), in no particular order.
     pub fn query_radius(&self, center: Vec2, radius: f32, out: &mut Vec<EntityId>) {
+        self.for_each_within(center, radius, |id, _| out.push(id));
+    }
+
+    /// Calls `f` with every entity within `radius` of `center` (distance
+    /// ≤ radius) and its position, in no particular order: a game weighs
+    /// what it sees by distance without a second lookup.
+    pub fn for_each_within(&self, center: Vec2, radius: f32, mut f: impl FnMut(EntityId, Vec2)) {
         // A negative or NaN radius sees nothing.
         if radius.is_nan() || radius < 0.0 || !center.is_finite() {
             return;
@@ -110,7 +117,7 @@ impl SpatialGrid {
             // Cells x0..=x1 of one row are contiguous in `entries`.
             for &(id, pos) in &self.entries[from..to] {
                 if pos.distance_squared(center) <= r2 {
-                    out.push(id);
+                    f(id, pos);
                 }
             }
         }

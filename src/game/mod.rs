@@ -10,11 +10,13 @@
 
 pub mod arena;
 pub mod grid;
+pub mod interest;
 pub mod space3d;
 
 mod outbox;
 pub mod saved;
 
+pub use interest::View;
 pub use outbox::{Audience, Denied, Outbox, Sender};
 
 use crate::protocol::{EntityId, PlayerId, Tick};
@@ -188,6 +190,16 @@ pub trait Game: Send + 'static {
 
     /// Appends every replicated entity to `out` (any order; the caller sorts).
     fn freeze(&self, out: &mut Vec<Self::Entity>);
+
+    /// Interest management (docs/ARCHITECTURE.md "Interest"): what `viewer`
+    /// may see this tick, called for every player and spectator after
+    /// `step` and `freeze`. Fill `view` and return `true`; the server adds
+    /// the player's own entity. Return `false` (the default) and the viewer
+    /// sees every entity, as a game without interest management does.
+    fn interest(&self, viewer: PlayerId, view: &mut View) -> bool {
+        let _ = (viewer, view);
+        false
+    }
 
     /// Handles one message, in order with the sender's inputs, after the
     /// server checked that the sender's role may send its type. `Err`

@@ -292,6 +292,12 @@ struct Stats {
     tick_overruns_total: u64,
     /// Tick durations since the window began (`POST /v1/stats/window`).
     tick: crate::metrics::TickWindow,
+    /// Interest management and budgets, over the same window.
+    interest: crate::metrics::InterestWindow,
+    /// With interest management: a full frame of the whole world, averaged
+    /// over the matches that sampled one (what a client would get per tick
+    /// without it).
+    full_world_frame_bytes: Option<f64>,
 }
 
 fn collect<G: Game>(app: &App<G>, restart: bool) -> Stats {
@@ -305,7 +311,20 @@ fn collect<G: Game>(app: &App<G>, restart: bool) -> Stats {
         ticks_total: app.stats.ticks_total(),
         tick_overruns_total: app.stats.overruns_total(),
         tick: app.stats.window(restart),
+        interest: app.stats.interest.window(restart),
+        full_world_frame_bytes: full_world(app),
     }
+}
+
+fn full_world<G: Game>(app: &App<G>) -> Option<f64> {
+    let sizes: Vec<u64> = app
+        .lobby
+        .matches()
+        .iter()
+        .map(|m| m.stats.full_world_bytes.load(Ordering::Relaxed))
+        .filter(|&b| b > 0)
+        .collect();
+    (!sizes.is_empty()).then(|| sizes.iter().sum::<u64>() as f64 / sizes.len() as f64)
 }
 
 async fn stats<G: Game>(State(app): State<Arc<App<G>>>) -> Json<Stats> {

@@ -71,6 +71,11 @@ impl BitWriter {
         }
     }
 
+    /// Bits written so far.
+    pub fn len_bits(&self) -> u32 {
+        self.bytes.len() as u32 * 8 + self.pending
+    }
+
     /// The bytes written so far, the last one zero-padded.
     pub fn finish(&mut self) -> &[u8] {
         if self.pending > 0 {

@@ -77,6 +77,37 @@ impl DeltaEncoder {
     }
 }
 
+impl DeltaEncoder {
+    /// Writes a payload from its parts, for a caller that already compared
+    /// every entity with its baseline's prediction (the interest viewer):
+    /// `removed` ids ascending, then `written` entities ascending by id,
+    /// each with that prediction (`None`: not in the baseline, written in
+    /// full). The layout is `encode`'s, so `decode_delta` reads it.
+    pub fn encode_parts<'a, E: NetEntity + 'a>(
+        &mut self,
+        removed: impl IntoIterator<Item = EntityId>,
+        written: impl IntoIterator<Item = (&'a E, Option<&'a E>)>,
+    ) -> &[u8] {
+        self.bits.clear();
+        let w = &mut self.bits;
+        let mut prev: i64 = -1;
+        for id in removed {
+            write_id(w, &mut prev, id);
+        }
+        w.write_bit(false);
+        let mut prev: i64 = -1;
+        for (entity, predicted) in written {
+            write_id(w, &mut prev, entity.id());
+            match predicted {
+                Some(p) => entity.write_changes(p, w),
+                None => entity.write_full(w),
+            }
+        }
+        w.write_bit(false);
+        w.finish()
+    }
+}
+
 fn write_id(w: &mut BitWriter, prev: &mut i64, id: EntityId) {
     w.write_bit(true);
     w.write_gamma((i64::from(id.0) - *prev - 1) as u32);

@@ -2,9 +2,9 @@
 
 use super::{
     Exported, Inbound, InputTime, Joined, MatchCommand, MovedPlayer, Notice, OutboundSlot,
-    PlayerInput, Published, SlotClosed, TickTask, TimingReport,
+    PlayerInput, Published, SlotClosed, TickTask, TimingReport, Views,
 };
-use crate::game::{Audience, Game, MatchSettings, Outbox, Sender};
+use crate::game::{Audience, Game, MatchSettings, Outbox, Sender, View};
 use crate::protocol::{EntityId, MatchId, PlayerId, Tick};
 use crate::replicate::{MessageSet, Role};
 use crate::snapshot::{BitWriter, Snapshot};
@@ -41,6 +41,9 @@ pub struct MatchStats {
     pub inputs_held: AtomicU64,
     /// How long the newest tick took, in nanoseconds.
     pub last_tick_nanos: AtomicU64,
+    /// With interest management: the size of a full frame of the whole
+    /// world, sampled once a second (0: never sampled).
+    pub full_world_bytes: AtomicU64,
 }
 
 /// What a tick reports to its observer.
@@ -65,7 +68,7 @@ pub type EndRequest = Box<dyn FnMut(bool) -> bool + Send>;
 struct PlayerEntry<E> {
     player: PlayerId,
     role: Role,
-    #[allow(dead_code)] // kept for diagnostics in Debug output and future targeting
+    /// Always in the player's view (interest management).
     entity: EntityId,
     slot: Arc<OutboundSlot<E>>,
     last_seq: u32,
@@ -205,6 +208,11 @@ pub struct MatchLoop<G: Game> {
     /// `rewind_ticks + 1`, shared with the connections (no copy).
     history: VecDeque<Arc<Published<G::Entity>>>,
     rewind_ticks: usize,
+    /// The game's interest for one viewer, refilled per player per tick.
+    view: View,
+    /// The previous tick's snapshot: whom an event about an entity reaches
+    /// (`Audience::Seeing`) is decided on what its players were sent.
+    last_published: Option<Arc<Published<G::Entity>>>,
     /// Exported to another node (a cluster move): no more steps, unless thawed.
     frozen: bool,
     /// Players of a match restored here from another node, until they
@@ -292,6 +300,8 @@ impl<G: Game> MatchLoop<G> {
             held_per_player: parts.held_per_player.max(1),
             report_every: u32::from(rate / 2).max(1),
             history: VecDeque::new(),
+            view: View::new(),
+            last_published: None,
             rewind_ticks: (parts.max_rewind.as_nanos() / dt.as_nanos()) as usize,
             frozen: false,
             arriving: Vec::new(),
@@ -559,10 +569,15 @@ impl<G: Game> MatchLoop<G> {
         let mut sent = 0u64;
         for (audience, event) in self.outbox.events.drain(..) {
             let body = encode_event(&event);
-            // Until interest management, everyone sees every entity.
+            let last = self.last_published.as_deref();
             let to = |p: &PlayerEntry<G::Entity>| match audience {
                 Audience::Player(player) => p.player == player,
-                Audience::All | Audience::Seeing(_) => true,
+                Audience::All => true,
+                Audience::Seeing(entity) => last.is_none_or(|l| {
+                    l.views
+                        .as_ref()
+                        .is_none_or(|v| v.sees(&l.snapshot, p.player, entity))
+                }),
             };
             for p in self.players.iter_mut().filter(|p| to(p)) {
                 p.push_event(bound, |seq| Notice::Event {
@@ -602,6 +617,11 @@ impl<G: Game> MatchLoop<G> {
 
     fn step_and_publish(&mut self) {
         self.apply_commands();
+        if self.frozen {
+            // Exported just now: the state handed over is this tick's, and
+            // the match goes on from it elsewhere, not here.
+            return;
+        }
         self.apply_inputs();
         self.tick = Tick(self.tick.0 + 1);
         self.game.step(self.tick);
@@ -612,7 +632,15 @@ impl<G: Game> MatchLoop<G> {
         self.game.freeze(&mut entities);
         self.last_len = entities.len();
         let snapshot = Snapshot::new(self.tick, entities);
-        let published = Arc::new(Published::new(snapshot));
+        let views = self.build_views(&snapshot);
+        let published = Arc::new(Published::with_views(snapshot, views));
+        if published.views.is_some() && self.tick.0 % (2 * self.report_every) == 1 {
+            // What a client would get without interest management (the
+            // figure the bandwidth report compares against), once a second.
+            let full = published.frame(None).len() as u64;
+            self.stats.full_world_bytes.store(full, Ordering::Relaxed);
+        }
+        self.last_published = Some(published.clone());
         // Stored before any player can see this tick: an ack beyond it is a lie.
         self.stats.tick.store(self.tick.0, Ordering::Release);
         if self.rewind_ticks > 0 {
@@ -635,6 +663,15 @@ impl<G: Game> MatchLoop<G> {
         for o in &self.observers {
             o.push(published.clone());
         }
+    }
+
+    /// Every player's view of `snapshot`, if the game manages interest.
+    fn build_views(&mut self, snapshot: &Snapshot<G::Entity>) -> Option<Views> {
+        let viewers = self
+            .players
+            .iter()
+            .map(|p| (p.player, p.role.plays().then_some(p.entity)));
+        Views::build(&self.game, snapshot, viewers, &mut self.view)
     }
 
     /// Whether an empty match has been empty for its grace period and the lobby

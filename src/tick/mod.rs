@@ -12,6 +12,8 @@ mod match_loop;
 mod pool;
 mod published;
 mod queues;
+mod viewer;
+mod views;
 
 pub use match_loop::{
     EndRequest, KickReport, MatchLoop, MatchParts, MatchStats, TickObserver, TickReport,
@@ -22,3 +24,5 @@ pub use queues::{
     Exported, Inbound, InputTime, Joined, MatchCommand, MovedPlayer, Notice, OutboundSlot,
     PlayerInput, SlotClosed, TimingReport,
 };
+pub use viewer::{Budget, ClientView, FrameOut, Viewer, ViewerCounts, NEAR};
+pub use views::{Seen, Views};

@@ -2,11 +2,13 @@
 //! encoded frames cached so that players acknowledging the same baseline share
 //! one encoding.
 
-use crate::protocol::{encode_server, ServerMsg, MAX_BASELINE_AGE};
+use super::viewer::ClientView;
+use super::views::Views;
+use crate::protocol::{encode_server, ServerMsg, Tick, MAX_BASELINE_AGE};
 use crate::snapshot::{DeltaEncoder, NetEntity, Snapshot};
 use bytes::Bytes;
 use std::cell::RefCell;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// How many frames one snapshot caches: the full one, and deltas against each
 /// of the `MAX_BASELINE_AGE` ticks before it (no baseline is older).
@@ -22,13 +24,35 @@ thread_local! {
 pub struct Published<E> {
     pub snapshot: Snapshot<E>,
     frames: [OnceLock<Bytes>; FRAME_CACHE],
+    /// Each player's view, when the game manages interest.
+    pub views: Option<Views>,
+    /// Per-client frames (views, budgets) encoded this tick, for a client
+    /// with the same baseline and the same view to reuse (see `viewer`).
+    pub(crate) view_frames: Mutex<Vec<SharedFrame<E>>>,
+}
+
+/// One per-client frame, shared by the clients whose baseline is the same
+/// `ClientView` and whose selection is the same.
+#[derive(Debug)]
+pub(crate) struct SharedFrame<E> {
+    pub baseline: Option<Arc<ClientView<E>>>,
+    pub view: Arc<ClientView<E>>,
+    /// Which visible entities the budget left stale (see `viewer`).
+    pub stale: Vec<u64>,
+    pub frame: Bytes,
 }
 
 impl<E: NetEntity> Published<E> {
     pub fn new(snapshot: Snapshot<E>) -> Self {
+        Self::with_views(snapshot, None)
+    }
+
+    pub fn with_views(snapshot: Snapshot<E>, views: Option<Views>) -> Self {
         Published {
             snapshot,
             frames: std::array::from_fn(|_| OnceLock::new()),
+            views,
+            view_frames: Mutex::new(Vec::new()),
         }
     }
 
@@ -56,16 +80,31 @@ impl<E: NetEntity> Published<E> {
     }
 
     fn encode(&self, baseline: Option<&Published<E>>) -> Bytes {
-        ENCODER.with_borrow_mut(|encoder| {
-            let payload = encoder.encode(baseline.map(|b| &b.snapshot), &self.snapshot);
-            let msg = ServerMsg::Snapshot {
-                tick: self.snapshot.tick,
-                baseline: baseline.map(|b| b.snapshot.tick),
-                payload: payload.to_vec(),
-            };
-            let mut out = Vec::with_capacity(payload.len() + 16);
-            encode_server(&msg, &mut out);
-            Bytes::from(out)
-        })
+        encode_frame(baseline.map(|b| &b.snapshot), &self.snapshot)
     }
+}
+
+/// The complete `ServerMsg::Snapshot` frame of `current` against `baseline`.
+fn encode_frame<E: NetEntity>(baseline: Option<&Snapshot<E>>, current: &Snapshot<E>) -> Bytes {
+    with_encoder(|encoder| {
+        let payload = encoder.encode(baseline, current);
+        snapshot_frame(current.tick, baseline.map(|b| b.tick), payload)
+    })
+}
+
+/// Runs `f` with this thread's encoder (its buffer reused frame after frame).
+pub(crate) fn with_encoder<R>(f: impl FnOnce(&mut DeltaEncoder) -> R) -> R {
+    ENCODER.with_borrow_mut(f)
+}
+
+/// The `ServerMsg::Snapshot` frame around a delta payload.
+pub(crate) fn snapshot_frame(tick: Tick, baseline: Option<Tick>, payload: &[u8]) -> Bytes {
+    let msg = ServerMsg::Snapshot {
+        tick,
+        baseline,
+        payload: payload.to_vec(),
+    };
+    let mut out = Vec::with_capacity(payload.len() + 16);
+    encode_server(&msg, &mut out);
+    Bytes::from(out)
 }

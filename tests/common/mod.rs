@@ -70,12 +70,12 @@ pub async fn next_snapshot(client: &mut Client<Arena>) -> Tick {
 
 /// Records every snapshot a match publishes, by tick: the server's own state.
 #[derive(Clone)]
-pub struct ServerRecord {
-    pub snapshots: Arc<Mutex<HashMap<Tick, Arc<tickwire::tick::Published<ArenaEntity>>>>>,
+pub struct ServerRecord<E = ArenaEntity> {
+    pub snapshots: Arc<Mutex<HashMap<Tick, Arc<tickwire::tick::Published<E>>>>>,
 }
 
-impl ServerRecord {
-    pub fn start(server: &ServerHandle<Arena>, id: MatchId) -> Self {
+impl<E: tickwire::NetEntity> ServerRecord<E> {
+    pub fn start<G: tickwire::Game<Entity = E>>(server: &ServerHandle<G>, id: MatchId) -> Self {
         let handle = server.lobby().get(id).expect("match exists");
         let slot = handle.observe(1024);
         let snapshots = Arc::new(Mutex::new(HashMap::new()));
@@ -95,7 +95,7 @@ impl ServerRecord {
     }
 
     /// The server's snapshot at `tick`, waiting briefly for the observer to catch up.
-    pub async fn at(&self, tick: Tick) -> Snapshot<ArenaEntity> {
+    pub async fn at(&self, tick: Tick) -> Snapshot<E> {
         for _ in 0..200 {
             if let Some(p) = self.snapshots.lock().unwrap().get(&tick) {
                 return p.snapshot.clone();
@@ -105,7 +105,7 @@ impl ServerRecord {
         panic!("server never recorded tick {tick:?}");
     }
 
-    pub fn published(&self, tick: Tick) -> Option<Arc<tickwire::tick::Published<ArenaEntity>>> {
+    pub fn published(&self, tick: Tick) -> Option<Arc<tickwire::tick::Published<E>>> {
         self.snapshots.lock().unwrap().get(&tick).cloned()
     }
 }

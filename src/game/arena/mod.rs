@@ -10,6 +10,7 @@
 
 mod messages;
 mod saved;
+pub mod v2;
 
 pub use messages::{
     ArenaEvent, ArenaMessage, ChatLine, KickOrder, Said, SaidRole, Standing, Standings, Who,
@@ -227,24 +228,52 @@ fn hitscan(
         .map(|(id, _)| id)
 }
 
-/// Moves `pos` by `vel`, reflecting off the walls; returns the new position and velocity.
-fn bounce(pos: i32, vel: i32) -> (i32, i32) {
+/// Moves `pos` by `vel`, reflecting off the walls at 0 and `edge`; returns
+/// the new position and velocity.
+fn bounce(pos: i32, vel: i32, edge: i32) -> (i32, i32) {
     let next = pos.saturating_add(vel);
     if next < 0 {
-        ((-next).min(WORLD_QUANTA), -vel)
-    } else if next > WORLD_QUANTA {
-        ((2 * WORLD_QUANTA - next).max(0), -vel)
+        ((-next).min(edge), -vel)
+    } else if next > edge {
+        ((2 * edge - next).max(0), -vel)
     } else {
         (next, vel)
     }
 }
 
-/// Moves `pos` by `wish`, stopping at the walls; returns the new position and
-/// the velocity to predict with (zero along an axis blocked by a wall).
-fn clamp_move(pos: i32, wish: i32) -> (i32, i32) {
-    let next = pos.saturating_add(wish).clamp(0, WORLD_QUANTA);
-    let blocked = (next == 0 && wish < 0) || (next == WORLD_QUANTA && wish > 0);
+/// Moves `pos` by `wish`, stopping at the walls at 0 and `edge`; returns the
+/// new position and the velocity to predict with (zero along an axis
+/// blocked by a wall).
+fn clamp_move(pos: i32, wish: i32, edge: i32) -> (i32, i32) {
+    let next = pos.saturating_add(wish).clamp(0, edge);
+    let blocked = (next == 0 && wish < 0) || (next == edge && wish > 0);
     (next, if blocked { 0 } else { wish })
+}
+
+/// One tick of a walking NPC (arena-v1's motion, shared by arena-v2): a new
+/// seeded heading on its turn phase, then a step that bounces off the walls.
+struct Walk<'a> {
+    pos: &'a mut IVec2,
+    vel: &'a mut IVec2,
+    angle: &'a mut u16,
+}
+
+impl Walk<'_> {
+    fn step(self, turns: bool, rng: &mut fastrand::Rng, speed: i32, edge: i32) {
+        if turns {
+            let heading = rng.f32() * TAU;
+            *self.vel = heading_velocity(heading, speed as f32);
+            *self.angle = velocity_angle(*self.vel);
+        }
+        let (x, vx) = bounce(self.pos.x, self.vel.x, edge);
+        let (y, vy) = bounce(self.pos.y, self.vel.y, edge);
+        let bounced = vx != self.vel.x || vy != self.vel.y;
+        *self.pos = IVec2::new(x, y);
+        *self.vel = IVec2::new(vx, vy);
+        if bounced {
+            *self.angle = velocity_angle(*self.vel);
+        }
+    }
 }
 
 // The player's own movement, shared by the simulation (`apply_input`,
@@ -267,18 +296,27 @@ fn wish_of(input: &ArenaInput, step: f32) -> IVec2 {
 
 /// What an input does to its player's entity at once: the aim, and its seq.
 fn take_input(entity: &mut ArenaEntity, seq: u32, input: &ArenaInput) {
-    if let Some(angle) = quantize_angle(input.aim) {
-        entity.angle = angle;
+    take_input_of(&mut entity.angle, &mut entity.last_input_seq, seq, input);
+}
+
+fn take_input_of(angle: &mut u16, last_seq: &mut u32, seq: u32, input: &ArenaInput) {
+    if let Some(a) = quantize_angle(input.aim) {
+        *angle = a;
     }
-    entity.last_input_seq = seq;
+    *last_seq = seq;
 }
 
 /// One tick of a player's movement: by `wish`, stopping at the walls.
 fn move_player(entity: &mut ArenaEntity, wish: IVec2) {
-    let (x, vx) = clamp_move(entity.pos.x, wish.x);
-    let (y, vy) = clamp_move(entity.pos.y, wish.y);
-    entity.pos = IVec2::new(x, y);
-    entity.vel = IVec2::new(vx, vy);
+    move_player_in(&mut entity.pos, &mut entity.vel, wish, WORLD_QUANTA);
+}
+
+/// A player's step in a world whose walls are at 0 and `edge`.
+fn move_player_in(pos: &mut IVec2, vel: &mut IVec2, wish: IVec2, edge: i32) {
+    let (x, vx) = clamp_move(pos.x, wish.x, edge);
+    let (y, vy) = clamp_move(pos.y, wish.y, edge);
+    *pos = IVec2::new(x, y);
+    *vel = IVec2::new(vx, vy);
 }
 
 impl crate::game::Predict for Arena {
@@ -432,20 +470,18 @@ impl Game for Arena {
 
     fn step(&mut self, tick: Tick) {
         for npc in self.npcs.iter_mut().filter(|n| n.walks) {
-            if tick.0 % self.turn_period == npc.turn_phase {
-                let heading = npc.rng.f32() * TAU;
-                npc.entity.vel = heading_velocity(heading, self.npc_step as f32);
-                npc.entity.angle = velocity_angle(npc.entity.vel);
-            }
             let e = &mut npc.entity;
-            let (x, vx) = bounce(e.pos.x, e.vel.x);
-            let (y, vy) = bounce(e.pos.y, e.vel.y);
-            let bounced = vx != e.vel.x || vy != e.vel.y;
-            e.pos = IVec2::new(x, y);
-            e.vel = IVec2::new(vx, vy);
-            if bounced {
-                e.angle = velocity_angle(e.vel);
+            Walk {
+                pos: &mut e.pos,
+                vel: &mut e.vel,
+                angle: &mut e.angle,
             }
+            .step(
+                tick.0 % self.turn_period == npc.turn_phase,
+                &mut npc.rng,
+                self.npc_step,
+                WORLD_QUANTA,
+            );
         }
         for p in &mut self.players {
             move_player(&mut p.entity, p.wish);

@@ -7,7 +7,7 @@ use crate::game::Game;
 use crate::lobby::Seat;
 use crate::net::App;
 use crate::protocol::{
-    decode_client, ClientMsg, ErrorCode, ProtocolError, ServerMsg, SessionToken, Welcome,
+    decode_client, ClientMsg, EntityId, ErrorCode, ProtocolError, ServerMsg, SessionToken, Welcome,
     PROTOCOL_VERSION,
 };
 use crate::snapshot::NetEntity;
@@ -146,7 +146,8 @@ where
     }
 }
 
-/// Waits for `Join`, takes the seat's entity and sends `Welcome`.
+/// Waits for `Join`, takes the seat's entity and sends `Welcome`; returns
+/// the entity a player steers (none for a spectator).
 pub(super) async fn handshake<G, S>(
     ws: &mut WebSocketStream<S>,
     seat: &mut Seat<G>,
@@ -155,7 +156,7 @@ pub(super) async fn handshake<G, S>(
     resumed: Option<SessionToken>,
     peer: Option<std::net::IpAddr>,
     send_schema: bool,
-) -> Result<(), Refused>
+) -> Result<Option<EntityId>, Refused>
 where
     G: Game,
     S: AsyncRead + AsyncWrite + Unpin,
@@ -213,5 +214,5 @@ where
         peer = ?peer,
         "player joined"
     );
-    Ok(())
+    Ok(seat.role().plays().then_some(joined.entity_id))
 }

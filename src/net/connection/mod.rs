@@ -326,8 +326,8 @@ pub(crate) async fn run<G, S>(
         outcome = handshake => outcome,
         _ = evicted.notified() => Err(join::Refused::TakenOver),
     };
-    match outcome {
-        Ok(()) => {}
+    let own = match outcome {
+        Ok(own) => own,
         Err(join::Refused::TakenOver) => {
             count_close("taken_over");
             let close = close_message(
@@ -342,7 +342,7 @@ pub(crate) async fn run<G, S>(
             app.lobby.abandon(seat, resumed);
             return;
         }
-    }
+    };
     let player = seat.player();
     let match_id = seat.match_handle().id;
 
@@ -367,7 +367,7 @@ pub(crate) async fn run<G, S>(
         shared.clone(),
         app.clone(),
     ));
-    let writer_end = writer::write_loop(sink, slot, shared, app.clone()).await;
+    let writer_end = writer::write_loop(sink, (player, own), slot, shared, app.clone()).await;
     drop(on_roster);
     reader.abort();
     // A goodbye the reader saw (a close frame, a violation) outranks the

@@ -6,9 +6,10 @@
 use super::{close_label, close_message, count_close, Control, End, Shared};
 use crate::game::Game;
 use crate::net::App;
+use crate::protocol::{EntityId, PlayerId};
 use crate::protocol::{ErrorCode, ServerMsg, Tick, MAX_BASELINE_AGE};
 use crate::snapshot::NetEntity;
-use crate::tick::{Notice, OutboundSlot, Published, SlotClosed};
+use crate::tick::{Budget, Notice, OutboundSlot, Published, SlotClosed, Viewer};
 use bytes::Bytes;
 use futures_util::stream::SplitSink;
 use futures_util::SinkExt;
@@ -237,6 +238,7 @@ where
 /// (`None`: the reader knows, it ended first).
 pub(super) async fn write_loop<G, S>(
     mut sink: Sink<S>,
+    (player, own): (PlayerId, Option<EntityId>),
     slot: Arc<OutboundSlot<G::Entity>>,
     shared: Arc<Shared>,
     app: Arc<App<G>>,
@@ -248,6 +250,11 @@ where
     let config = &app.config;
     let limit = config.send_timeout;
     let mut sent = SentRing::<G::Entity>::new();
+    // Interest management or a budget: this client's own views (made on
+    // first use; a game without either never pays for one).
+    let budget = (config.bandwidth_budget > 0)
+        .then(|| Budget::new(config.bandwidth_budget, config.tick_rate));
+    let mut viewer: Option<Box<Viewer<G::Entity>>> = None;
     let mut housekeeping = tokio::time::interval(super::housekeeping_period(config));
     let (input_budget, ping_budget) = super::budgets(config);
     let message_budget = super::message_budget(config);
@@ -311,6 +318,9 @@ where
                 counts.stale += slot.stale_dropped() - stale_seen;
                 stale_seen = slot.stale_dropped();
                 counts.flush(&shared);
+                if let Some(v) = viewer.as_mut() {
+                    app.stats.interest.add(v.take_counts());
+                }
                 if app.shutdown.is_cancelled() {
                     break shutting_down();
                 }
@@ -413,19 +423,30 @@ where
                     }
                     continue;
                 };
-                let baseline = sent.baseline(
-                    shared.acked.load(Ordering::Relaxed),
-                    published.snapshot.tick,
-                );
-                if baseline.is_some() {
-                    counts.delta += 1
+                let acked = shared.acked.load(Ordering::Relaxed);
+                let view = published.views.as_ref().and_then(|v| v.of(player));
+                let frame = if view.is_some() || budget.is_some() {
+                    let v = viewer.get_or_insert_with(|| Box::new(Viewer::new(budget)));
+                    let out = v.frame(&published, view, acked, own);
+                    if out.full {
+                        counts.full += 1
+                    } else {
+                        counts.delta += 1
+                    }
+                    out.frame
                 } else {
-                    counts.full += 1
-                }
-                let frame = published.frame(baseline);
+                    let baseline = sent.baseline(acked, published.snapshot.tick);
+                    if baseline.is_some() {
+                        counts.delta += 1
+                    } else {
+                        counts.full += 1
+                    }
+                    let frame = published.frame(baseline);
+                    sent.remember(published);
+                    frame
+                };
                 counts.bytes_out += frame.len() as u64;
                 counts.payload_sizes.push(frame.len() as f64);
-                sent.remember(published);
                 if let Err(failure) = send_within(&mut sink, Message::Binary(frame), limit).await {
                     break (None, Some(failed(failure)));
                 }
@@ -437,6 +458,9 @@ where
                         late: report.late,
                     });
                     counts.bytes_out += timing.len() as u64;
+                    if let Some(v) = viewer.as_mut() {
+                        v.charge(timing.len());
+                    }
                     if let Err(failure) =
                         send_within(&mut sink, Message::Binary(timing), limit).await
                     {
@@ -449,6 +473,9 @@ where
     };
     counts.stale += slot.stale_dropped() - stale_seen;
     counts.flush(&shared);
+    if let Some(v) = viewer.as_mut() {
+        app.stats.interest.add(v.take_counts());
+    }
     match close {
         Some((code, reason)) => {
             count_close(close_label(code));

@@ -1,0 +1,809 @@
+//! One client's side of interest management and the bandwidth budget: what
+//! it holds, and what it gets this tick. Kept by the client's writer, on
+//! the network threads, so the tick thread never works per client.
+//!
+//! Each tick the viewer builds the exact state the client will hold after
+//! decoding this tick's frame (a [`ClientView`]), and encodes it as an
+//! ordinary delta against the view the client acknowledged. The wire does
+//! not change: an entity entering the view is new to the baseline (sent in
+//! full), one leaving it is removed, and one the budget skips becomes its
+//! baseline's prediction, which the delta then leaves out at no cost. So
+//! `decode(frame, baseline view) == view` by construction, and the next
+//! frame's baseline is always what the client really holds.
+//!
+//! Under a budget, each visible entity has a priority that grows by its
+//! weight every tick it is not up to date on the client (a priority
+//! accumulator) and resets when it is sent; each tick the client gets the
+//! highest priorities that fit its token bucket. Two kinds are always sent:
+//! the player's own entity, and an entity written in a frame the client has
+//! not yet acknowledged (the next frame decodes against an older baseline,
+//! and leaving it out would take the client back in time).
+
+use super::published::{snapshot_frame, with_encoder, SharedFrame};
+use super::views::Seen;
+use super::Published;
+use crate::game::interest::ALWAYS;
+use crate::protocol::{EntityId, Tick, MAX_BASELINE_AGE};
+use crate::snapshot::{BitWriter, NetEntity, Snapshot};
+use bytes::Bytes;
+use std::sync::Arc;
+
+/// Views a viewer keeps as possible baselines (the protocol's age limit).
+const RING: usize = MAX_BASELINE_AGE as usize;
+/// A frame's bytes beyond its entities: message type, ticks, lengths, and
+/// the payload's two list ends, rounded up.
+const FRAME_OVERHEAD_BITS: u32 = 10 * 8;
+/// What an entity's id costs in a frame, on average (a gamma-coded gap).
+const ID_BITS: u32 = 10;
+/// The nearest entities whose freshness is counted (scenario arena-v2's
+/// `near16_coverage`): the heaviest non-own entries of a view.
+pub const NEAR: usize = 16;
+/// Per-client frames a tick keeps for sharing; beyond it, no more are kept.
+const SHARED_FRAMES: usize = 256;
+
+/// What one client holds after decoding one frame: a baseline for the next.
+#[derive(Debug)]
+pub struct ClientView<E> {
+    pub snapshot: Snapshot<E>,
+}
+
+/// A per-client bandwidth budget: a token bucket filled every tick.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    per_tick: f64,
+    cap: f64,
+}
+
+impl Budget {
+    /// `bytes_per_s` at `tick_rate`; the bucket holds two ticks' worth, so
+    /// a quiet tick lends its bytes to the next one and no second ever gets
+    /// more than its budget and two ticks' worth.
+    pub fn new(bytes_per_s: u32, tick_rate: u16) -> Self {
+        let per_tick = f64::from(bytes_per_s) / f64::from(tick_rate.max(1));
+        Budget {
+            per_tick,
+            cap: 2.0 * per_tick,
+        }
+    }
+}
+
+/// One visible entity's priority for this client, kept between ticks.
+#[derive(Debug, Clone, Copy)]
+struct Prio {
+    id: EntityId,
+    acc: f32,
+    /// The newest tick whose frame wrote it (0: never).
+    sent_at: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// Up to date on the client without a bit sent (its prediction holds).
+    Fresh,
+    /// Sent, whatever the budget.
+    Write,
+    /// Sent if the budget has room; else stale (or not yet entered).
+    Candidate { selected: bool },
+}
+
+#[derive(Debug)]
+struct Item<E> {
+    id: EntityId,
+    index: u32,
+    weight: f32,
+    class: Class,
+    /// The baseline's prediction of a changed entity the client holds.
+    predicted: Option<E>,
+    cost_bits: u32,
+    acc: f32,
+    sent_at: u32,
+}
+
+impl<E> Item<E> {
+    /// Up to date on the client after this frame.
+    fn fresh(&self) -> bool {
+        !matches!(self.class, Class::Candidate { selected: false })
+    }
+
+    /// Written into this frame.
+    fn written(&self) -> bool {
+        matches!(
+            self.class,
+            Class::Write | Class::Candidate { selected: true }
+        )
+    }
+}
+
+/// The frame for one client, and how it was made.
+#[derive(Debug)]
+pub struct FrameOut {
+    pub frame: Bytes,
+    /// Against no baseline.
+    pub full: bool,
+    /// Encoded by another client with the same baseline and view.
+    pub shared: bool,
+}
+
+/// What a viewer counted since its counts were last taken.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ViewerCounts {
+    /// Of the `NEAR` heaviest entries of each view (the own entity aside),
+    /// those up to date on the client after the frame, and all of them.
+    pub near_fresh: u64,
+    pub near_total: u64,
+    /// Entities the budget left stale, or not yet entered.
+    pub deferred: u64,
+    /// Frames another client of the same tick had already encoded.
+    pub shared: u64,
+}
+
+/// One client's views, priorities and budget; see the module doc.
+#[derive(Debug)]
+pub struct Viewer<E> {
+    ring: [Option<Arc<ClientView<E>>>; RING],
+    budget: Option<Budget>,
+    tokens: f64,
+    last_tick: Option<Tick>,
+    prio: Vec<Prio>,
+    next_prio: Vec<Prio>,
+    items: Vec<Item<E>>,
+    order: Vec<u32>,
+    near: Vec<(f32, bool)>,
+    /// Baseline entities no longer visible: this frame removes them.
+    removed: Vec<EntityId>,
+    everything: Vec<Seen>,
+    scratch: BitWriter,
+    /// Entity buffers of views no client holds any more, for reuse.
+    spare: Vec<Vec<E>>,
+    counts: ViewerCounts,
+}
+
+impl<E: NetEntity> Viewer<E> {
+    pub fn new(budget: Option<Budget>) -> Self {
+        Viewer {
+            ring: std::array::from_fn(|_| None),
+            budget,
+            tokens: budget.map_or(0.0, |b| b.per_tick),
+            last_tick: None,
+            prio: Vec::new(),
+            next_prio: Vec::new(),
+            items: Vec::new(),
+            order: Vec::new(),
+            near: Vec::new(),
+            removed: Vec::new(),
+            everything: Vec::new(),
+            scratch: BitWriter::new(),
+            spare: Vec::new(),
+            counts: ViewerCounts::default(),
+        }
+    }
+
+    /// The counts since the last call.
+    pub fn take_counts(&mut self) -> ViewerCounts {
+        std::mem::take(&mut self.counts)
+    }
+
+    /// Counts bytes sent besides snapshots (events, reports) against the budget.
+    pub fn charge(&mut self, bytes: usize) {
+        if self.budget.is_some() {
+            self.tokens -= bytes as f64;
+        }
+    }
+
+    /// The view this client acknowledged, if it can be a baseline for tick
+    /// `now`; releases every view that never can again.
+    fn baseline(&mut self, acked: u32, now: Tick) -> Option<Arc<ClientView<E>>> {
+        let oldest_usable = acked.max(now.0.saturating_sub(MAX_BASELINE_AGE));
+        for slot in &mut self.ring {
+            if slot
+                .as_ref()
+                .is_some_and(|v| v.snapshot.tick.0 < oldest_usable)
+            {
+                let view = slot.take().expect("checked above");
+                // Nobody else holds it: keep its buffer for a later view.
+                if let Ok(view) = Arc::try_unwrap(view) {
+                    if self.spare.len() < 2 {
+                        self.spare.push(view.snapshot.entities);
+                    }
+                }
+            }
+        }
+        if acked == 0 || acked < oldest_usable || acked >= now.0 {
+            return None;
+        }
+        self.ring[acked as usize % RING]
+            .clone()
+            .filter(|v| v.snapshot.tick.0 == acked)
+    }
+
+    /// This tick's frame for the client that acknowledged `acked`: its view
+    /// `seen` (`None`: every entity, each of weight 1, and `own`, the
+    /// player's entity, always), within its budget.
+    pub fn frame(
+        &mut self,
+        published: &Published<E>,
+        seen: Option<&[Seen]>,
+        acked: u32,
+        own: Option<EntityId>,
+    ) -> FrameOut {
+        let now = published.snapshot.tick;
+        let base = self.baseline(acked, now);
+        if let Some(b) = self.budget {
+            let ticks = self.last_tick.map_or(1, |t| now.since(t).max(1));
+            self.tokens = (self.tokens + b.per_tick * f64::from(ticks)).min(b.cap);
+        }
+        self.last_tick = Some(now);
+        let mut everything = std::mem::take(&mut self.everything);
+        let seen = match seen {
+            Some(s) => s,
+            None => {
+                let entities = &published.snapshot.entities;
+                everything.clear();
+                everything
+                    .extend((0..entities.len() as u32).map(|index| Seen { index, weight: 1.0 }));
+                if let Some(i) =
+                    own.and_then(|id| entities.binary_search_by_key(&id, |e| e.id()).ok())
+                {
+                    everything[i].weight = ALWAYS;
+                }
+                &everything
+            }
+        };
+        self.classify(published, seen, base.as_deref());
+        self.everything = everything;
+        if self.budget.is_some() {
+            self.select();
+        }
+        self.carry_priorities(now);
+        let stale = self.stale_bits();
+
+        let shared_view = match self.find_shared(published, base.as_ref(), &stale) {
+            Shared::Frame(view, frame) => {
+                self.remember(now, view);
+                self.counts.shared += 1;
+                self.charge(frame.len());
+                return FrameOut {
+                    frame,
+                    full: base.is_none(),
+                    shared: true,
+                };
+            }
+            Shared::View(view) => Some(view),
+            Shared::Nothing => None,
+        };
+        let cur = &published.snapshot.entities;
+        let view = shared_view.unwrap_or_else(|| {
+            let mut entities = self.spare.pop().unwrap_or_default();
+            entities.clear();
+            for item in &self.items {
+                if item.fresh() {
+                    entities.push(cur[item.index as usize].clone());
+                } else if let Some(predicted) = &item.predicted {
+                    entities.push(predicted.clone());
+                }
+            }
+            Arc::new(ClientView {
+                snapshot: Snapshot {
+                    tick: now,
+                    entities,
+                },
+            })
+        });
+        // Each entity was compared with its prediction once, in `classify`:
+        // the payload is written from that, not compared again.
+        let written = self
+            .items
+            .iter()
+            .filter(|i| i.written())
+            .map(|i| (&cur[i.index as usize], i.predicted.as_ref()));
+        let frame = with_encoder(|encoder| {
+            let payload = encoder.encode_parts(self.removed.iter().copied(), written);
+            snapshot_frame(now, base.as_ref().map(|b| b.snapshot.tick), payload)
+        });
+        if let Ok(mut frames) = published.view_frames.lock() {
+            if frames.len() < SHARED_FRAMES {
+                frames.push(SharedFrame {
+                    baseline: base.clone(),
+                    view: view.clone(),
+                    stale,
+                    frame: frame.clone(),
+                });
+            }
+        }
+        self.remember(now, view);
+        self.charge(frame.len());
+        FrameOut {
+            frame,
+            full: base.is_none(),
+            shared: false,
+        }
+    }
+
+    fn remember(&mut self, now: Tick, view: Arc<ClientView<E>>) {
+        self.ring[now.0 as usize % RING] = Some(view);
+    }
+
+    /// Sorts every visible entity into fresh, written or candidate, with
+    /// its priority carried over, and lists the baseline's entities no
+    /// longer visible (this frame removes them).
+    fn classify(&mut self, published: &Published<E>, seen: &[Seen], base: Option<&ClientView<E>>) {
+        let (base_entities, ticks, base_tick): (&[E], u32, u32) = match base {
+            Some(b) => (
+                &b.snapshot.entities,
+                published.snapshot.tick.since(b.snapshot.tick),
+                b.snapshot.tick.0,
+            ),
+            None => (&[], 0, 0),
+        };
+        let cur = &published.snapshot.entities;
+        let budgeted = self.budget.is_some();
+        self.items.clear();
+        self.removed.clear();
+        let (mut bi, mut pi) = (0usize, 0usize);
+        for s in seen {
+            let entity = &cur[s.index as usize];
+            let id = entity.id();
+            while bi < base_entities.len() && base_entities[bi].id() < id {
+                self.removed.push(base_entities[bi].id());
+                bi += 1;
+            }
+            while pi < self.prio.len() && self.prio[pi].id < id {
+                pi += 1;
+            }
+            let (acc, sent_at) = match self.prio.get(pi) {
+                Some(p) if p.id == id => (p.acc, p.sent_at),
+                _ => (0.0, 0),
+            };
+            // Written by a frame not yet acknowledged: the client holds it,
+            // but this frame decodes against an older baseline.
+            let must = !budgeted || s.weight == ALWAYS || sent_at > base_tick;
+            let class_of = |must: bool| {
+                if must {
+                    Class::Write
+                } else {
+                    Class::Candidate { selected: false }
+                }
+            };
+            let (class, predicted, cost_bits) = match base_entities.get(bi).filter(|b| b.id() == id)
+            {
+                Some(b) => {
+                    bi += 1;
+                    let predicted = b.predict(ticks);
+                    if entity.same_on_wire(&predicted) {
+                        (Class::Fresh, None, 0)
+                    } else {
+                        let cost = if budgeted {
+                            self.scratch.clear();
+                            entity.write_changes(&predicted, &mut self.scratch);
+                            self.scratch.len_bits() + ID_BITS
+                        } else {
+                            0
+                        };
+                        (class_of(must), Some(predicted), cost)
+                    }
+                }
+                None => {
+                    let cost = if budgeted {
+                        self.scratch.clear();
+                        entity.write_full(&mut self.scratch);
+                        self.scratch.len_bits() + ID_BITS
+                    } else {
+                        0
+                    };
+                    (class_of(must), None, cost)
+                }
+            };
+            self.items.push(Item {
+                id,
+                index: s.index,
+                weight: s.weight,
+                class,
+                predicted,
+                cost_bits,
+                acc,
+                sent_at,
+            });
+        }
+        self.removed.extend(
+            base_entities[bi.min(base_entities.len())..]
+                .iter()
+                .map(|b| b.id()),
+        );
+    }
+
+    /// Marks the candidates that fit the budget, highest priority first.
+    fn select(&mut self) {
+        let mut must_bits = FRAME_OVERHEAD_BITS + self.removed.len() as u32 * ID_BITS;
+        for item in self.items.iter().filter(|i| i.class == Class::Write) {
+            must_bits += item.cost_bits;
+        }
+        let mut left = self.tokens * 8.0 - f64::from(must_bits);
+        self.order.clear();
+        self.order.extend(
+            self.items
+                .iter()
+                .enumerate()
+                .filter(|(_, i)| matches!(i.class, Class::Candidate { .. }))
+                .map(|(n, _)| n as u32),
+        );
+        let items = &self.items;
+        let priority = |n: u32| {
+            let i = &items[n as usize];
+            i.acc + i.weight
+        };
+        self.order
+            .sort_unstable_by(|&a, &b| priority(b).total_cmp(&priority(a)));
+        for &n in &self.order {
+            if left < f64::from(ID_BITS) {
+                break;
+            }
+            let item = &mut self.items[n as usize];
+            if f64::from(item.cost_bits) <= left {
+                left -= f64::from(item.cost_bits);
+                item.class = Class::Candidate { selected: true };
+            }
+        }
+    }
+
+    /// Carries each visible entity's priority into the next tick (an entity
+    /// leaving the view forgets it), and counts what the budget deferred and
+    /// how fresh the nearest entities are.
+    fn carry_priorities(&mut self, now: Tick) {
+        self.next_prio.clear();
+        self.near.clear();
+        for item in &self.items {
+            let fresh = item.fresh();
+            self.next_prio.push(Prio {
+                id: item.id,
+                acc: if fresh { 0.0 } else { item.acc + item.weight },
+                sent_at: if item.written() { now.0 } else { item.sent_at },
+            });
+            if !fresh {
+                self.counts.deferred += 1;
+            }
+            if item.weight != ALWAYS {
+                self.near.push((item.weight, fresh));
+            }
+        }
+        std::mem::swap(&mut self.prio, &mut self.next_prio);
+        let near = &mut self.near;
+        if near.len() > NEAR {
+            near.select_nth_unstable_by(NEAR - 1, |a, b| b.0.total_cmp(&a.0));
+            near.truncate(NEAR);
+        }
+        self.counts.near_total += near.len() as u64;
+        self.counts.near_fresh += near.iter().filter(|n| n.1).count() as u64;
+    }
+
+    /// One bit per visible entity: left stale by the budget. With the
+    /// baseline and the visible ids, it decides the view exactly.
+    fn stale_bits(&self) -> Vec<u64> {
+        if self.budget.is_none() {
+            return Vec::new();
+        }
+        let mut bits = vec![0u64; self.items.len().div_ceil(64)];
+        for (n, item) in self.items.iter().enumerate() {
+            if !item.fresh() {
+                bits[n / 64] |= 1 << (n % 64);
+            }
+        }
+        bits
+    }
+
+    /// What another client of this tick made that this one can reuse: the
+    /// frame, when it had the same baseline (the same `Arc`), the same
+    /// visible ids and the same stale entities (the views are then equal,
+    /// and so are the frames); else the view alone, when both views are
+    /// all up to date with the same ids (a view without stale entities is
+    /// the current state of its ids, whatever the baseline). Sharing the
+    /// view makes the next tick's baselines the same `Arc`, so from then on
+    /// the frames are shared too.
+    fn find_shared(
+        &self,
+        published: &Published<E>,
+        base: Option<&Arc<ClientView<E>>>,
+        stale: &[u64],
+    ) -> Shared<E> {
+        let Ok(frames) = published.view_frames.lock() else {
+            return Shared::Nothing;
+        };
+        if frames.is_empty() {
+            return Shared::Nothing;
+        }
+        let same_base = |b: &Option<Arc<ClientView<E>>>| match (b, base) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        let present = || {
+            self.items
+                .iter()
+                .filter(|i| i.fresh() || i.predicted.is_some())
+                .map(|i| i.id)
+        };
+        let count = present().count();
+        let same_ids = |f: &SharedFrame<E>| {
+            f.view.snapshot.entities.len() == count
+                && f.view
+                    .snapshot
+                    .entities
+                    .iter()
+                    .map(|e| e.id())
+                    .eq(present())
+        };
+        let all_fresh = |bits: &[u64]| bits.iter().all(|&b| b == 0);
+        let mut view = None;
+        for f in frames.iter() {
+            if f.stale == stale && same_base(&f.baseline) && same_ids(f) {
+                return Shared::Frame(f.view.clone(), f.frame.clone());
+            }
+            if view.is_none() && all_fresh(stale) && all_fresh(&f.stale) && same_ids(f) {
+                view = Some(f.view.clone());
+            }
+        }
+        view.map_or(Shared::Nothing, Shared::View)
+    }
+}
+
+/// What a client can reuse of another's work this tick.
+enum Shared<E> {
+    Frame(Arc<ClientView<E>>, Bytes),
+    View(Arc<ClientView<E>>),
+    Nothing,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::game::arena::{ArenaEntity, KIND_NPC, KIND_PLAYER};
+    use crate::protocol::{decode_server, ServerMsg};
+    use crate::snapshot::decode_delta;
+    use crate::tick::Views;
+    use glam::IVec2;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    const OWN: EntityId = EntityId(1);
+
+    fn entity(id: u32, rng: &mut fastrand::Rng) -> ArenaEntity {
+        ArenaEntity {
+            id: EntityId(id),
+            kind: if EntityId(id) == OWN {
+                KIND_PLAYER
+            } else {
+                KIND_NPC
+            },
+            pos: IVec2::new(rng.i32(0..=64000), rng.i32(0..=64000)),
+            vel: IVec2::new(rng.i32(-40..=40), rng.i32(-40..=40)),
+            angle: rng.u16(..),
+            hp: rng.u16(0..=255),
+            last_input_seq: 0,
+        }
+    }
+
+    /// The world one tick on: most entities coast (exactly predictable),
+    /// some turn or lose hp, a few leave and a few arrive.
+    fn step(world: &mut Vec<ArenaEntity>, next_id: &mut u32, rng: &mut fastrand::Rng) {
+        for e in world.iter_mut() {
+            e.pos = (e.pos + e.vel).clamp(IVec2::ZERO, IVec2::splat(64000));
+            if rng.u8(..) < 40 {
+                e.vel = IVec2::new(rng.i32(-40..=40), rng.i32(-40..=40));
+            }
+            if rng.u8(..) < 10 {
+                e.hp = e.hp.saturating_sub(7);
+            }
+        }
+        world.retain(|e| e.id == OWN || rng.u8(..) >= 4);
+        for _ in 0..rng.usize(0..3) {
+            *next_id += 1;
+            world.push(entity(*next_id, rng));
+        }
+    }
+
+    /// A random view of `snapshot`: each entity seen with some chance, with
+    /// a weight of its own (as nearness changes slowly); the own entity always.
+    fn random_view(snapshot: &Snapshot<ArenaEntity>, rng: &mut fastrand::Rng, share: u8) -> Views {
+        let mut view = crate::game::View::new();
+        for e in &snapshot.entities {
+            if rng.u8(..) < share {
+                view.see(e.id, 0.1 + (e.id.0 % 17) as f32);
+            }
+        }
+        view.see(OWN, ALWAYS);
+        let mut views = Views::default();
+        views.push(snapshot, crate::protocol::PlayerId(1), &mut view);
+        views.finish();
+        views
+    }
+
+    struct Run {
+        /// Every frame's size, by tick.
+        sizes: Vec<usize>,
+        near: ViewerCounts,
+        /// Ticks on which the heaviest entity in view was up to date.
+        decoded: usize,
+    }
+
+    /// Plays `ticks` ticks of a changing world and changing views through a
+    /// viewer and a client that decodes every frame and acknowledges with a
+    /// random lag; checks each decoded state against the viewer's view and
+    /// the visible set.
+    fn play(seed: u64, ticks: u32, budget: Option<u32>, share: u8, ack_lag: u32) -> Run {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let mut next_id = 40;
+        let mut world: Vec<ArenaEntity> = (1..=next_id).map(|id| entity(id, &mut rng)).collect();
+        let mut viewer = Viewer::new(budget.map(|b| Budget::new(b, 30)));
+        let mut client: BTreeMap<u32, Snapshot<ArenaEntity>> = BTreeMap::new();
+        let mut acked = 0u32;
+        let mut sizes = Vec::new();
+        for t in 1..=ticks {
+            step(&mut world, &mut next_id, &mut rng);
+            let snapshot = Snapshot::new(Tick(t), world.clone());
+            let views = random_view(&snapshot, &mut rng, share);
+            let published = Published::with_views(snapshot, Some(views));
+            let seen = published
+                .views
+                .as_ref()
+                .unwrap()
+                .of(crate::protocol::PlayerId(1));
+            let out = viewer.frame(&published, seen, acked, None);
+            sizes.push(out.frame.len());
+            let ServerMsg::Snapshot {
+                tick,
+                baseline,
+                payload,
+            } = decode_server(&out.frame, 1 << 20).expect("a snapshot frame")
+            else {
+                panic!("not a snapshot");
+            };
+            assert_eq!(tick, Tick(t));
+            let base = baseline.map(|b| {
+                client
+                    .get(&b.0)
+                    .expect("the baseline is one the client holds")
+            });
+            let decoded = decode_delta(base, tick, &payload).expect("decodes");
+            let view = viewer.ring[t as usize % RING].as_ref().unwrap();
+            assert_eq!(
+                decoded, view.snapshot,
+                "the client holds exactly the viewer's view"
+            );
+            let visible: Vec<EntityId> = seen
+                .unwrap()
+                .iter()
+                .map(|s| published.snapshot.entities[s.index as usize].id)
+                .collect();
+            for e in &decoded.entities {
+                assert!(visible.contains(&e.id), "{:?} is not in view", e.id);
+            }
+            let own = decoded.get(OWN).expect("the own entity is always sent");
+            assert_eq!(own, published.snapshot.get(OWN).unwrap(), "and up to date");
+            if budget.is_none() {
+                assert_eq!(
+                    decoded.entities.len(),
+                    visible.len(),
+                    "without a budget, all of the view"
+                );
+                for e in &decoded.entities {
+                    assert_eq!(
+                        Some(e),
+                        published.snapshot.get(e.id),
+                        "and all of it up to date"
+                    );
+                }
+            }
+            client.insert(t, decoded);
+            // The client acknowledges what it decoded `ack_lag` ticks ago (random
+            // extra delay), as acks travel.
+            if t > ack_lag && rng.u8(..) < 200 {
+                acked = acked.max((t - ack_lag).saturating_sub(rng.u32(0..=ack_lag.min(2))));
+            }
+            client.retain(|&k, _| k + MAX_BASELINE_AGE + 2 >= t);
+        }
+        Run {
+            sizes,
+            near: viewer.take_counts(),
+            decoded: client.len(),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn a_client_decodes_exactly_its_view_without_a_budget(
+            seed in any::<u64>(), share in 20u8..=255, lag in 0u32..4,
+        ) {
+            let run = play(seed, 120, None, share, lag);
+            prop_assert!(run.decoded > 0);
+            prop_assert_eq!(run.near.near_fresh, run.near.near_total);
+        }
+
+        #[test]
+        fn a_client_decodes_exactly_its_view_under_a_budget(
+            seed in any::<u64>(), share in 20u8..=255, lag in 0u32..4, budget in 600u32..6000,
+        ) {
+            play(seed, 120, Some(budget), share, lag);
+        }
+    }
+
+    #[test]
+    fn a_budget_bounds_every_second_and_the_heaviest_are_sent_first() {
+        let budget = 2000;
+        let total = |r: &Run| r.sizes.iter().sum::<usize>();
+        for lag in [0, 1] {
+            let run = play(7, 300, Some(budget), 255, lag);
+            let worst = run
+                .sizes
+                .windows(30)
+                .map(|w| w.iter().sum::<usize>())
+                .max()
+                .unwrap();
+            // The bucket lends at most two ticks' worth to any second.
+            let bound = budget as usize + 2 * budget as usize / 30 + 30;
+            assert!(
+                worst <= bound,
+                "lag {lag}: worst second {worst} B > {bound} B"
+            );
+            let unbudgeted = play(7, 300, None, 255, lag);
+            assert!(
+                total(&run) < total(&unbudgeted),
+                "lag {lag}: the budget binds in this world"
+            );
+        }
+        // Acknowledged at once (as a timed client does): the budget defers
+        // many entities every tick, and the heaviest 16 are still up to date
+        // most ticks.
+        let run = play(7, 300, Some(budget), 255, 0);
+        assert!(
+            run.near.deferred > 300 * 10,
+            "deferred {}",
+            run.near.deferred
+        );
+        let coverage = run.near.near_fresh as f64 / run.near.near_total as f64;
+        assert!(coverage > 0.7, "near coverage {coverage}");
+    }
+
+    #[test]
+    fn clients_with_the_same_baseline_and_view_share_one_encoding() {
+        let mut rng = fastrand::Rng::with_seed(3);
+        let mut next_id = 30;
+        let mut world: Vec<ArenaEntity> = (1..=next_id).map(|id| entity(id, &mut rng)).collect();
+        let (mut a, mut b, mut c) = (Viewer::new(None), Viewer::new(None), Viewer::new(None));
+        // A client that arrives later, then acknowledges as `a` does.
+        let mut late = Viewer::new(None);
+        let mut shared = 0;
+        for t in 1..=20u32 {
+            step(&mut world, &mut next_id, &mut rng);
+            let snapshot = Snapshot::new(Tick(t), world.clone());
+            let views = random_view(&snapshot, &mut rng, 128);
+            let published = Published::with_views(snapshot, Some(views));
+            let seen = published
+                .views
+                .as_ref()
+                .unwrap()
+                .of(crate::protocol::PlayerId(1));
+            let acked = t - 1;
+            let fa = a.frame(&published, seen, acked, None);
+            let fb = b.frame(&published, seen, acked, None);
+            assert!(!fa.shared);
+            assert!(fb.shared, "tick {t}: same baseline, same view");
+            assert_eq!(fa.frame, fb.frame);
+            // A client a tick behind in its acks has another baseline.
+            let fc = c.frame(&published, seen, acked.saturating_sub(1), None);
+            assert_eq!(fc.shared, t == 1, "tick {t}");
+            if t >= 5 {
+                // Its first frame is full, but its view is `a`'s (all up to
+                // date, same ids): from the next tick on, its baseline is
+                // the same `Arc` as `a`'s, and it shares `a`'s frames.
+                let acked_late = if t == 5 { 0 } else { acked };
+                let fl = late.frame(&published, seen, acked_late, None);
+                assert_eq!(fl.shared, t > 5, "tick {t}");
+                if t > 5 {
+                    assert_eq!(fl.frame, fa.frame);
+                }
+            }
+            shared += usize::from(fb.shared);
+        }
+        assert_eq!(b.take_counts().shared, shared as u64);
+    }
+}
