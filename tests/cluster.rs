@@ -1001,3 +1001,77 @@ async fn a_game_that_does_not_move_finishes_its_matches_before_the_node_stops() 
     );
     drop((a, stayer));
 }
+
+/// arena whose matches leave (`save`) but never arrive (`restore` fails).
+struct Lost(Arena);
+
+impl tickwire::Game for Lost {
+    type Entity = <Arena as tickwire::Game>::Entity;
+    type Input = <Arena as tickwire::Game>::Input;
+    type Message = <Arena as tickwire::Game>::Message;
+    type Event = <Arena as tickwire::Game>::Event;
+
+    fn new(settings: &tickwire::game::MatchSettings) -> Self {
+        Lost(Arena::new(settings))
+    }
+    fn join(&mut self, player: tickwire::protocol::PlayerId) -> tickwire::protocol::EntityId {
+        self.0.join(player)
+    }
+    fn leave(&mut self, player: tickwire::protocol::PlayerId) {
+        self.0.leave(player)
+    }
+    fn apply_input(&mut self, player: tickwire::protocol::PlayerId, seq: u32, input: &Self::Input) {
+        self.0.apply_input(player, seq, input)
+    }
+    fn step(&mut self, tick: tickwire::protocol::Tick) {
+        self.0.step(tick)
+    }
+    fn freeze(&self, out: &mut Vec<Self::Entity>) {
+        self.0.freeze(out)
+    }
+    fn save(&self) -> Option<Vec<u8>> {
+        self.0.save()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_the_new_node_cannot_take_leaves_the_match_playing_where_it_was() {
+    let redis = Redis::start();
+    let _a = node_in_process::<Lost>(&redis, "a", Duration::from_secs(30)).await;
+    let b = node_in_process::<Lost>(&redis, "b", Duration::from_millis(6500)).await;
+    let mut player = within(
+        "connect",
+        10,
+        Client::<Lost>::connect(&b.ws_url(), options()),
+    )
+    .await
+    .unwrap();
+    let welcome = player.welcome().clone();
+    let drained = tokio::spawn(async move {
+        b.drain().await;
+        b
+    });
+    // The move is tried, a cannot restore it, and the match thaws on b:
+    // snapshots keep coming, ticks keep rising, the player never moves.
+    let mut last = 0;
+    let deadline = Instant::now() + Duration::from_secs(6);
+    while Instant::now() < deadline {
+        match within("a snapshot", 10, player.recv()).await {
+            Ok(ClientEvent::Snapshot { tick, .. }) => {
+                assert!(tick.0 > last || last == 0, "tick {} after {last}", tick.0);
+                last = tick.0;
+            }
+            Ok(ClientEvent::Moved { url, .. }) => panic!("moved to {url}"),
+            Ok(_) => {}
+            Err(e) => panic!("the match stopped: {e}"),
+        }
+    }
+    assert_eq!(player.welcome(), &welcome);
+    let b = within("the drain timeout", 10, drained).await.unwrap();
+    assert_eq!(b.lobby().matches().len(), 1, "the match stayed on b");
+    let metrics = tickwire::metrics::prometheus().render();
+    assert!(
+        metrics.contains("tickwire_cluster_migrations_failed_total"),
+        "the failure is counted"
+    );
+}
