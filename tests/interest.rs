@@ -9,7 +9,7 @@ use common::{http_json, test_config, within, ServerRecord};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use tickwire::client::{Client, ClientEvent, ClientOptions};
-use tickwire::game::arena::v2::{ArenaV2, ArenaV2Entity, VIEW_RADIUS};
+use tickwire::game::arena::v2::{ArenaV2, ArenaV2Entity, VIEW_RADIUS, WORLD_SIZE};
 use tickwire::game::arena::ArenaInput;
 use tickwire::net::ServerHandle;
 use tickwire::protocol::{EntityId, Tick};
@@ -22,11 +22,27 @@ async fn start_v2(config: Config) -> ServerHandle<ArenaV2> {
         .expect("server starts")
 }
 
+/// A player in a new arena-v2 match, its entity, and the match's record.
+async fn join_v2(
+    server: &ServerHandle<ArenaV2>,
+) -> (Client<ArenaV2>, EntityId, ServerRecord<ArenaV2Entity>) {
+    let url = server.ws_url();
+    let connect = Client::<ArenaV2>::connect(&url, ClientOptions::default());
+    let client = within("connect", 10, connect).await.expect("connects");
+    let record = ServerRecord::start(server, client.welcome().match_id);
+    let me = client.welcome().entity_id;
+    (client, me, record)
+}
+
 const EAST: ArenaInput = ArenaInput {
     move_x: 127,
     move_y: 0,
     aim: 0.0,
     buttons: 0,
+};
+const WEST: ArenaInput = ArenaInput {
+    move_x: -127,
+    ..EAST
 };
 
 /// The ids within the view radius of `own` in the server's world.
@@ -45,6 +61,7 @@ fn in_view(world: &Snapshot<ArenaV2Entity>, own: EntityId) -> BTreeSet<EntityId>
 async fn play<G: tickwire::game::ClientGame<Input = ArenaInput>>(
     client: &mut Client<G>,
     frames: usize,
+    input: ArenaInput,
 ) -> (BTreeMap<Tick, Snapshot<G::Entity>>, Vec<usize>) {
     let mut held = BTreeMap::new();
     let mut sizes = Vec::new();
@@ -53,7 +70,7 @@ async fn play<G: tickwire::game::ClientGame<Input = ArenaInput>>(
             ClientEvent::Snapshot { tick, bytes, .. } => {
                 held.insert(tick, client.world().expect("a world").clone());
                 sizes.push(bytes);
-                client.send_input(EAST).await.expect("input sent");
+                client.send_input(input).await.expect("input sent");
             }
             ClientEvent::InputTiming { bytes, .. } => sizes.push(bytes),
             _ => {}
@@ -65,19 +82,17 @@ async fn play<G: tickwire::game::ClientGame<Input = ArenaInput>>(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_player_holds_exactly_what_is_within_its_view_as_it_moves() {
     let server = start_v2(test_config()).await;
-    let url = server.ws_url();
-    let mut client = within(
-        "connect",
-        10,
-        Client::<ArenaV2>::connect(&url, ClientOptions::default()),
-    )
-    .await
-    .expect("connects");
-    let me = client.welcome().entity_id;
-    let record = ServerRecord::start(&server, client.welcome().match_id);
-    // Three seconds east at 200 units/s: 600 units, so the view's edge
-    // sweeps past many entities.
-    let (held, _) = play(&mut client, 90).await;
+    let (mut client, me, record) = join_v2(&server).await;
+    // Three seconds towards the map's middle (never into a wall) at 200
+    // units/s: 600 units, so the view's edge sweeps past many entities.
+    let x = loop {
+        within("a snapshot", 5, client.recv()).await.expect("recv");
+        if let Some(own) = client.world().and_then(|w| w.get(me)) {
+            break own.position().x;
+        }
+    };
+    let input = if x < WORLD_SIZE / 2.0 { EAST } else { WEST };
+    let (held, _) = play(&mut client, 90, input).await;
     let (mut entered, mut left) = (0, 0);
     let mut previous: Option<BTreeSet<EntityId>> = None;
     // The record starts after the first snapshot or two.
@@ -123,17 +138,8 @@ async fn under_a_budget_every_second_fits_and_the_own_entity_is_always_current()
         ..test_config()
     })
     .await;
-    let url = server.ws_url();
-    let mut client = within(
-        "connect",
-        10,
-        Client::<ArenaV2>::connect(&url, ClientOptions::default()),
-    )
-    .await
-    .expect("connects");
-    let me = client.welcome().entity_id;
-    let record = ServerRecord::start(&server, client.welcome().match_id);
-    let (held, sizes) = play(&mut client, 120).await;
+    let (mut client, me, record) = join_v2(&server).await;
+    let (held, sizes) = play(&mut client, 120, EAST).await;
     // No second above the budget and the two ticks' worth the bucket lends.
     let worst = sizes
         .windows(30)
@@ -217,7 +223,7 @@ async fn players_with_the_same_view_share_one_encoding_and_a_budget_keeps_arena_
     .expect("connects");
     let record = ServerRecord::start(&server, a.welcome().match_id);
     let (me_a, me_b) = (a.welcome().entity_id, b.welcome().entity_id);
-    let (held_a, held_b) = tokio::join!(play(&mut a, 60), play(&mut b, 60));
+    let (held_a, held_b) = tokio::join!(play(&mut a, 60, EAST), play(&mut b, 60, EAST));
     for (held, me) in [(held_a.0, me_a), (held_b.0, me_b)] {
         for (tick, mine) in held.iter().skip(3) {
             let world = record.at(*tick).await;

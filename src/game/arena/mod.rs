@@ -118,11 +118,7 @@ pub struct ArenaInput {
 #[derive(Debug)]
 struct Npc {
     entity: ArenaEntity,
-    walks: bool,
-    rng: fastrand::Rng,
-    /// Ticks into the turn period at which this NPC turns; spread so that NPCs
-    /// do not all turn on the same tick.
-    turn_phase: u32,
+    walker: Walker,
 }
 
 #[derive(Debug)]
@@ -250,30 +246,67 @@ fn clamp_move(pos: i32, wish: i32, edge: i32) -> (i32, i32) {
     (next, if blocked { 0 } else { wish })
 }
 
-/// One tick of a walking NPC (arena-v1's motion, shared by arena-v2): a new
-/// seeded heading on its turn phase, then a step that bounces off the walls.
-struct Walk<'a> {
+/// A walking NPC's own randomness and turn phase (arena-v1's NPC motion,
+/// shared by arena-v2): seeded from the match seed and the NPC's index.
+#[derive(Debug)]
+struct Walker {
+    walks: bool,
+    rng: fastrand::Rng,
+    /// Ticks into the turn period at which this NPC turns; spread so that NPCs
+    /// do not all turn on the same tick.
+    turn_phase: u32,
+}
+
+impl Walker {
+    /// NPC `index`'s walker, and its first heading and velocity (even
+    /// indices walk at `speed` quanta per tick, odd ones stand).
+    fn new(seed: u64, index: u32, turn_period: u32, speed: f32) -> (Self, u16, IVec2) {
+        let mut rng = fastrand::Rng::with_seed(
+            seed ^ u64::from(index + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        );
+        let walks = index % 2 == 0;
+        let heading = rng.f32() * TAU;
+        let vel = if walks {
+            heading_velocity(heading, speed)
+        } else {
+            IVec2::ZERO
+        };
+        let turn_phase = rng.u32(0..turn_period);
+        let walker = Walker {
+            walks,
+            rng,
+            turn_phase,
+        };
+        (walker, quantize_angle(heading).unwrap_or(0), vel)
+    }
+
+    /// One tick of a walking NPC: a new seeded heading on its turn phase,
+    /// then a step that bounces off the walls at 0 and `edge`.
+    fn step(&mut self, tick: Tick, period: u32, speed: i32, edge: i32, body: Body<'_>) {
+        if !self.walks {
+            return;
+        }
+        if tick.0 % period == self.turn_phase {
+            let heading = self.rng.f32() * TAU;
+            *body.vel = heading_velocity(heading, speed as f32);
+            *body.angle = velocity_angle(*body.vel);
+        }
+        let (x, vx) = bounce(body.pos.x, body.vel.x, edge);
+        let (y, vy) = bounce(body.pos.y, body.vel.y, edge);
+        let bounced = vx != body.vel.x || vy != body.vel.y;
+        *body.pos = IVec2::new(x, y);
+        *body.vel = IVec2::new(vx, vy);
+        if bounced {
+            *body.angle = velocity_angle(*body.vel);
+        }
+    }
+}
+
+/// The moving parts of an arena entity, whichever world it is in.
+struct Body<'a> {
     pos: &'a mut IVec2,
     vel: &'a mut IVec2,
     angle: &'a mut u16,
-}
-
-impl Walk<'_> {
-    fn step(self, turns: bool, rng: &mut fastrand::Rng, speed: i32, edge: i32) {
-        if turns {
-            let heading = rng.f32() * TAU;
-            *self.vel = heading_velocity(heading, speed as f32);
-            *self.angle = velocity_angle(*self.vel);
-        }
-        let (x, vx) = bounce(self.pos.x, self.vel.x, edge);
-        let (y, vy) = bounce(self.pos.y, self.vel.y, edge);
-        let bounced = vx != self.vel.x || vy != self.vel.y;
-        *self.pos = IVec2::new(x, y);
-        *self.vel = IVec2::new(vx, vy);
-        if bounced {
-            *self.angle = velocity_angle(*self.vel);
-        }
-    }
 }
 
 // The player's own movement, shared by the simulation (`apply_input`,
@@ -359,29 +392,19 @@ impl Game for Arena {
         let mut spawn_rng = fastrand::Rng::with_seed(settings.seed);
         let npcs = (0..NPC_COUNT)
             .map(|index| {
-                let mut rng = fastrand::Rng::with_seed(
-                    settings.seed ^ u64::from(index + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-                );
-                let walks = index % 2 == 0;
-                let heading = rng.f32() * TAU;
-                let vel = if walks {
-                    heading_velocity(heading, npc_speed)
-                } else {
-                    IVec2::ZERO
-                };
+                let (walker, angle, vel) =
+                    Walker::new(settings.seed, index, turn_period, npc_speed);
                 Npc {
                     entity: ArenaEntity {
                         id: EntityId(index + 1),
                         kind: KIND_NPC,
                         pos: Self::random_position(&mut spawn_rng),
                         vel,
-                        angle: quantize_angle(heading).unwrap_or(0),
+                        angle,
                         hp: START_HP,
                         last_input_seq: 0,
                     },
-                    walks,
-                    turn_phase: rng.u32(0..turn_period),
-                    rng,
+                    walker,
                 }
             })
             .collect();
@@ -469,19 +492,15 @@ impl Game for Arena {
     }
 
     fn step(&mut self, tick: Tick) {
-        for npc in self.npcs.iter_mut().filter(|n| n.walks) {
+        for npc in &mut self.npcs {
             let e = &mut npc.entity;
-            Walk {
+            let body = Body {
                 pos: &mut e.pos,
                 vel: &mut e.vel,
                 angle: &mut e.angle,
-            }
-            .step(
-                tick.0 % self.turn_period == npc.turn_phase,
-                &mut npc.rng,
-                self.npc_step,
-                WORLD_QUANTA,
-            );
+            };
+            let (period, speed) = (self.turn_period, self.npc_step);
+            npc.walker.step(tick, period, speed, WORLD_QUANTA, body);
         }
         for p in &mut self.players {
             move_player(&mut p.entity, p.wish);

@@ -8,16 +8,14 @@
 //! bandwidth budget the nearest are sent first.
 
 use super::{
-    heading_velocity, move_player_in, player_step, quantize_angle, take_input_of, wish_of,
-    ArenaInput, ArenaKind, Walk, KIND_NPC, KIND_PLAYER, NPC_SPEED, NPC_TURN_SECONDS, POS_SCALE,
-    START_HP,
+    move_player_in, player_step, take_input_of, wish_of, ArenaInput, ArenaKind, Body, Walker,
+    KIND_NPC, KIND_PLAYER, NPC_SPEED, NPC_TURN_SECONDS, POS_SCALE, START_HP,
 };
 use crate::game::grid::SpatialGrid;
 use crate::game::{Game, MatchSettings, View};
 use crate::protocol::{EntityId, PlayerId, Tick};
 use crate::replicate::{NoMessages, Replicate};
 use glam::{IVec2, Vec2};
-use std::f32::consts::TAU;
 
 mod saved;
 
@@ -68,9 +66,7 @@ impl ArenaV2Entity {
 #[derive(Debug)]
 struct Npc {
     entity: ArenaV2Entity,
-    walks: bool,
-    rng: fastrand::Rng,
-    turn_phase: u32,
+    walker: Walker,
 }
 
 #[derive(Debug)]
@@ -135,28 +131,19 @@ impl Game for ArenaV2 {
         let mut spawn_rng = fastrand::Rng::with_seed(settings.seed);
         let npcs = (0..NPC_COUNT)
             .map(|index| {
-                let mut rng = fastrand::Rng::with_seed(
-                    settings.seed ^ u64::from(index + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-                );
-                let walks = index % 2 == 0;
-                let heading = rng.f32() * TAU;
+                let (walker, angle, vel) =
+                    Walker::new(settings.seed, index, turn_period, npc_speed);
                 Npc {
                     entity: ArenaV2Entity {
                         id: EntityId(index + 1),
                         kind: KIND_NPC,
                         pos: random_position(&mut spawn_rng),
-                        vel: if walks {
-                            heading_velocity(heading, npc_speed)
-                        } else {
-                            IVec2::ZERO
-                        },
-                        angle: quantize_angle(heading).unwrap_or(0),
+                        vel,
+                        angle,
                         hp: START_HP,
                         last_input_seq: 0,
                     },
-                    walks,
-                    turn_phase: rng.u32(0..turn_period),
-                    rng,
+                    walker,
                 }
             })
             .collect();
@@ -213,19 +200,15 @@ impl Game for ArenaV2 {
     }
 
     fn step(&mut self, tick: Tick) {
-        for npc in self.npcs.iter_mut().filter(|n| n.walks) {
+        for npc in &mut self.npcs {
             let e = &mut npc.entity;
-            Walk {
+            let body = Body {
                 pos: &mut e.pos,
                 vel: &mut e.vel,
                 angle: &mut e.angle,
-            }
-            .step(
-                tick.0 % self.turn_period == npc.turn_phase,
-                &mut npc.rng,
-                self.npc_step,
-                WORLD_QUANTA,
-            );
+            };
+            let (period, speed) = (self.turn_period, self.npc_step);
+            npc.walker.step(tick, period, speed, WORLD_QUANTA, body);
         }
         for p in &mut self.players {
             move_player_in(&mut p.entity.pos, &mut p.entity.vel, p.wish, WORLD_QUANTA);
