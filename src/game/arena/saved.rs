@@ -2,7 +2,7 @@
 //! to another node: every field of the simulation, the random generators'
 //! states included, so the restored match steps on exactly as it would have.
 
-use super::{Arena, ArenaEntity, Npc, Player, KIND_NPC, KIND_PLAYER};
+use super::{Arena, ArenaEntity, Npc, Player, Walker, KIND_NPC, KIND_PLAYER};
 use crate::game::saved::{SaveReader, SaveWriter};
 use crate::game::MatchSettings;
 use crate::protocol::{EntityId, PlayerId};
@@ -35,6 +35,21 @@ fn read_entity(r: &mut SaveReader<'_>) -> Option<ArenaEntity> {
     })
 }
 
+/// An NPC's walk (shared with arena-v2): its generator's state included.
+pub(super) fn write_walker(w: &mut SaveWriter, walker: &Walker) {
+    w.bool(walker.walks);
+    w.u64(walker.rng.get_seed());
+    w.u32(walker.turn_phase);
+}
+
+pub(super) fn read_walker(r: &mut SaveReader<'_>) -> Option<Walker> {
+    Some(Walker {
+        walks: r.bool()?,
+        rng: fastrand::Rng::with_seed(r.u64()?),
+        turn_phase: r.u32()?,
+    })
+}
+
 pub(super) fn save(a: &Arena) -> Vec<u8> {
     let mut w = SaveWriter::new(TAG);
     w.u64(a.spawn_rng.get_seed());
@@ -45,9 +60,7 @@ pub(super) fn save(a: &Arena) -> Vec<u8> {
     w.len(a.npcs.len());
     for n in &a.npcs {
         write_entity(&mut w, &n.entity);
-        w.bool(n.walks);
-        w.u64(n.rng.get_seed());
-        w.u32(n.turn_phase);
+        write_walker(&mut w, &n.walker);
     }
     w.len(a.players.len());
     for p in &a.players {
@@ -71,9 +84,7 @@ pub(super) fn restore(settings: &MatchSettings, bytes: &[u8]) -> Option<Arena> {
         .map(|_| {
             Some(Npc {
                 entity: read_entity(&mut r)?,
-                walks: r.bool()?,
-                rng: fastrand::Rng::with_seed(r.u64()?),
-                turn_phase: r.u32()?,
+                walker: read_walker(&mut r)?,
             })
         })
         .collect::<Option<Vec<_>>>()?;

@@ -3,6 +3,7 @@
 //! grid is derived state, rebuilt on restore.
 
 use super::{ArenaV2, ArenaV2Entity, Npc, Player, GRID_CELL, WORLD_SIZE};
+use crate::game::arena::saved::{read_walker, write_walker};
 use crate::game::arena::{KIND_NPC, KIND_PLAYER};
 use crate::game::grid::SpatialGrid;
 use crate::game::saved::{SaveReader, SaveWriter};
@@ -47,9 +48,7 @@ pub(super) fn save(a: &ArenaV2) -> Vec<u8> {
     w.len(a.npcs.len());
     for n in &a.npcs {
         write_entity(&mut w, &n.entity);
-        w.bool(n.walks);
-        w.u64(n.rng.get_seed());
-        w.u32(n.turn_phase);
+        write_walker(&mut w, &n.walker);
     }
     w.len(a.players.len());
     for p in &a.players {
@@ -71,9 +70,7 @@ pub(super) fn restore(bytes: &[u8]) -> Option<ArenaV2> {
         .map(|_| {
             Some(Npc {
                 entity: read_entity(&mut r)?,
-                walks: r.bool()?,
-                rng: fastrand::Rng::with_seed(r.u64()?),
-                turn_phase: r.u32()?,
+                walker: read_walker(&mut r)?,
             })
         })
         .collect::<Option<Vec<_>>>()?;
