@@ -217,9 +217,16 @@ pub fn serve<G: Game>(config: Config, label: &str) -> ExitCode {
         }
     };
     let code = runtime.block_on(async move {
-        let server = match crate::net::start::<G>(config).await {
+        let server = match crate::net::start_as::<G>(config, label).await {
             Ok(server) => server,
             // A certificate or key that cannot be used is a configuration error.
+            Err(e)
+                if e.kind() == std::io::ErrorKind::InvalidInput
+                    && e.to_string().starts_with("invalid value for") =>
+            {
+                eprintln!("tickwire: {e}");
+                return ExitCode::from(EXIT_INVALID_CONFIG);
+            }
             Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
                 eprintln!("tickwire: invalid value for `tls_cert`/`tls_key`: {e}");
                 return ExitCode::from(EXIT_INVALID_CONFIG);
@@ -236,8 +243,15 @@ pub fn serve<G: Game>(config: Config, label: &str) -> ExitCode {
             server.ws_url(),
             server.http_url()
         );
-        shutdown_signal().await;
-        tracing::info!("shutting down");
+        tokio::select! {
+            _ = shutdown_signal() => {
+                // In a cluster, SIGTERM moves or finishes the matches first
+                // (up to --drain-timeout); on a single node this returns at once.
+                tracing::info!("shutting down");
+                server.drain().await;
+            }
+            _ = server.drained() => tracing::info!("drained by an operator; shutting down"),
+        }
         server.shutdown().await;
         ExitCode::SUCCESS
     });

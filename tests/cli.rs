@@ -461,3 +461,56 @@ fn a_client_only_dependency_brings_no_server_stack() {
         );
     }
 }
+
+#[test]
+fn cluster_keys_are_checked_together_and_completed() {
+    let out = tickwire()
+        .args(["config", "--redis", "redis://127.0.0.1:6379"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`cluster_secret`"));
+    let out = tickwire()
+        .args(["config", "--node-ttl", "5s"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`redis`"));
+    let out = tickwire()
+        .args(["config", "--redis", "localhost:6379"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`redis`"));
+    let out = tickwire()
+        .args(["config", "--redis", "redis://127.0.0.1:6379"])
+        .args([
+            "--cluster-secret",
+            "0123456789abcdef",
+            "--public-url",
+            "http://x",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`public_url`"));
+    let out = tickwire()
+        .args(["config", "--redis", "redis://127.0.0.1:6379"])
+        .args(["--cluster-secret", "0123456789abcdef", "--node-ttl", "4s"])
+        .args(["--bind", "127.0.0.1:7000"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(value(&text, "public_url"), "\"ws://127.0.0.1:7000\"");
+    assert_eq!(value(&text, "node_ttl"), "\"4s\"");
+    assert_eq!(value(&text, "node_id").len(), 14, "12 hex digits, quoted");
+    assert!(
+        !text.contains("0123456789abcdef"),
+        "the secret is never printed"
+    );
+}

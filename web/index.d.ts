@@ -513,6 +513,13 @@ export declare class InputTimingEvent extends Event {
   readonly bytes: number;
 }
 
+/** `notice`: a notice from the server's operators (a cluster-wide broadcast). */
+export declare class NoticeEvent extends Event {
+  constructor(text: string);
+  readonly type: 'notice';
+  readonly text: string;
+}
+
 export interface ClientEventMap {
   snapshot: SnapshotEvent;
   event: GameEvent;
@@ -521,6 +528,7 @@ export interface ClientEventMap {
   denied: DeniedEvent;
   pong: PongEvent;
   inputtiming: InputTimingEvent;
+  notice: NoticeEvent;
   disconnect: DisconnectEvent;
   resumed: ResumedEvent;
   sessionlost: SessionLostEvent;

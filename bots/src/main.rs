@@ -68,6 +68,11 @@ struct Args {
     /// --spawn-server and `-- --tls-cert ...`, the bots connect over wss.
     #[arg(long)]
     ca_cert: Option<std::path::PathBuf>,
+    /// A node of a cluster, `http(s)://host:port`: each bot asks its
+    /// `POST /v1/matchmake` where to play (instead of dialing --url), and
+    /// follows redirects and matches moving between nodes.
+    #[arg(long, conflicts_with = "spawn_server")]
+    matchmake: Option<String>,
     /// Extra flags for the spawned server, after `--`.
     #[arg(last = true)]
     server_args: Vec<String>,
@@ -113,7 +118,7 @@ pub(crate) async fn http_get_json(url: &str) -> anyhow::Result<serde_json::Value
 }
 
 /// One request; a POST carries `bearer` as its Authorization.
-async fn http_json(
+pub(crate) async fn http_json(
     method: &'static str,
     url: &str,
     bearer: Option<&str>,
@@ -291,8 +296,13 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
         .map(|s| s.pid)
         .or(args.server_pid)
         .map(|p| p.to_string());
-    let base = http_base(&url);
-    let shared = Arc::new(Shared::new(url, args.behavior, tls, !args.no_input_timing));
+    let base = match &args.matchmake {
+        Some(node) => node.trim_end_matches('/').to_string(),
+        None => http_base(&url),
+    };
+    let mut shared = Shared::new(url, args.behavior, tls, !args.no_input_timing);
+    shared.matchmake = args.matchmake.clone();
+    let shared = Arc::new(shared);
 
     let bar = if args.json {
         ProgressBar::hidden()
@@ -419,6 +429,8 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
         errors: c.errors(),
         connect_failures: c.connect_failures.load(Ordering::Relaxed),
         disconnects: c.disconnects.load(Ordering::Relaxed),
+        redirects: c.redirects.load(Ordering::Relaxed),
+        migrations: c.migrations.load(Ordering::Relaxed),
         decode_errors: c.decode_errors.load(Ordering::Relaxed),
         joins: c.joins.load(Ordering::Relaxed),
         measured_s: secs,

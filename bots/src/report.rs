@@ -40,6 +40,10 @@ pub struct Report {
     pub errors: u64,
     pub connect_failures: u64,
     pub disconnects: u64,
+    /// Cluster redirects followed while connecting (`--matchmake`).
+    pub redirects: u64,
+    /// Matches followed to another node (a drain), without an error.
+    pub migrations: u64,
     pub decode_errors: u64,
     pub joins: u64,
     pub measured_s: f64,
@@ -106,6 +110,10 @@ pub fn print_table(args: &Args, r: &Report) {
     println!(
         "  errors                     {} (connect failures {}, disconnects {}, decode errors {})",
         r.errors, r.connect_failures, r.disconnects, r.decode_errors
+    );
+    println!(
+        "  cluster                    {} redirects, {} migrations",
+        r.redirects, r.migrations
     );
     println!(
         "  snapshots / client / s     {:.1}",

@@ -81,6 +81,10 @@ pub struct Counters {
     /// The most bytes (snapshots and reports) any bot received in one
     /// whole second of the measured window.
     pub worst_window_bytes: AtomicU64,
+    /// Cluster redirects followed while connecting, and matches followed
+    /// to another node (drains).
+    pub redirects: AtomicU64,
+    pub migrations: AtomicU64,
 }
 
 impl Counters {
@@ -113,6 +117,9 @@ pub struct Shared {
     pub input_timing: bool,
     /// The first few errors, verbatim, for the report.
     pub error_samples: Mutex<Vec<String>>,
+    /// `--matchmake`: each bot asks this node's `POST /v1/matchmake` where
+    /// to play, instead of dialing `url`.
+    pub matchmake: Option<String>,
 }
 
 impl Shared {
@@ -148,6 +155,7 @@ impl Shared {
             tls,
             input_timing,
             error_samples: Mutex::new(Vec::new()),
+            matchmake: None,
         }
     }
 }
@@ -364,10 +372,35 @@ async fn run_bot_of<G: BotGame>(shared: Arc<Shared>, index: u64) {
             tls: shared.tls.clone(),
             ..ClientOptions::default()
         };
+        let url = match &shared.matchmake {
+            None => shared.url.clone(),
+            Some(base) => {
+                let asked = tokio::select! {
+                    _ = shared.stop.cancelled() => return,
+                    u = matchmade(base) => u,
+                };
+                match asked {
+                    Ok(url) => url,
+                    Err(e) => {
+                        let c = &shared.counters;
+                        c.connect_failures.fetch_add(1, Ordering::Relaxed);
+                        shared.sample_error(format!("matchmake: {e}"));
+                        return;
+                    }
+                }
+            }
+        };
         let connect = tokio::select! {
             _ = shared.stop.cancelled() => return,
-            c = Client::<G>::connect(&shared.url, options) => c,
+            c = Client::<G>::connect(&url, options) => c,
         };
+        if let Ok(client) = &connect {
+            let redirects = u64::from(client.redirects());
+            shared
+                .counters
+                .redirects
+                .fetch_add(redirects, Ordering::Relaxed);
+        }
         let client = match connect {
             Ok(c) => c,
             Err(e) => {
@@ -400,6 +433,27 @@ async fn run_bot_of<G: BotGame>(shared: Arc<Shared>, index: u64) {
             return;
         }
     }
+}
+
+/// Where `POST {base}/v1/matchmake` says to play: the node's URL with its
+/// ticket. A cluster that is busy (503) is asked again, a few times.
+async fn matchmade(base: &str) -> anyhow::Result<String> {
+    let ask = format!("{}/v1/matchmake", base.trim_end_matches('/'));
+    let mut last = None;
+    for _ in 0..10 {
+        match crate::http_json("POST", &ask, None).await {
+            Ok(offer) => {
+                let (Some(url), Some(ticket)) = (offer["url"].as_str(), offer["ticket"].as_str())
+                else {
+                    anyhow::bail!("matchmaking answered without a url and ticket: {offer}");
+                };
+                return Ok(format!("{url}?ticket={ticket}"));
+            }
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Err(last.unwrap_or_else(|| anyhow::anyhow!("matchmaking did not answer")))
 }
 
 /// Records a received snapshot, and samples its full-snapshot size.
@@ -443,8 +497,14 @@ async fn idle<G: ClientGame>(shared: &Shared, mut client: Client<G>) -> Result<(
             _ = shared.stop.cancelled() => return client.close().await,
             e = client.recv() => e?,
         };
-        if let ClientEvent::Snapshot { bytes, .. } = event {
-            count_snapshot(shared, &client, bytes, &mut encoder, &mut buf);
+        match event {
+            ClientEvent::Snapshot { bytes, .. } => {
+                count_snapshot(shared, &client, bytes, &mut encoder, &mut buf)
+            }
+            ClientEvent::Moved { .. } => {
+                shared.counters.migrations.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
         }
     }
 }
@@ -618,6 +678,9 @@ async fn play<G: BotGame>(
                 inputs_sent += 1;
                 let seq = match client.send_input(input.clone()).await {
                     Ok(s) => s,
+                    // The socket closing (a match moving, say): the next
+                    // recv reads why, and follows a move.
+                    Err(ClientError::WebSocket(_)) => continue,
                     Err(e) => break Err(e),
                 };
                 sent_input(shared, &mut pending, pending_cap, &mut batch, seq);
@@ -635,6 +698,7 @@ async fn play<G: BotGame>(
                 inputs_sent += 1;
                 let seq = match client.send_timed_input(due.tick, input.clone()).await {
                     Ok(s) => s,
+                    Err(ClientError::WebSocket(_)) => continue,
                     Err(e) => break Err(e),
                 };
                 shared.counters.timed_inputs.fetch_add(1, Ordering::Relaxed);
@@ -662,6 +726,10 @@ async fn play<G: BotGame>(
                         let c = &shared.counters;
                         c.late_inputs.fetch_add(u64::from(late), Ordering::Relaxed);
                         c.timing_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+                        continue;
+                    }
+                    ClientEvent::Moved { .. } => {
+                        shared.counters.migrations.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
                     _ => continue,

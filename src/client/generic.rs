@@ -2,7 +2,8 @@
 //! server sends in `Welcome` and encodes inputs from JSON. For tools, tests
 //! and inspecting any server; a game client uses the typed [`super::Client`].
 
-use super::{next_server_msg, open, Baselines, ClientError, ClientOptions, Ws};
+use super::cluster::open_following;
+use super::{next_server_msg, Baselines, ClientError, ClientOptions, Ws};
 use crate::protocol::{ServerMsg, Tick, Welcome};
 use crate::replicate::generic::{GenericCodec, GenericSnapshot};
 use crate::replicate::schema::{fnv1a, SchemaError};
@@ -46,6 +47,10 @@ pub enum GenericEvent {
     Denied {
         message: String,
     },
+    /// A notice from the server's operators (a cluster-wide broadcast).
+    Notice {
+        text: String,
+    },
 }
 
 /// A connected player of whatever game the server runs.
@@ -60,7 +65,8 @@ pub struct GenericClient {
 impl GenericClient {
     /// Connects to `url` and joins, taking the game's schema from `Welcome`.
     pub async fn connect(url: &str, options: ClientOptions) -> Result<Self, ClientError> {
-        let (ws, welcome) = open(url, &options, None, 0, None).await?;
+        let opened = open_following(url, &options, None).await?;
+        let (ws, welcome) = (opened.ws, opened.welcome);
         let text = welcome
             .schema
             .as_deref()
@@ -167,6 +173,7 @@ impl GenericClient {
                 code: crate::protocol::ErrorCode::Denied,
                 message,
             } => Ok(GenericEvent::Denied { message }),
+            ServerMsg::Notice { text } => Ok(GenericEvent::Notice { text }),
             ServerMsg::Welcome(_) => Err(ClientError::Unexpected("second Welcome")),
             ServerMsg::Error { code, message } => Err(ClientError::Server { code, message }),
         }

@@ -21,6 +21,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+mod cluster;
 pub mod generic;
 mod predict;
 mod timing;
@@ -34,6 +35,10 @@ const MAX_SERVER_MESSAGE: usize = 4 << 20;
 
 /// The close code of a connection taken over by a newer one of the same player.
 pub const TAKEN_OVER: u16 = 4001;
+
+/// The close code of a match that moved to another node (a cluster drain):
+/// the close reason is the WebSocket URL to resume the session at.
+pub const MOVED: u16 = 4002;
 
 /// When the client acknowledges snapshots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +127,8 @@ pub enum ClientError {
     SchemaMismatch { client: String, server: String },
     #[error("the server's schema is unusable: {0}")]
     Schema(#[from] crate::replicate::schema::SchemaError),
+    #[error("the server sent this client to {location}")]
+    Redirected { location: String },
 }
 
 impl ClientError {
@@ -136,7 +143,7 @@ impl ClientError {
             // newer connection of this player took the seat (reconnecting
             // would take it back, and so on).
             ClientError::Closed { code, .. } => {
-                !matches!(*code, 1002 | 1003 | 1007 | 1009 | TAKEN_OVER)
+                !matches!(*code, 1002 | 1003 | 1007 | 1009 | TAKEN_OVER | MOVED)
             }
             _ => false,
         }
@@ -195,6 +202,11 @@ pub enum ClientEvent<V = NoMessages> {
         /// Size of the WebSocket message payload.
         bytes: usize,
     },
+    /// A notice from the server's operators (a cluster-wide broadcast).
+    Notice { text: String },
+    /// The match moved to another node (a cluster drain) and the client
+    /// resumed its player there, same entity; the next snapshot is full.
+    Moved { url: String, attempts: u32 },
 }
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -286,13 +298,26 @@ pub struct Client<G: ClientGame> {
     prediction: predict::PredictionState<G::Entity>,
     /// What the player sees now, in ticks (`set_view`).
     view: Option<f64>,
+    /// Redirects followed to get a seat (a node with no room sent it on).
+    redirects: u32,
+    /// Moves to another node followed (cluster drains).
+    migrations: u32,
+    /// A move being followed: the new URL and the attempts' task.
+    moving: Option<(String, Moving)>,
 }
+
+use cluster::{open_following, Moving};
 
 impl<G: ClientGame> Client<G> {
     /// Connects to `url` (e.g. `ws://127.0.0.1:7777/ws?match=1`) and joins.
+    /// A node of a cluster with no room answers with a redirect (HTTP 307
+    /// to another node, with a ticket), which this follows; later
+    /// reconnects go to the node it ended up on.
     pub async fn connect(url: &str, options: ClientOptions) -> Result<Self, ClientError> {
-        let (ws, welcome) = open(url, &options, None, 0, Some(G::schema_hash())).await?;
-        Ok(Self::joined(ws, url, welcome, options))
+        let opened = open_following(url, &options, Some(G::schema_hash())).await?;
+        let mut client = Self::joined(opened.ws, &opened.url, opened.welcome, options);
+        client.redirects = opened.redirects;
+        Ok(client)
     }
 
     /// Connects and resumes the player of session `token` (from an earlier
@@ -340,6 +365,9 @@ impl<G: ClientGame> Client<G> {
             sent_inputs: VecDeque::new(),
             prediction: predict::PredictionState::default(),
             view: None,
+            redirects: 0,
+            migrations: 0,
+            moving: None,
         }
     }
 
@@ -431,10 +459,10 @@ impl<G: ClientGame> Client<G> {
                 ..
             }) => {
                 let quick = with_query(&self.url, "match", None);
-                Ok((
-                    open(&quick, &self.options, None, 0, Some(G::schema_hash())).await?,
-                    false,
-                ))
+                let opened = open_following(&quick, &self.options, Some(G::schema_hash())).await?;
+                self.url = opened.url;
+                self.redirects += opened.redirects;
+                Ok(((opened.ws, opened.welcome), false))
             }
             Err(e) => Err(e),
         }
@@ -590,8 +618,18 @@ impl<G: ClientGame> Client<G> {
     /// Waits for the next snapshot or pong, decodes it and (per `AckMode`)
     /// acknowledges it. Cancel-safe while waiting for a frame.
     pub async fn recv(&mut self) -> Result<ClientEvent<G::Event>, ClientError> {
+        if self.moving.is_some() {
+            // A move under way when an earlier `recv` was dropped.
+            return self.follow_move(None).await;
+        }
         let (msg, bytes) = match next_server_msg(&mut self.ws).await {
             Ok(m) => m,
+            Err(ClientError::Closed {
+                code: MOVED,
+                reason,
+            }) => {
+                return self.follow_move(Some(&reason)).await;
+            }
             Err(e) if self.options.reconnect.is_some() && e.is_connection_loss() => {
                 return self.reconnect_or_rejoin().await;
             }
@@ -666,6 +704,7 @@ impl<G: ClientGame> Client<G> {
                 code: ErrorCode::Denied,
                 message,
             } => Ok(ClientEvent::Denied { message }),
+            ServerMsg::Notice { text } => Ok(ClientEvent::Notice { text }),
             ServerMsg::Welcome(_) => Err(ClientError::Unexpected("second Welcome")),
             ServerMsg::Error { .. } => unreachable!("next_server_msg turns errors into Err"),
         }
@@ -821,6 +860,15 @@ async fn open(
         Err(_) => return Err(ClientError::Timeout),
         Ok(Err(WsError::Http(response))) => {
             let status = response.status().as_u16();
+            let location = response
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok());
+            if let (307 | 308, Some(location)) = (status, location) {
+                return Err(ClientError::Redirected {
+                    location: location.to_string(),
+                });
+            }
             let body = response
                 .body()
                 .as_ref()

@@ -139,6 +139,27 @@ pub struct ConfigLayer {
     /// Log filter, RUST_LOG syntax [default: info; RUST_LOG is honoured too].
     #[arg(long, env = "TICKWIRE_LOG")]
     pub log_filter: Option<String>,
+    /// Cluster mode: `redis://host:port` of the directory [default: a single node, no Redis].
+    #[arg(long, env = "TICKWIRE_REDIS", hide_env_values = true)]
+    pub redis: Option<String>,
+    /// What clients dial to reach this node, `ws(s)://host:port` [default: ws://<bind>].
+    #[arg(long, env = "TICKWIRE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// This node's id in the cluster, unique [default: generated].
+    #[arg(long, env = "TICKWIRE_NODE_ID")]
+    pub node_id: Option<String>,
+    /// How long a node's directory keys outlive its last heartbeat [default: 10s].
+    #[arg(long, env = "TICKWIRE_NODE_TTL")]
+    pub node_ttl: Option<String>,
+    /// Signs matchmaking tickets (at least 16 characters, the same on every node).
+    #[arg(long, env = "TICKWIRE_CLUSTER_SECRET", hide_env_values = true)]
+    pub cluster_secret: Option<String>,
+    /// How long a matchmaking ticket is valid [default: 30s].
+    #[arg(long, env = "TICKWIRE_TICKET_TTL")]
+    pub ticket_ttl: Option<String>,
+    /// After a drain order or SIGTERM in a cluster: how long matches that cannot move play on [default: 60s].
+    #[arg(long, env = "TICKWIRE_DRAIN_TIMEOUT")]
+    pub drain_timeout: Option<String>,
 }
 
 fn duration(key: &'static str, value: &str) -> Result<Duration, ConfigError> {
@@ -378,6 +399,90 @@ impl ConfigLayer {
                 message: e.to_string(),
             })?;
             config.log_filter = v.clone();
+        }
+        self.apply_cluster(config)
+    }
+
+    /// The cluster keys: any of them makes a cluster configuration, which
+    /// `Config::load` completes and checks once every layer is applied.
+    fn apply_cluster(&self, config: &mut Config) -> Result<(), ConfigError> {
+        let any = self.redis.is_some()
+            || self.public_url.is_some()
+            || self.node_id.is_some()
+            || self.node_ttl.is_some()
+            || self.cluster_secret.is_some()
+            || self.ticket_ttl.is_some()
+            || self.drain_timeout.is_some();
+        if !any {
+            return Ok(());
+        }
+        let c = config
+            .cluster
+            .get_or_insert_with(super::ClusterConfig::unset);
+        if let Some(v) = &self.redis {
+            if !(v.starts_with("redis://") || v.starts_with("rediss://")) {
+                return Err(ConfigError::Invalid {
+                    key: "redis",
+                    message: "must be a URL like redis://127.0.0.1:6379".into(),
+                });
+            }
+            c.redis = v.clone();
+        }
+        if let Some(v) = &self.public_url {
+            let rest = v
+                .strip_prefix("ws://")
+                .or_else(|| v.strip_prefix("wss://"))
+                .filter(|rest| !rest.is_empty() && !rest.contains(['/', '?', '#', ' ']));
+            if rest.is_none() {
+                return Err(ConfigError::Invalid {
+                    key: "public_url",
+                    message: format!("{v:?} is not a URL like ws://10.0.0.5:7777 (no path)"),
+                });
+            }
+            c.public_url = v.clone();
+        }
+        if let Some(v) = &self.node_id {
+            let ok = !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+            if !ok {
+                return Err(ConfigError::Invalid {
+                    key: "node_id",
+                    message: "1 to 64 characters of letters, digits, `-`, `_` and `.`".into(),
+                });
+            }
+            c.node_id = v.clone();
+        }
+        if let Some(v) = &self.node_ttl {
+            c.node_ttl = duration("node_ttl", v)?;
+            if c.node_ttl < Duration::from_secs(1) {
+                return Err(ConfigError::Invalid {
+                    key: "node_ttl",
+                    message: "at least 1s (Redis expires keys by the second)".into(),
+                });
+            }
+        }
+        if let Some(v) = &self.cluster_secret {
+            if v.len() < 16 {
+                return Err(ConfigError::Invalid {
+                    key: "cluster_secret",
+                    message: "must be at least 16 characters".into(),
+                });
+            }
+            c.secret = v.clone();
+        }
+        if let Some(v) = &self.ticket_ttl {
+            c.ticket_ttl = duration("ticket_ttl", v)?;
+            if c.ticket_ttl < Duration::from_secs(1) {
+                return Err(ConfigError::Invalid {
+                    key: "ticket_ttl",
+                    message: "at least 1s".into(),
+                });
+            }
+        }
+        if let Some(v) = &self.drain_timeout {
+            c.drain_timeout = zero_or_duration("drain_timeout", v)?;
         }
         Ok(())
     }

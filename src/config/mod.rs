@@ -119,6 +119,91 @@ pub struct Config {
     pub log_format: LogFormat,
     /// `RUST_LOG`-style filter, e.g. `info` or `tickwire=debug,warn`.
     pub log_filter: String,
+    /// Cluster mode: the Redis directory, tickets and pub/sub; `None` runs a
+    /// single node with no external service.
+    pub cluster: Option<ClusterConfig>,
+}
+
+impl ClusterConfig {
+    /// Before any cluster key is read: the defaults, and nothing where there is none.
+    fn unset() -> Self {
+        ClusterConfig {
+            redis: String::new(),
+            public_url: String::new(),
+            node_id: String::new(),
+            node_ttl: Duration::from_secs(10),
+            secret: String::new(),
+            ticket_ttl: Duration::from_secs(30),
+            drain_timeout: Duration::from_secs(60),
+        }
+    }
+
+    /// Completes a cluster configuration after every layer: `redis` and the
+    /// secret are required, the public URL follows a dialable bind address,
+    /// and a node without an id gets a random one.
+    fn complete(&mut self, bind: SocketAddr) -> Result<(), ConfigError> {
+        if self.redis.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "redis",
+                message: "cluster keys are set: set the Redis URL too".into(),
+            });
+        }
+        if self.secret.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "cluster_secret",
+                message: "cluster mode signs tickets: set a secret shared by every node".into(),
+            });
+        }
+        if self.public_url.is_empty() {
+            if bind.ip().is_unspecified() {
+                return Err(ConfigError::Invalid {
+                    key: "public_url",
+                    message: format!(
+                        "bind {bind} is not an address clients can dial: set the public URL"
+                    ),
+                });
+            }
+            self.public_url = format!("ws://{bind}");
+        }
+        if self.node_id.is_empty() {
+            let mut bytes = [0u8; 6];
+            getrandom::fill(&mut bytes).expect("operating system random source is unavailable");
+            self.node_id = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        }
+        Ok(())
+    }
+}
+
+/// A Redis URL with its password (if any) replaced: secrets are never printed.
+fn redact_password(url: &str) -> String {
+    match (url.split_once("://"), url.rfind('@')) {
+        (Some((scheme, rest)), Some(_)) => {
+            let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+            format!("{scheme}://(credentials not shown)@{host}")
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// What a node of a cluster runs with (`--redis` and the keys after it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterConfig {
+    /// `redis://host:port[/db]` of the directory.
+    pub redis: String,
+    /// What clients should dial to reach this node, `ws(s)://host:port`.
+    pub public_url: String,
+    /// This node's name in the directory; unique in the cluster.
+    pub node_id: String,
+    /// How long this node's keys outlive its last heartbeat: a dead node is
+    /// gone from the directory within this.
+    pub node_ttl: Duration,
+    /// Signs matchmaking tickets; the same on every node.
+    pub secret: String,
+    /// How long a matchmaking ticket may wait before it is redeemed.
+    pub ticket_ttl: Duration,
+    /// After a drain order (or SIGTERM): how long matches that cannot move
+    /// may play on before the node exits.
+    pub drain_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -190,6 +275,7 @@ impl Default for Config {
             tls_key: None,
             log_format: LogFormat::Human,
             log_filter: "info".into(),
+            cluster: None,
         }
     }
 }
@@ -251,6 +337,9 @@ impl Config {
         if !matches_set {
             // The default follows the tick threads actually configured.
             config.max_matches = default_max_matches(config.tick_threads);
+        }
+        if let Some(cluster) = &mut config.cluster {
+            cluster.complete(config.bind)?;
         }
         Ok(config)
     }
@@ -360,6 +449,14 @@ impl Config {
         }
         line("log_format", format!("{format:?}"));
         line("log_filter", format!("{:?}", self.log_filter));
+        if let Some(c) = &self.cluster {
+            line("redis", format!("{:?}", redact_password(&c.redis)));
+            line("public_url", format!("{:?}", c.public_url));
+            line("node_id", format!("{:?}", c.node_id));
+            line("node_ttl", format!("{:?}", d(c.node_ttl)));
+            line("ticket_ttl", format!("{:?}", d(c.ticket_ttl)));
+            line("drain_timeout", format!("{:?}", d(c.drain_timeout)));
+        }
         // Secrets are never printed, only whether they are set.
         out.push_str(if self.auth_secret.is_some() {
             "# auth_secret is set (not shown)\n"
@@ -371,6 +468,9 @@ impl Config {
         } else {
             "# admin_token is not set: POST /v1/... routes are off\n"
         });
+        if self.cluster.is_some() {
+            out.push_str("# cluster_secret is set (not shown)\n");
+        }
         out
     }
 }
@@ -392,6 +492,18 @@ mod tests {
         let mut read_back = Config::default();
         layer.apply(&mut read_back).unwrap();
         assert_eq!(read_back, config);
+    }
+
+    #[test]
+    fn a_redis_password_is_never_printed() {
+        assert_eq!(
+            redact_password("redis://:hunter2@10.0.0.2:6379/1"),
+            "redis://(credentials not shown)@10.0.0.2:6379/1"
+        );
+        assert_eq!(
+            redact_password("redis://10.0.0.2:6379"),
+            "redis://10.0.0.2:6379"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod interest;
 pub mod space3d;
 
 mod outbox;
+pub mod saved;
 
 pub use interest::View;
 pub use outbox::{Audience, Denied, Outbox, Sender};
@@ -218,5 +219,24 @@ pub trait Game: Send + 'static {
     /// end if it is over.
     fn events(&mut self, tick: Tick, out: &mut Outbox<Self::Event>) {
         let _ = (tick, out);
+    }
+
+    /// Opt-in to moving live matches between nodes (a cluster drain): the
+    /// whole simulation state as bytes, between two ticks; `restore` must
+    /// rebuild a game that steps on exactly as this one would. `None` (the
+    /// default): this game's matches do not move, they finish where they are.
+    fn save(&self) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// Rebuilds a game from `save`'s bytes on another node; `None` when the
+    /// bytes are not this game's (another version's, say): the match then
+    /// stays where it was.
+    fn restore(settings: &MatchSettings, bytes: &[u8]) -> Option<Self>
+    where
+        Self: Sized,
+    {
+        let _ = (settings, bytes);
+        None
     }
 }

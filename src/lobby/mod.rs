@@ -13,8 +13,8 @@ use crate::game::{Game, MatchSettings};
 use crate::protocol::{MatchId, PlayerId, SessionToken};
 use crate::replicate::Role;
 use crate::tick::{
-    Inbound, Joined, MatchCommand, MatchLoop, MatchParts, MatchStats, OutboundSlot, PlayerInput,
-    TickObserver, TickPool,
+    Exported, Inbound, Joined, MatchCommand, MatchLoop, MatchParts, MatchStats, MovedPlayer,
+    OutboundSlot, PlayerInput, TickObserver, TickPool,
 };
 use crossbeam::queue::{ArrayQueue, SegQueue};
 pub use sessions::Evict;
@@ -47,6 +47,22 @@ pub enum LobbyError {
     NotYours,
     #[error("the server is at its limit of {0} matches")]
     TooManyMatches(usize),
+    #[error("match {0} is already on this node")]
+    AlreadyHere(MatchId),
+}
+
+/// A match moved here from another node, as `Lobby::adopt` takes it.
+pub struct Adopted<G: Game> {
+    pub id: MatchId,
+    pub seed: u64,
+    pub capacity: u16,
+    /// Restored by `Game::restore`, at `tick`.
+    pub game: G,
+    pub tick: crate::protocol::Tick,
+    /// Each player with its session token.
+    pub players: Vec<(MovedPlayer, SessionToken)>,
+    /// Player ids come from authentication tokens (one seat per identity).
+    pub identified: bool,
 }
 
 /// What a connection asks the lobby for.
@@ -89,6 +105,10 @@ pub struct LobbySettings {
     pub max_input_lead: Duration,
     /// How far back a match keeps snapshots for lag compensation.
     pub max_rewind: Duration,
+    /// The id of this node's first match and first anonymous player (1 on
+    /// a single node; in a cluster a per-node base, so that ids are unique
+    /// across nodes and a kick or a moved match names one of each).
+    pub first_id: u64,
 }
 
 /// A live match as the network side sees it: queues in, counters out.
@@ -128,6 +148,20 @@ impl<G: Game> MatchHandle<G> {
         } else {
             &self.watching
         }
+    }
+
+    /// Stops the match between two ticks and hands its state over (to move
+    /// it to another node); `None` when its game does not opt in
+    /// (`Game::save`), or the match did not answer within `within`.
+    pub async fn export(&self, within: Duration) -> Option<Exported> {
+        let (reply, exported) = tokio::sync::oneshot::channel();
+        self.commands.push(MatchCommand::Export { reply });
+        tokio::time::timeout(within, exported).await.ok()?.ok()?
+    }
+
+    /// After a failed move: the match steps on here.
+    pub fn thaw(&self) {
+        self.commands.push(MatchCommand::Thaw);
     }
 
     /// Receives every snapshot of this match from now on, without playing.
@@ -187,8 +221,8 @@ impl<G: Game> Lobby<G> {
                 matches: Mutex::new(BTreeMap::new()),
                 ended: Mutex::new(std::collections::VecDeque::new()),
                 pool,
-                next_match: AtomicU64::new(1),
-                next_player: AtomicU64::new(1),
+                next_match: AtomicU64::new(settings.first_id.max(1)),
+                next_player: AtomicU64::new(settings.first_id.max(1)),
                 on_tick,
                 sessions: Arc::new(Sessions::new(
                     settings.reconnect_grace,
@@ -239,6 +273,20 @@ impl<G: Game> Lobby<G> {
         }
         let id = MatchId(self.inner.next_match.fetch_add(1, Ordering::Relaxed));
         let seed = seed.unwrap_or_else(random_seed);
+        Ok(self.spawn_locked(registry, id, seed, capacity, None))
+    }
+
+    /// Starts match `id`'s loop (a new match, or with `restored` one moved
+    /// here from another node) and registers it.
+    fn spawn_locked(
+        &self,
+        registry: &mut BTreeMap<MatchId, Arc<MatchHandle<G>>>,
+        id: MatchId,
+        seed: u64,
+        capacity: u16,
+        restored: Option<(G, crate::protocol::Tick, Vec<MovedPlayer>)>,
+    ) -> Arc<MatchHandle<G>> {
+        let s = &self.inner.settings;
         let settings = MatchSettings {
             seed,
             tick_rate: s.tick_rate,
@@ -284,10 +332,80 @@ impl<G: Game> Lobby<G> {
             on_kick: Some(on_kick),
             on_tick: self.inner.on_tick.clone(),
         });
+        let task = match restored {
+            Some((game, tick, players)) => task.restored(game, tick, players),
+            None => task,
+        };
         registry.insert(id, handle.clone());
         self.inner.pool.spawn(Box::new(task));
         tracing::info!(match_id = %id, seed, capacity, "match created");
+        handle
+    }
+
+    /// Continues a match moved here from another node (a cluster drain):
+    /// the same id, its game restored at `tick`, and each player's seat
+    /// parked under its session token, so that the player resumes here
+    /// with its entity within the reconnect grace.
+    pub fn adopt(&self, moved: Adopted<G>) -> Result<Arc<MatchHandle<G>>, LobbyError> {
+        let Adopted {
+            id,
+            seed,
+            capacity,
+            game,
+            tick,
+            players,
+            identified,
+        } = moved;
+        let mut seats = Vec::with_capacity(players.len());
+        let handle = {
+            let mut registry = self.registry();
+            if registry.contains_key(&id) {
+                return Err(LobbyError::AlreadyHere(id));
+            }
+            if registry.len() >= self.inner.settings.max_matches {
+                return Err(LobbyError::TooManyMatches(self.inner.settings.max_matches));
+            }
+            let bookkeeping = players.iter().map(|(p, _)| *p).collect();
+            let handle = self.spawn_locked(
+                &mut registry,
+                id,
+                seed,
+                capacity.min(self.inner.settings.players_per_match),
+                Some((game, tick, bookkeeping)),
+            );
+            for (moved, token) in players {
+                if self
+                    .inner
+                    .sessions
+                    .open(moved.player, identified, token)
+                    .is_err()
+                {
+                    continue; // the same identity is seated here already
+                }
+                handle.seats(moved.role).fetch_add(1, Ordering::Relaxed);
+                seats.push(Seat {
+                    handle: handle.clone(),
+                    player: moved.player,
+                    role: moved.role,
+                    token,
+                    joined: true,
+                    identified,
+                    sessions: self.inner.sessions.clone(),
+                });
+            }
+            handle
+        };
+        // Parked for the reconnect grace: a player that never comes leaves then.
+        for seat in seats {
+            self.inner.sessions.release(seat, true);
+        }
+        tracing::info!(match_id = %id, tick = tick.0, "match moved here from another node");
         Ok(handle)
+    }
+
+    /// The session token of `player`'s seat on this node.
+    pub fn session_of(&self, player: PlayerId) -> Option<SessionToken> {
+        self.inner.sessions.token_of(player)
     }
 
     /// Ends a match if nobody holds a seat in it (or regardless, when `force`).
@@ -461,6 +579,23 @@ impl<G: Game> Lobby<G> {
     /// seat's connection through `evict`, to take the seat over.
     pub fn on_evict(&self, seat: &Seat<G>, evict: Evict) {
         self.inner.sessions.set_evict(seat.token, evict);
+    }
+
+    /// Whether a quick-join here would find a seat: an open match with
+    /// room, or room for another match.
+    pub fn has_room(&self) -> bool {
+        let registry = self.registry();
+        registry.len() < self.inner.settings.max_matches
+            || registry
+                .values()
+                .any(|h| !h.has_ended() && h.seated() < u32::from(h.capacity))
+    }
+
+    /// Ends `player`'s session here for good (an operator's kick): a parked
+    /// seat is dropped now, a live one is neither parked nor handed over
+    /// when its connection closes.
+    pub fn kick(&self, player: PlayerId) {
+        self.inner.sessions.kick(player);
     }
 
     /// Players disconnected and within their reconnect grace.

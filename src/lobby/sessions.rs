@@ -366,6 +366,15 @@ impl<G: Game> Sessions<G> {
         drop(dropped);
     }
 
+    /// The session token of `player`'s seat, live or parked.
+    pub fn token_of(&self, player: PlayerId) -> Option<SessionToken> {
+        self.book()
+            .by_token
+            .iter()
+            .find(|(_, h)| h.player() == player)
+            .map(|(t, _)| *t)
+    }
+
     /// Players disconnected and within their reconnect grace.
     pub fn parked(&self) -> usize {
         self.book()

@@ -36,7 +36,7 @@ pub(crate) fn api_refusal(
 
 /// The refusal of a request without the admin token, if it is one. Compared
 /// in constant time, so response timing tells nothing about a guess.
-fn admin_refusal<G: Game>(app: &App<G>, headers: &HeaderMap) -> Option<Response> {
+pub(super) fn admin_refusal<G: Game>(app: &App<G>, headers: &HeaderMap) -> Option<Response> {
     use subtle::ConstantTimeEq;
     let Some(expected) = app.config.admin_token.as_deref() else {
         return Some(api_refusal(
@@ -76,7 +76,7 @@ fn admin_refusal<G: Game>(app: &App<G>, headers: &HeaderMap) -> Option<Response>
 /// The refusal of a body this route may not read as JSON, if it is one: a
 /// body must be sent as `application/json` (a cross-site form or
 /// `text/plain` POST is not), and be small.
-fn json_body_refusal(headers: &HeaderMap) -> Option<Response> {
+pub(super) fn json_body_refusal(headers: &HeaderMap) -> Option<Response> {
     let length = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
@@ -106,7 +106,7 @@ fn json_body_refusal(headers: &HeaderMap) -> Option<Response> {
 }
 
 /// Reads a checked body, answering every failure in JSON.
-async fn read_body(body: axum::body::Body) -> Result<axum::body::Bytes, Box<Response>> {
+pub(super) async fn read_body(body: axum::body::Body) -> Result<axum::body::Bytes, Box<Response>> {
     axum::body::to_bytes(body, MAX_API_BODY).await.map_err(|e| {
         let too_large = std::error::Error::source(&e)
             .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
@@ -163,6 +163,15 @@ pub(crate) const API_REFUSALS: &[&str] = &[
     "uri_too_long",
     "headers_too_large",
     "method_not_allowed",
+    "bad_request",
+    "cluster_off",
+    "cluster_unavailable",
+    "match_not_found",
+    "match_full",
+    "match_moving",
+    "no_room",
+    "bad_scope",
+    "node_not_found",
 ];
 
 /// Health always; the read-only routes (metrics, stats, listing matches)
@@ -178,11 +187,18 @@ pub(crate) fn routes<G: Game>(
     if read_only {
         v1 = v1
             .route("/v1/stats", get(stats::<G>))
-            .route("/v1/matches/{id}", get(get_match::<G>));
+            .route("/v1/matches/{id}", get(get_match::<G>))
+            .route("/v1/nodes", get(super::cluster_api::nodes::<G>));
         matches = Some(get(list_matches::<G>));
     }
     if admin {
-        v1 = v1.route("/v1/stats/window", post(restart_window::<G>));
+        use super::cluster_api as cluster;
+        v1 = v1
+            .route("/v1/stats/window", post(restart_window::<G>))
+            .route("/v1/matchmake", post(cluster::matchmake::<G>))
+            .route("/v1/admin/broadcast", post(cluster::broadcast::<G>))
+            .route("/v1/admin/kick", post(cluster::kick::<G>))
+            .route("/v1/admin/drain", post(cluster::drain::<G>));
         matches = Some(match matches {
             Some(m) => m.post(create_match::<G>),
             None => post(create_match::<G>),
@@ -351,7 +367,29 @@ fn info<G: Game>(m: &MatchHandle<G>) -> MatchInfo {
     }
 }
 
-async fn list_matches<G: Game>(State(app): State<Arc<App<G>>>) -> Response {
+#[derive(Deserialize)]
+struct ListScope {
+    scope: Option<String>,
+}
+
+/// `GET /v1/matches[?scope=local|cluster]`: this node's matches, or every
+/// node's (from the cluster directory).
+async fn list_matches<G: Game>(
+    State(app): State<Arc<App<G>>>,
+    scope: Result<axum::extract::Query<ListScope>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let scope = scope.ok().and_then(|q| q.0.scope);
+    match scope.as_deref() {
+        None | Some("local") => {}
+        Some("cluster") => return super::cluster_api::cluster_matches(&app).await,
+        Some(_) => {
+            return api_refusal(
+                StatusCode::BAD_REQUEST,
+                "bad_scope",
+                "`scope` is `local` (this node) or `cluster` (every node)",
+            )
+        }
+    }
     let matches: Vec<MatchInfo> = app.lobby.matches().iter().map(|m| info(m)).collect();
     Json(serde_json::json!({ "matches": matches })).into_response()
 }

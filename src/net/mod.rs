@@ -8,10 +8,13 @@
 
 mod api;
 mod auth;
+mod cluster_api;
 mod connection;
 mod demo;
+mod drain;
 mod http;
 mod limits;
+mod migrate;
 mod tls;
 mod upgrade;
 
@@ -49,6 +52,12 @@ pub(crate) struct App<G: Game> {
     pub schema: crate::replicate::schema::GameSchema,
     /// HTTPS and wss on the public listener (`--tls-cert`, `--tls-key`).
     pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// This node's membership of a cluster (`--redis`); `None` on a single node.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
+    /// Every live connection: what broadcasts, kicks and moves reach.
+    pub roster: Arc<connection::Roster>,
+    /// Set when a cluster drain is done: the node may stop.
+    pub drained: CancellationToken,
 }
 
 /// A running server. Dropping the handle does not stop it; call `shutdown`.
@@ -96,6 +105,21 @@ impl<G: Game> ServerHandle<G> {
         self.app.shutdown.cancelled().await
     }
 
+    /// Resolves once a cluster drain (an operator's order) is done: every
+    /// match moved or ended, or the drain timeout passed. Never on a single node.
+    pub async fn drained(&self) {
+        self.app.drained.cancelled().await
+    }
+
+    /// In a cluster, drains this node (as `POST /v1/admin/drain` does) and
+    /// waits until that is done; on a single node, returns at once.
+    pub async fn drain(&self) {
+        if self.app.cluster.is_some() {
+            drain::begin(self.app.clone());
+            self.drained().await;
+        }
+    }
+
     /// Stops accepting players (readiness turns 503 at once), lets players
     /// play on for the configured drain period, then closes every connection
     /// with 1001 and waits (at most 5 s) for the close frames to go out.
@@ -107,6 +131,9 @@ impl<G: Game> ServerHandle<G> {
             tokio::time::sleep(drain).await;
         }
         self.app.shutdown.cancel();
+        if let Some(cluster) = &self.app.cluster {
+            cluster.leave(&cluster_api::local_view(&self.app)).await;
+        }
         let _ = self.accept.await;
         self.app.connections.close();
         let _ = tokio::time::timeout(Duration::from_secs(5), self.app.connections.wait()).await;
@@ -115,6 +142,12 @@ impl<G: Game> ServerHandle<G> {
 
 /// Binds `config.bind` and serves game `G` until `shutdown` is called.
 pub async fn start<G: Game>(config: Config) -> std::io::Result<ServerHandle<G>> {
+    start_as::<G>(config, "game").await
+}
+
+/// As [`start`], naming the game `label` (`arena-v1`): in a cluster, the
+/// directory lists each node's game and matchmaking may ask for one.
+pub async fn start_as<G: Game>(config: Config, label: &str) -> std::io::Result<ServerHandle<G>> {
     // Read first: a bad certificate fails start-up before anything binds.
     let tls = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
@@ -140,6 +173,10 @@ pub async fn start<G: Game>(config: Config) -> std::io::Result<ServerHandle<G>> 
             max_input_lead: config.max_input_lead,
             max_rewind: config.max_rewind,
             ended_match_ttl: config.ended_match_ttl,
+            first_id: config
+                .cluster
+                .as_ref()
+                .map_or(1, |c| crate::cluster::records::match_id_base(&c.node_id)),
         },
         pool,
         Some(stats.tick_observer()),
@@ -172,6 +209,23 @@ pub async fn start<G: Game>(config: Config) -> std::io::Result<ServerHandle<G>> 
         .as_deref()
         .map(|secret| auth::Authenticator::new(secret, config.token_max_lifetime));
     let api_rate = limits::ApiRateLimit::new(config.api_requests_per_second);
+    let schema = crate::replicate::schema::GameSchema::of::<G>();
+    let cluster = match &config.cluster {
+        Some(c) => Some(Arc::new(
+            crate::cluster::Cluster::new(
+                c,
+                label,
+                &crate::replicate::schema::hash_hex(schema.hash),
+            )
+            .map_err(|e| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("invalid value for `redis`: {e}"),
+                )
+            })?,
+        )),
+        None => None,
+    };
     let app = Arc::new(App {
         api_rate,
         config,
@@ -182,9 +236,15 @@ pub async fn start<G: Game>(config: Config) -> std::io::Result<ServerHandle<G>> 
         limits,
         auth: authenticator,
         connections: TaskTracker::new(),
-        schema: crate::replicate::schema::GameSchema::of::<G>(),
+        schema,
         tls,
+        cluster,
+        roster: Arc::default(),
+        drained: CancellationToken::new(),
     });
+    if let Some(cluster) = &app.cluster {
+        cluster_api::join_cluster(cluster, &app);
+    }
     let accept = tokio::spawn(http::accept_loop(
         listener,
         app.clone(),

@@ -49,6 +49,11 @@ pub(crate) const REFUSAL_REASONS: &[&str] = &[
     "schema_mismatch",
     "tls_handshake_failed",
     "tls_handshake_timeout",
+    "bad_ticket",
+    "ticket_expired",
+    "ticket_wrong_node",
+    "ticket_reused",
+    "cluster_unavailable",
 ];
 
 /// A refused WebSocket handshake: counted by reason, answered in JSON. The
@@ -216,6 +221,8 @@ pub(crate) struct WsQuery {
     schema: Option<String>,
     /// `1` (or `true`): watch the match as a spectator.
     spectate: Option<String>,
+    /// A matchmaking ticket (`POST /v1/matchmake`) for this node.
+    ticket: Option<String>,
 }
 
 fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
@@ -255,6 +262,8 @@ fn lobby_refusal(e: &LobbyError) -> Response {
             "too_many_matches",
             e.to_string(),
         ),
+        // Only a move asks for a given id; never a connection.
+        LobbyError::AlreadyHere(_) => refuse(StatusCode::CONFLICT, "match_full", e.to_string()),
     }
 }
 
@@ -273,7 +282,10 @@ async fn place_and_upgrade<G: Game>(
             "query parameter `match` must be a match id (an unsigned integer)",
         );
     };
-    if app.draining.is_cancelled() {
+    // A stopping node of a cluster sends new players elsewhere (below);
+    // a player resuming here is refused, as on a single node.
+    let may_redirect = app.cluster.is_some() && query.resume.is_none();
+    if app.draining.is_cancelled() && !may_redirect {
         return refuse(
             StatusCode::SERVICE_UNAVAILABLE,
             "shutting_down",
@@ -429,6 +441,58 @@ async fn place_and_upgrade<G: Game>(
     if spectate && role.plays() {
         role = crate::replicate::Role::Spectator;
     }
+    let mut ticketed = false;
+    if let Some(text) = query.ticket.as_deref() {
+        let Some(cluster) = &app.cluster else {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "bad_ticket",
+                "this node is not in a cluster: it issues and takes no tickets",
+            );
+        };
+        if resume.is_some() || query.match_id.is_some() {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "bad_query",
+                "a ticket names its match: send `ticket` without `match` or `resume`",
+            );
+        }
+        match cluster.redeem(text).await {
+            Ok(ticket) => {
+                let asked = ticket.match_id.map(MatchId);
+                if let (Some(pinned), Some(asked)) = (match_id, asked) {
+                    if pinned != asked {
+                        return refuse(
+                            StatusCode::FORBIDDEN,
+                            "match_not_allowed",
+                            format!("this token may only join match {pinned}"),
+                        );
+                    }
+                }
+                match_id = match_id.or(asked);
+                ticketed = true;
+            }
+            Err(e) => {
+                let (status, code, message) = super::cluster_api::ticket_refusal(&e);
+                return refuse(status, code, message);
+            }
+        }
+    }
+    if let Some(cluster) = &app.cluster {
+        let leaving = app.draining.is_cancelled() || cluster.is_draining();
+        let quick = match_id.is_none() && role.plays();
+        if resume.is_none() && role.plays() && (leaving || (quick && !app.lobby.has_room())) {
+            return match super::cluster_api::redirect(cluster).await {
+                Ok(response) => response,
+                Err(_) if app.draining.is_cancelled() => refuse(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "shutting_down",
+                    "the server is shutting down and no other node has room",
+                ),
+                Err(e) => super::cluster_api::cluster_refusal(&e),
+            };
+        }
+    }
     let claim = Claim {
         match_id,
         player: known_player,
@@ -437,8 +501,29 @@ async fn place_and_upgrade<G: Game>(
     };
     let seat = match app.lobby.claim(claim).await {
         Ok(seat) => seat,
+        // A ticket's match filled (or ended) since the directory last
+        // showed it: its bearer plays in another match here instead.
+        Err(LobbyError::Full(_) | LobbyError::NotFound(_) | LobbyError::Ended(_))
+            if ticketed && claim.match_id.is_some() =>
+        {
+            metrics::counter!("tickwire_cluster_ticket_fallbacks_total").increment(1);
+            match app
+                .lobby
+                .claim(Claim {
+                    match_id: None,
+                    ..claim
+                })
+                .await
+            {
+                Ok(seat) => seat,
+                Err(e) => return lobby_refusal(&e),
+            }
+        }
         Err(e) => return lobby_refusal(&e),
     };
+    if let Some(cluster) = &app.cluster {
+        cluster.refresh_soon();
+    }
 
     // Taken only now: a refusal above leaves it for `refuse_in_close`.
     let Some(on_upgrade) = on_upgrade.take() else {

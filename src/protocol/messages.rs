@@ -122,6 +122,13 @@ pub enum ServerMsg {
         lead_max: i16,
         late: u16,
     },
+    /// A notice from the operators (`POST /v1/admin/broadcast`: "server
+    /// restarts in 5 minutes"), for every player on every node; plain text,
+    /// at most 1 KiB. Not a game event: it is not numbered, not replayed
+    /// after a resume, and the game never sees it.
+    Notice {
+        text: String,
+    },
 }
 
 /// Machine-readable reasons carried by `ServerMsg::Error`.

@@ -308,6 +308,7 @@ mod tests {
             },
             "07 05 a0 01",
         );
+        server_vector(ServerMsg::Notice { text: "hi".into() }, "08 02 68 69");
     }
 
     #[test]

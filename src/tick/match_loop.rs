@@ -1,8 +1,8 @@
 //! One match's loop: drain inputs, step the game, freeze, publish.
 
 use super::{
-    Inbound, InputTime, Joined, MatchCommand, Notice, OutboundSlot, PlayerInput, Published,
-    SlotClosed, TickTask, TimingReport, Views,
+    Exported, Inbound, InputTime, Joined, MatchCommand, MovedPlayer, Notice, OutboundSlot,
+    PlayerInput, Published, SlotClosed, TickTask, TimingReport, Views,
 };
 use crate::game::{Audience, Game, MatchSettings, Outbox, Sender, View};
 use crate::protocol::{EntityId, MatchId, PlayerId, Tick};
@@ -213,6 +213,11 @@ pub struct MatchLoop<G: Game> {
     /// The previous tick's snapshot: whom an event about an entity reaches
     /// (`Audience::Seeing`) is decided on what its players were sent.
     last_published: Option<Arc<Published<G::Entity>>>,
+    /// Exported to another node (a cluster move): no more steps, unless thawed.
+    frozen: bool,
+    /// Players of a match restored here from another node, until they
+    /// join again: their input seq and event numbering go on.
+    arriving: Vec<MovedPlayer>,
 }
 
 /// How many evenly spaced phases one tick slot is divided into.
@@ -298,7 +303,46 @@ impl<G: Game> MatchLoop<G> {
             view: View::new(),
             last_published: None,
             rewind_ticks: (parts.max_rewind.as_nanos() / dt.as_nanos()) as usize,
+            frozen: false,
+            arriving: Vec::new(),
         }
+    }
+
+    /// This loop continues a match moved from another node: `game` is its
+    /// restored state at `tick`, `players` its players' bookkeeping.
+    pub fn restored(mut self, game: G, tick: Tick, players: Vec<MovedPlayer>) -> Self {
+        self.game = game;
+        self.tick = tick;
+        self.stats.tick.store(tick.0, Ordering::Release);
+        self.arriving = players;
+        self
+    }
+
+    /// The match's state for another node (`None`: the game does not move).
+    fn export(&mut self) -> Option<Exported> {
+        let game = self.game.save()?;
+        let mut players: Vec<MovedPlayer> = self
+            .players
+            .iter()
+            .map(|p| MovedPlayer {
+                player: p.player,
+                role: p.role,
+                entity: p.entity,
+                last_seq: p.last_seq,
+                next_event: p.next_event,
+            })
+            .collect();
+        // Players that had not come back yet from an earlier move go on too.
+        players.extend(
+            self.arriving
+                .iter()
+                .filter(|a| !self.players.iter().any(|p| p.player == a.player)),
+        );
+        Some(Exported {
+            tick: self.tick,
+            game,
+            players,
+        })
     }
 
     fn apply_commands(&mut self) {
@@ -320,6 +364,13 @@ impl<G: Game> MatchLoop<G> {
                     // A resuming player keeps its entity, its input sequence
                     // (so old inputs cannot be replayed) and its events; only
                     // its slot is new.
+                    // A player of a match moved here keeps its input seq
+                    // and event numbering.
+                    let moved = self
+                        .arriving
+                        .iter()
+                        .position(|a| a.player == player)
+                        .map(|i| self.arriving.swap_remove(i));
                     match self.players.iter_mut().find(|p| p.player == player) {
                         Some(existing) => {
                             existing.slot = slot;
@@ -330,12 +381,12 @@ impl<G: Game> MatchLoop<G> {
                             role,
                             entity,
                             slot,
-                            last_seq: 0,
+                            last_seq: moved.map_or(0, |m| m.last_seq),
                             last_target: Tick(0),
                             held: 0,
                             timing: TimingWindow::default(),
                             log: VecDeque::new(),
-                            next_event: 1,
+                            next_event: moved.map_or(1, |m| m.next_event),
                         }),
                     }
                     // The joiner may have gone away meanwhile; its Leave follows.
@@ -352,6 +403,12 @@ impl<G: Game> MatchLoop<G> {
                     }
                 }
                 MatchCommand::Observe { slot } => self.observers.push(slot),
+                MatchCommand::Export { reply } => {
+                    let exported = self.export();
+                    self.frozen = exported.is_some();
+                    let _ = reply.send(exported);
+                }
+                MatchCommand::Thaw => self.frozen = false,
             }
         }
         let playing = self.players.iter().filter(|p| p.role.plays()).count();
@@ -560,6 +617,11 @@ impl<G: Game> MatchLoop<G> {
 
     fn step_and_publish(&mut self) {
         self.apply_commands();
+        if self.frozen {
+            // Exported just now: the state handed over is this tick's, and
+            // the match goes on from it elsewhere, not here.
+            return;
+        }
         self.apply_inputs();
         self.tick = Tick(self.tick.0 + 1);
         self.game.step(self.tick);
@@ -636,7 +698,8 @@ impl<G: Game> MatchLoop<G> {
             match command {
                 MatchCommand::Join { reply, .. } => drop(reply),
                 MatchCommand::Observe { slot } => slot.close(why),
-                MatchCommand::Leave { .. } => {}
+                MatchCommand::Export { reply } => drop(reply),
+                MatchCommand::Leave { .. } | MatchCommand::Thaw => {}
             }
         }
     }
@@ -662,6 +725,17 @@ impl<G: Game> TickTask for MatchLoop<G> {
             self.next_slot += behind;
         }
         self.next_slot += 1;
+        if self.frozen {
+            // Moved away: its players leave as they follow the move; the
+            // match ends once empty. Inputs meanwhile are for the new node.
+            self.apply_commands();
+            while self.inputs.pop().is_some() {}
+            if self.frozen && self.players.is_empty() && (self.request_end)(false) {
+                self.close_all(SlotClosed::MatchEnded);
+                return false;
+            }
+            return true;
+        }
 
         let started = Instant::now();
         let stepped = std::panic::catch_unwind(AssertUnwindSafe(|| self.step_and_publish()));

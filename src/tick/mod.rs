@@ -21,8 +21,8 @@ pub use match_loop::{
 pub use pool::{TickPool, TickTask};
 pub use published::{Published, FRAME_CACHE};
 pub use queues::{
-    Inbound, InputTime, Joined, MatchCommand, Notice, OutboundSlot, PlayerInput, SlotClosed,
-    TimingReport,
+    Exported, Inbound, InputTime, Joined, MatchCommand, MovedPlayer, Notice, OutboundSlot,
+    PlayerInput, SlotClosed, TimingReport,
 };
 pub use viewer::{Budget, ClientView, FrameOut, Viewer, ViewerCounts, NEAR};
 pub use views::{Seen, Views};

@@ -98,6 +98,36 @@ pub enum MatchCommand<G: Game> {
     Observe {
         slot: Arc<OutboundSlot<G::Entity>>,
     },
+    /// Moving the match to another node (a cluster drain): stop stepping
+    /// and answer with the state (`None` when the game does not opt in to
+    /// `Game::save`, and the match plays on).
+    Export {
+        reply: oneshot::Sender<Option<Exported>>,
+    },
+    /// The move failed: step again from where the match stopped.
+    Thaw,
+}
+
+/// A match's state at a tick, as it leaves for another node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exported {
+    /// The last tick stepped; the restored match steps `tick + 1` next.
+    pub tick: Tick,
+    /// `Game::save`'s bytes.
+    pub game: Vec<u8>,
+    pub players: Vec<MovedPlayer>,
+}
+
+/// A player's bookkeeping that travels with its match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MovedPlayer {
+    pub player: PlayerId,
+    pub role: Role,
+    pub entity: EntityId,
+    /// The newest input seq applied: older ones stay refused after the move.
+    pub last_seq: u32,
+    /// The session's next event seq: numbering goes on without a gap.
+    pub next_event: u32,
 }
 
 /// Why the match closed a slot.

@@ -45,6 +45,7 @@ import {
   EventsMissedEvent,
   GameEvent,
   InputTimingEvent,
+  NoticeEvent,
   PongEvent,
   ResumedEvent,
   ServerErrorEvent,
@@ -597,6 +598,9 @@ export class Client extends EventTarget {
           this.dispatchEvent(new InputTimingEvent(min, max, msg.late, ev.data.byteLength));
           break;
         }
+        case 'notice':
+          this.dispatchEvent(new NoticeEvent(msg.text));
+          break;
       }
     } catch (e) {
       this.#fail(asError(e));

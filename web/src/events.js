@@ -183,3 +183,12 @@ export class InputTimingEvent extends Event {
     this.bytes = bytes;
   }
 }
+
+/** `notice`: a notice from the server's operators (a cluster-wide broadcast). */
+export class NoticeEvent extends Event {
+  /** @param {string} text */
+  constructor(text) {
+    super('notice');
+    this.text = text;
+  }
+}

@@ -45,6 +45,7 @@ export {
   EndedEvent,
   DeniedEvent,
   InputTimingEvent,
+  NoticeEvent,
 } from './events.js';
 export {
   TickwireError,

@@ -62,7 +62,9 @@ export const MAX_SERVER_MESSAGE = 4 << 20;
  * @typedef {{type: 'inputtiming', leadMin: number, leadMax: number, late: number}} InputTimingMsg
  *   how early this client's timed inputs arrived over the last report window: `leadMin`, `leadMax` in
  *   tenths of a millisecond (negative: late), `late` how many were
- * @typedef {WelcomeMsg | SnapshotMsg | PongMsg | ErrorMsg | EventMsg | EventsMissedMsg | EndedMsg | InputTimingMsg} ServerMsg
+ * @typedef {{type: 'notice', text: string}} NoticeMsg
+ *   a notice from the server's operators (a cluster-wide broadcast)
+ * @typedef {WelcomeMsg | SnapshotMsg | PongMsg | ErrorMsg | EventMsg | EventsMissedMsg | EndedMsg | InputTimingMsg | NoticeMsg} ServerMsg
  */
 
 const U16 = 0xfb;
@@ -302,6 +304,7 @@ const SERVER_VARIANTS = [
   (r) => ({ type: 'eventsmissed', first: r.u32(), last: r.u32() }),
   (r) => ({ type: 'ended', seq: r.u32(), result: r.bytes() }),
   (r) => ({ type: 'inputtiming', leadMin: r.i16(), leadMax: r.i16(), late: r.u16() }),
+  (r) => ({ type: 'notice', text: r.string() }),
 ];
 
 /**

@@ -9,6 +9,7 @@
 //! delta codec then sends nothing for it.
 
 mod messages;
+mod saved;
 pub mod v2;
 
 pub use messages::{
@@ -509,6 +510,14 @@ impl Game for Arena {
     fn freeze(&self, out: &mut Vec<ArenaEntity>) {
         out.extend(self.npcs.iter().map(|n| n.entity));
         out.extend(self.players.iter().map(|p| p.entity));
+    }
+
+    fn save(&self) -> Option<Vec<u8>> {
+        Some(saved::save(self))
+    }
+
+    fn restore(settings: &MatchSettings, bytes: &[u8]) -> Option<Self> {
+        saved::restore(settings, bytes)
     }
 }
 

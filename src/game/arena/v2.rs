@@ -17,6 +17,8 @@ use crate::protocol::{EntityId, PlayerId, Tick};
 use crate::replicate::{NoMessages, Replicate};
 use glam::{IVec2, Vec2};
 
+mod saved;
+
 /// The world's side in world units.
 pub const WORLD_SIZE: f32 = 8192.0;
 /// The world's side in position quanta (1/64 unit, as arena-v1).
@@ -228,6 +230,14 @@ impl Game for ArenaV2 {
             view.see(id, VIEW_RADIUS / pos.distance(center).max(NEAREST));
         });
         true
+    }
+
+    fn save(&self) -> Option<Vec<u8>> {
+        Some(saved::save(self))
+    }
+
+    fn restore(_settings: &MatchSettings, bytes: &[u8]) -> Option<Self> {
+        saved::restore(bytes)
     }
 }
 

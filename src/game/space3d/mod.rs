@@ -68,6 +68,7 @@ pub const INTERMISSION_SECONDS: u32 = 10;
 pub const FORWARD: Vec3 = Vec3::NEG_Z;
 
 mod events;
+mod saved;
 mod wire;
 
 pub use events::{Hit, Kill, SpaceEvent};
@@ -666,6 +667,14 @@ impl Game for Space3d {
         out.push(SpaceEntity::Score(self.scoreboard));
         out.extend(self.ships.iter().map(|s| SpaceEntity::Ship(s.ship)));
         out.extend(self.shots.iter().map(|s| SpaceEntity::Shot(s.shot)));
+    }
+
+    fn save(&self) -> Option<Vec<u8>> {
+        Some(saved::save(self))
+    }
+
+    fn restore(settings: &MatchSettings, bytes: &[u8]) -> Option<Self> {
+        saved::restore(settings, bytes)
     }
 }
 

@@ -5,8 +5,10 @@
 
 mod join;
 mod reader;
+mod roster;
 mod writer;
 
+pub(crate) use roster::Roster;
 pub(crate) use writer::TAKEN_OVER;
 
 use super::App;
@@ -157,6 +159,11 @@ fn close_message(code: CloseCode, reason: &str) -> Message {
         code,
         reason: reason.into(),
     }))
+}
+
+/// A server message encoded once, for many connections (an operator's notice).
+pub(crate) fn encode_notice(msg: &ServerMsg) -> Bytes {
+    encode(msg)
 }
 
 fn encode(msg: &ServerMsg) -> Bytes {
@@ -353,6 +360,7 @@ pub(crate) async fn run<G, S>(
             }
         }),
     );
+    let on_roster = app.roster.enter(player, match_id, &shared);
     let reader = tokio::spawn(reader::read_loop::<G, S>(
         stream,
         seat.input_sender(),
@@ -360,6 +368,7 @@ pub(crate) async fn run<G, S>(
         app.clone(),
     ));
     let writer_end = writer::write_loop(sink, (player, own), slot, shared, app.clone()).await;
+    drop(on_roster);
     reader.abort();
     // A goodbye the reader saw (a close frame, a violation) outranks the
     // writer's view: once the peer's close arrives, the writer's sends fail.
