@@ -386,6 +386,8 @@ export declare class RefusedError extends ConnectError {
 }
 
 export declare const TAKEN_OVER: 4001;
+/** The close code of a match that moved to another node; the reason is that node's URL. */
+export declare const MOVED: 4002;
 
 /** A close after the upgrade; 1006 is a connection lost without a close frame. */
 export declare class ClosedError extends TickwireError {
@@ -520,6 +522,14 @@ export declare class NoticeEvent extends Event {
   readonly text: string;
 }
 
+/** `moved`: the match moved to another node (close 4002); the client resumes there by itself. */
+export declare class MovedEvent extends Event {
+  constructor(url: string);
+  readonly type: 'moved';
+  /** The node's WebSocket URL, where the client reconnects from now on. */
+  readonly url: string;
+}
+
 export interface ClientEventMap {
   snapshot: SnapshotEvent;
   event: GameEvent;
@@ -529,6 +539,7 @@ export interface ClientEventMap {
   pong: PongEvent;
   inputtiming: InputTimingEvent;
   notice: NoticeEvent;
+  moved: MovedEvent;
   disconnect: DisconnectEvent;
   resumed: ResumedEvent;
   sessionlost: SessionLostEvent;
@@ -573,6 +584,8 @@ export interface ConnectOptions {
   quickJoin?: boolean;
   /** Come back to a session instead of joining. */
   resume?: Session;
+  /** A seat in a cluster, from `matchmake` (`?ticket=`): the first join uses it, never a resume. */
+  ticket?: string;
   /** Watch instead of play (`?spectate=1`): no entity, no inputs. */
   spectate?: boolean;
   /** A schema text this client has: its hash is stated, `Welcome` leaves the text out. */
@@ -602,6 +615,26 @@ export interface ConnectOptions {
 
 /** Connects and joins (or resumes); resolves once `Welcome` has arrived. */
 export declare function connect(url: string, options?: ConnectOptions): Promise<Client>;
+
+/** Where to play in a cluster: the answer of a node's `POST /v1/matchmake`. */
+export interface Offer {
+  /** The WebSocket URL of the node to play on. */
+  url: string;
+  /** The seat there, for `ConnectOptions.ticket`: single-use and short-lived. */
+  ticket: string;
+  /** The match it seats the player in (null: a new match, opened by the ticket). */
+  matchId: string | null;
+  node?: string;
+}
+
+/**
+ * Asks a node of a cluster where to play; then `connect(offer.url, { ticket: offer.ticket })`.
+ * A refusal is a `RefusedError` (503 `cluster_unavailable` while Redis is down, say).
+ */
+export declare function matchmake(
+  origin: string,
+  options?: { match?: number | bigint | string; game?: string; fetch?: typeof fetch },
+): Promise<Offer>;
 
 export declare class Client extends EventTarget {
   private constructor();

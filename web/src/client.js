@@ -34,6 +34,7 @@ import {
   TakenOverError,
   TickwireError,
   TimeoutError,
+  MOVED,
   closedError,
   refusalFromClose,
 } from './errors.js';
@@ -45,6 +46,7 @@ import {
   EventsMissedEvent,
   GameEvent,
   InputTimingEvent,
+  MovedEvent,
   NoticeEvent,
   PongEvent,
   ResumedEvent,
@@ -98,6 +100,7 @@ import { InputClock, TickClock } from './clock.js';
  * @property {number | bigint | string} [match] the match to join (`?match=`)
  * @property {boolean} [quickJoin] join the fullest open match with room: the default without `match`; drops any `match=` from the URL
  * @property {Session} [resume] come back to a session instead of joining
+ * @property {string} [ticket] a seat in a cluster, from {@link matchmake} (`?ticket=`): the first join uses it, never a resume
  * @property {boolean} [spectate] watch instead of play (`?spectate=1`): no entity, no inputs; snapshots, events and the messages the schema allows spectators
  * @property {string} [schema] a schema text this client already has: its hash is stated (`?schema=`), `Welcome` leaves the text out, another game is refused
  * @property {string} [schemaHash] the schema (16 hex digits) this client expects; another is a {@link SchemaMismatchError}
@@ -121,6 +124,63 @@ const CONSTRUCT = Symbol('Client.construct');
 
 /** The close code a client may send from a browser for a normal goodbye. */
 const NORMAL_CLOSURE = 1000;
+
+/** How long a client keeps trying to resume at the node its match moved to (5 s at least). */
+const MOVE_WINDOW_MS = 5_000;
+
+/**
+ * The node a `MOVED` close names (its reason: a `ws://` or `wss://` URL), or
+ * null for anything else.
+ * @param {string} reason
+ */
+function movedTo(reason) {
+  try {
+    const url = new URL(reason);
+    return url.protocol === 'ws:' || url.protocol === 'wss:' ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * @typedef {object} Offer
+ * @property {string} url the WebSocket URL of the node to play on
+ * @property {string} ticket the seat there, for {@link ConnectOptions.ticket}: single-use and short-lived
+ * @property {string | null} matchId the match it seats the player in (null: a new match, opened by the ticket)
+ * @property {string} [node] that node's id
+ */
+
+/**
+ * Asks a node of a cluster where to play (`POST /v1/matchmake`, docs/CLUSTER.md):
+ * the node holding `match`, else the fullest open match in the cluster, else a
+ * new match on the least loaded node. Connect with the answer:
+ * `connect(offer.url, { ticket: offer.ticket })`. A browser cannot follow the
+ * HTTP 307 a full node answers a plain quick-join with; this is its way in.
+ * @param {string} origin the node's `http(s)://host:port`
+ * @param {{match?: number | bigint | string, game?: string, fetch?: typeof fetch}} [options]
+ * @returns {Promise<Offer>}
+ */
+export async function matchmake(origin, options = {}) {
+  const body = {};
+  if (options.match !== undefined) body.match_id = Number(options.match);
+  if (options.game !== undefined) body.game = options.game;
+  const doFetch = options.fetch ?? fetch;
+  const res = await doFetch(new URL('/v1/matchmake', origin).href, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const json = await res.json().catch(() => null);
+  if (!res.ok) {
+    const err = json?.error ?? {};
+    throw new RefusedError(res.status, err.code ?? 'unknown', err.message ?? res.statusText);
+  }
+  if (typeof json?.url !== 'string' || typeof json?.ticket !== 'string') {
+    throw new ProtocolError('matchmake answered without a url and a ticket');
+  }
+  const matchId = json.match_id === null || json.match_id === undefined ? null : String(json.match_id);
+  return { url: json.url, ticket: json.ticket, matchId, node: json.node };
+}
 
 /**
  * How much earlier than an input's send time its timer is set, in ms:
@@ -452,6 +512,9 @@ export class Client extends EventTarget {
     } else if (o.quickJoin) {
       url.searchParams.delete('match');
     }
+    // A ticket seats one new player once; a resume (here or after a move) needs none.
+    if (o.ticket !== undefined && !resume) url.searchParams.set('ticket', o.ticket);
+    else url.searchParams.delete('ticket');
     // A resumed session keeps its role; a new one watches when asked to.
     if (o.spectate && !resume) url.searchParams.set('spectate', '1');
     if (o.token !== undefined) {
@@ -658,6 +721,18 @@ export class Client extends EventTarget {
   /** @param {CloseEvent} ev */
   #onClose = (ev) => {
     if (ev.target !== this.#ws || this.#state !== 'open') return;
+    const to = ev.code === MOVED ? movedTo(ev.reason) : null;
+    if (to && this.#reconnect) {
+      // The match moved to another node (a cluster drain): resume there,
+      // same entity, as after a lost connection.
+      const error = closedError(ev.code, ev.reason);
+      this.#drop();
+      this.#url = wsUrl(to);
+      this.dispatchEvent(new DisconnectEvent(error, true));
+      this.dispatchEvent(new MovedEvent(to));
+      void this.#resume(error, MOVE_WINDOW_MS);
+      return;
+    }
     const error = isSessionGone(this.#serverError)
       ? /** @type {ServerError} */ (this.#serverError)
       : closedError(ev.code, ev.reason);
@@ -694,11 +769,15 @@ export class Client extends EventTarget {
    * Resumes the session after a lost connection, with backoff, within the
    * reconnect grace.
    * @param {TickwireError} lost
+   * @param {number} [movedWindowMs] after a move: try at the new node for at least this long
    */
-  async #resume(lost) {
+  async #resume(lost, movedWindowMs = 0) {
     const policy = /** @type {Required<ReconnectOptions>} */ (this.#reconnect);
     this.#state = 'reconnecting';
-    const deadline = this.#now() + policy.resumeWindowMs;
+    const deadline = this.#now() + Math.max(policy.resumeWindowMs, movedWindowMs);
+    // After a move, the new node may not have restored the match yet: until
+    // then it does not know the session, so that is no reason to give up.
+    const moving = movedWindowMs > 0;
     let backoff = policy.initialBackoffMs;
     let last = lost;
     for (let attempt = 1; this.#state === 'reconnecting'; attempt++) {
@@ -715,7 +794,7 @@ export class Client extends EventTarget {
       } catch (e) {
         last = asError(e);
         if (this.#state !== 'reconnecting') return;
-        if (isSessionGone(last)) break;
+        if (isSessionGone(last) && !moving) break;
         if (isFinal(last)) {
           this.#finish(last);
           return;

@@ -187,6 +187,12 @@ export const REFUSALS = Object.freeze({
 export const TAKEN_OVER = 4001;
 
 /**
+ * The close code of a match that moved to another node of a cluster (a
+ * drain): the reason is the node's WebSocket URL, where the session resumes.
+ */
+export const MOVED = 4002;
+
+/**
  * A refusal told by a close (`?refusal=close`) has this code plus the HTTP
  * status: 4404 `match_not_found`, 4409 `match_full`, 4503 `shutting_down`.
  * Only statuses 400..599 are refusals; 4001 and the rest are not.

@@ -192,3 +192,16 @@ export class NoticeEvent extends Event {
     this.text = text;
   }
 }
+
+/**
+ * `moved`: the match moved to another node of a cluster (close 4002); the
+ * client resumes there by itself, same entity (a `resumed` follows), and
+ * reconnects there from now on.
+ */
+export class MovedEvent extends Event {
+  /** @param {string} url the node's WebSocket URL */
+  constructor(url) {
+    super('moved');
+    this.url = url;
+  }
+}

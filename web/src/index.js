@@ -6,7 +6,7 @@
  * @module
  */
 
-export { connect, Client } from './client.js';
+export { connect, matchmake, Client } from './client.js';
 export { Schema, fnv1a64, SCHEMA_FORMAT, ROLES, MAX_LEN } from './schema.js';
 export {
   decodeSnapshot,
@@ -46,6 +46,7 @@ export {
   DeniedEvent,
   InputTimingEvent,
   NoticeEvent,
+  MovedEvent,
 } from './events.js';
 export {
   TickwireError,
@@ -66,4 +67,5 @@ export {
   REFUSALS,
   ERROR_CODES,
   TAKEN_OVER,
+  MOVED,
 } from './errors.js';

@@ -39,14 +39,14 @@ export function next(target, type, ok = () => true) {
 }
 
 /**
- * Starts `tickwire serve` on a free loopback port with `args`; resolves
+ * Starts `tickwire serve` on a free loopback port (or `port`) with `args`; resolves
  * with its WebSocket URL (`ws://` or, with TLS, `wss://127.0.0.1:PORT/ws`),
  * its `origin` (`http(s)://127.0.0.1:PORT`, where the demo page and the API
  * are), and `stop`. A server the test forgets is killed when the process exits.
  */
-export async function startServer(args = []) {
+export async function startServer(args = [], { port = 0 } = {}) {
   if (!BIN) throw new Error(NO_BIN);
-  const child = spawn(BIN, ['serve', '--bind', '127.0.0.1:0', '--log-filter', 'warn', ...args], {
+  const child = spawn(BIN, ['serve', '--bind', `127.0.0.1:${port}`, '--log-filter', 'warn', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const kill = () => child.kill('SIGKILL');
