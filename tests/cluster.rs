@@ -882,33 +882,45 @@ async fn sigterm_drains_a_node_before_it_stops_and_unmovable_requests_are_refuse
     wait_for_nodes(&a, &["a"], 10).await;
 }
 
-/// arena without the opt-in to moving (`Game::save`): its matches stay.
-struct Stay(Arena);
+/// `$name`: arena, delegated to, with `$extra` methods of `Game` besides
+/// (or none): a game that differs from arena only in how it moves.
+macro_rules! arena_as {
+    ($(#[$doc:meta])* $name:ident { $($extra:tt)* }) => {
+        $(#[$doc])*
+        struct $name(Arena);
 
-impl tickwire::Game for Stay {
-    type Entity = <Arena as tickwire::Game>::Entity;
-    type Input = <Arena as tickwire::Game>::Input;
-    type Message = <Arena as tickwire::Game>::Message;
-    type Event = <Arena as tickwire::Game>::Event;
+        impl tickwire::Game for $name {
+            type Entity = <Arena as tickwire::Game>::Entity;
+            type Input = <Arena as tickwire::Game>::Input;
+            type Message = <Arena as tickwire::Game>::Message;
+            type Event = <Arena as tickwire::Game>::Event;
 
-    fn new(settings: &tickwire::game::MatchSettings) -> Self {
-        Stay(Arena::new(settings))
-    }
-    fn join(&mut self, player: tickwire::protocol::PlayerId) -> tickwire::protocol::EntityId {
-        self.0.join(player)
-    }
-    fn leave(&mut self, player: tickwire::protocol::PlayerId) {
-        self.0.leave(player)
-    }
-    fn apply_input(&mut self, player: tickwire::protocol::PlayerId, seq: u32, input: &Self::Input) {
-        self.0.apply_input(player, seq, input)
-    }
-    fn step(&mut self, tick: tickwire::protocol::Tick) {
-        self.0.step(tick)
-    }
-    fn freeze(&self, out: &mut Vec<Self::Entity>) {
-        self.0.freeze(out)
-    }
+            fn new(settings: &tickwire::game::MatchSettings) -> Self {
+                $name(Arena::new(settings))
+            }
+            fn join(&mut self, player: tickwire::protocol::PlayerId) -> tickwire::protocol::EntityId {
+                self.0.join(player)
+            }
+            fn leave(&mut self, player: tickwire::protocol::PlayerId) {
+                self.0.leave(player)
+            }
+            fn apply_input(&mut self, player: tickwire::protocol::PlayerId, seq: u32, input: &Self::Input) {
+                self.0.apply_input(player, seq, input)
+            }
+            fn step(&mut self, tick: tickwire::protocol::Tick) {
+                self.0.step(tick)
+            }
+            fn freeze(&self, out: &mut Vec<Self::Entity>) {
+                self.0.freeze(out)
+            }
+            $($extra)*
+        }
+    };
+}
+
+arena_as! {
+    /// arena without the opt-in to moving (`Game::save`): its matches stay.
+    Stay {}
 }
 
 /// A node of game `G` in this process, in the cluster of `redis`.
@@ -1002,35 +1014,12 @@ async fn a_game_that_does_not_move_finishes_its_matches_before_the_node_stops() 
     drop((a, stayer));
 }
 
-/// arena whose matches leave (`save`) but never arrive (`restore` fails).
-struct Lost(Arena);
-
-impl tickwire::Game for Lost {
-    type Entity = <Arena as tickwire::Game>::Entity;
-    type Input = <Arena as tickwire::Game>::Input;
-    type Message = <Arena as tickwire::Game>::Message;
-    type Event = <Arena as tickwire::Game>::Event;
-
-    fn new(settings: &tickwire::game::MatchSettings) -> Self {
-        Lost(Arena::new(settings))
-    }
-    fn join(&mut self, player: tickwire::protocol::PlayerId) -> tickwire::protocol::EntityId {
-        self.0.join(player)
-    }
-    fn leave(&mut self, player: tickwire::protocol::PlayerId) {
-        self.0.leave(player)
-    }
-    fn apply_input(&mut self, player: tickwire::protocol::PlayerId, seq: u32, input: &Self::Input) {
-        self.0.apply_input(player, seq, input)
-    }
-    fn step(&mut self, tick: tickwire::protocol::Tick) {
-        self.0.step(tick)
-    }
-    fn freeze(&self, out: &mut Vec<Self::Entity>) {
-        self.0.freeze(out)
-    }
-    fn save(&self) -> Option<Vec<u8>> {
-        self.0.save()
+arena_as! {
+    /// arena whose matches leave (`save`) but never arrive (`restore` fails).
+    Lost {
+        fn save(&self) -> Option<Vec<u8>> {
+            self.0.save()
+        }
     }
 }
 

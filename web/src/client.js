@@ -116,8 +116,11 @@ import { InputClock, TickClock } from './clock.js';
  * @property {() => number} [now] the clock in milliseconds (`performance.now`)
  */
 
-/** What the handshake brings: a socket past `Welcome`. */
-/** @typedef {{ws: WebSocket, welcome: Welcome, schema: Schema}} Opened */
+/**
+ * What the handshake brings: a socket past `Welcome`, and what came after
+ * it before the client listened (`stopKeeping` hands it over, once).
+ * @typedef {{ws: WebSocket, welcome: Welcome, schema: Schema, stopKeeping: () => Event[]}} Opened
+ */
 
 /** Only {@link connect} makes clients: a client is always past its first `Welcome`. */
 const CONSTRUCT = Symbol('Client.construct');
@@ -255,7 +258,7 @@ function isFinal(e) {
  * @param {Uint8Array | null} resume
  * @param {number} lastEvent the newest event received in the resumed session (0: none)
  * @param {number} timeoutMs
- * @returns {Promise<{ws: WebSocket, welcome: Welcome}>}
+ * @returns {Promise<{ws: WebSocket, welcome: Welcome, stopKeeping: () => Event[]}>}
  */
 function handshake(Impl, url, resume, lastEvent, timeoutMs) {
   return new Promise((resolve, reject) => {
@@ -303,7 +306,20 @@ function handshake(Impl, url, resume, lastEvent, timeoutMs) {
       }
       if (msg.type === 'welcome') {
         detach();
-        resolve({ ws, welcome: msg.welcome });
+        // What follows Welcome (a resume's replayed events, the first
+        // snapshot, a close) may be dispatched before the client listens:
+        // undici fires every frame of one read in a row. Keep it until then.
+        /** @type {Event[]} */
+        const early = [];
+        const keep = (/** @type {Event} */ e) => early.push(e);
+        ws.addEventListener('message', keep);
+        ws.addEventListener('close', keep);
+        const stopKeeping = () => {
+          ws.removeEventListener('message', keep);
+          ws.removeEventListener('close', keep);
+          return early;
+        };
+        resolve({ ws, welcome: msg.welcome, stopKeeping });
       } else if (msg.type === 'error') {
         fail(new ServerError(msg.code, msg.message));
       } else {
@@ -525,10 +541,10 @@ export class Client extends EventTarget {
     url.searchParams.set('refusal', 'close');
     const timeout = o.connectTimeoutMs ?? 10_000;
     const lastEvent = resume ? this.#lastEvent : 0;
-    const { ws, welcome } = await handshake(this.#WebSocket, url.href, resume, lastEvent, timeout);
+    const { ws, welcome, stopKeeping } = await handshake(this.#WebSocket, url.href, resume, lastEvent, timeout);
     try {
       if (ROLES[welcome.role] === undefined) throw new ProtocolError(`Welcome names an unknown role ${welcome.role}`);
-      return { ws, welcome, schema: this.#schemaOf(welcome, stated) };
+      return { ws, welcome, schema: this.#schemaOf(welcome, stated), stopKeeping };
     } catch (e) {
       ws.close(NORMAL_CLOSURE);
       throw e;
@@ -578,7 +594,7 @@ export class Client extends EventTarget {
    * Makes a handshaken socket the client's connection.
    * @param {Opened} opened
    */
-  #adopt({ ws, welcome, schema }) {
+  #adopt({ ws, welcome, schema, stopKeeping }) {
     this.#ws = ws;
     this.#welcome = welcome;
     if (!this.#schema) {
@@ -600,6 +616,11 @@ export class Client extends EventTarget {
     if (interval > 0) {
       this.#ping();
       this.#pingTimer = setInterval(() => this.#ping(), interval);
+    }
+    // Frames that arrived between Welcome and now, in order, then a close.
+    for (const ev of stopKeeping()) {
+      if (ev.type === 'message') this.#onMessage(/** @type {MessageEvent} */ (ev));
+      else this.#onClose(/** @type {CloseEvent} */ (ev));
     }
   }
 

@@ -165,6 +165,27 @@ test('an input sent from a snapshot listener carries the ack; otherwise an Ack f
   assert.equal(socket.closedWith, 1000);
 });
 
+test('frames right behind Welcome, dispatched before the client listens, are kept', async () => {
+  const connectFake = async () => {
+    FakeSocket.made = [];
+    const pending = connect('ws://127.0.0.1:9/ws', { WebSocket: FakeSocket, pingIntervalMs: 0 });
+    await new Promise((r) => setTimeout(r, 5));
+    return { pending, socket: FakeSocket.made[0] };
+  };
+  // One read, dispatched in a row as undici does: Welcome, then a snapshot.
+  const first = await connectFake();
+  first.socket.serverSend(welcomeFrame(true));
+  first.socket.serverSend(snapshotFrame(10, null, vectors.cases[0].payload));
+  const client = await first.pending;
+  assert.deepStrictEqual(client.world, vectors.cases[0].expected, 'the snapshot was decoded');
+  // Welcome, then at once a close that cannot be resumed: the client ends, it does not hang.
+  const second = await connectFake();
+  second.socket.serverSend(welcomeFrame(true));
+  second.socket.serverClose(1008, 'kicked: spam');
+  const ended = await (await second.pending).closed;
+  assert.ok(ended instanceof ClosedError && ended.code === 1008, String(ended));
+});
+
 test('a refused resume is a sessionlost, then a close with the refusal', async () => {
   const { client, socket } = await joined({ reconnect: { resumeWindowMs: 2000, initialBackoffMs: 10 } });
   const events = [];
