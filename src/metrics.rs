@@ -139,8 +139,24 @@ pub(crate) fn register_series(labels: &SeriesLabels) {
         "tickwire_bytes_out_total",
         "tickwire_pings_dropped_total",
         "tickwire_events_sent_total",
+        "tickwire_view_entities_deferred_total",
+        "tickwire_view_frames_shared_total",
+        // Cluster mode (zero on a single node, so dashboards need no special case).
+        "tickwire_cluster_registrations_total",
+        "tickwire_cluster_redis_errors_total",
+        "tickwire_cluster_resubscribes_total",
+        "tickwire_cluster_bus_undecodable_total",
+        "tickwire_cluster_tickets_issued_total",
+        "tickwire_cluster_ticket_fallbacks_total",
+        "tickwire_cluster_redirects_total",
+        "tickwire_cluster_drains_total",
+        "tickwire_cluster_migrations_total",
+        "tickwire_cluster_migrations_failed_total",
     ] {
         counter!(name).increment(0);
+    }
+    for state in ["fresh", "stale"] {
+        counter!("tickwire_view_near_entities_total", "state" => state).increment(0);
     }
     for by in ["role", "rate", "busy", "game"] {
         counter!("tickwire_messages_denied_total", "by" => by).increment(0);

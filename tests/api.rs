@@ -132,6 +132,11 @@ async fn metrics_expose_the_documented_names_after_traffic() {
         "tickwire_bytes_in_total",
         "tickwire_bytes_out_total",
         "tickwire_snapshot_payload_bytes_bucket",
+        // Registered at start, at zero, even on a single node without interest.
+        "tickwire_view_frames_shared_total",
+        "tickwire_view_near_entities_total{state=\"stale\"}",
+        "tickwire_cluster_migrations_total",
+        "tickwire_cluster_redis_errors_total",
     ];
     // Connections fold their counts into the metrics once per second.
     let mut text = String::new();
@@ -151,6 +156,9 @@ async fn metrics_expose_the_documented_names_after_traffic() {
     assert_eq!(status, 200);
     assert!(stats["ticks_total"].as_u64().unwrap() > 0);
     assert!(stats["tick"]["p99_ms"].as_f64().unwrap() >= stats["tick"]["p50_ms"].as_f64().unwrap());
+    // arena has no interest management and the server no budget: no views.
+    assert!(stats["interest"]["near16_coverage"].is_null(), "{stats}");
+    assert!(stats["full_world_frame_bytes"].is_null(), "{stats}");
     let (_, closed) = http_json("POST", format!("{base}/v1/stats/window"), None).await;
     assert!(closed["tick"]["ticks"].as_u64().unwrap() > 0);
     let (_, fresh) = http_json("GET", format!("{base}/v1/stats"), None).await;
