@@ -177,6 +177,8 @@ test('server messages decode from the documented bytes', () => {
   assert.deepStrictEqual(decodeServerMsg(bytes('0407028001')), { type: 'event', seq: 7, body: bytes('8001') });
   assert.deepStrictEqual(decodeServerMsg(bytes('0503fb0401')), { type: 'eventsmissed', first: 3, last: 260 });
   assert.deepStrictEqual(decodeServerMsg(bytes('060901ff')), { type: 'ended', seq: 9, result: bytes('ff') });
+  // docs/PROTOCOL.md's Notice vector (an operator's broadcast).
+  assert.deepStrictEqual(decodeServerMsg(bytes('08026869')), { type: 'notice', text: 'hi' });
   // Zigzag: -3 is 5, 80 is 160 (a0); in tenths of a millisecond.
   assert.deepStrictEqual(decodeServerMsg(bytes('0705a001')), { type: 'inputtiming', leadMin: -3, leadMax: 80, late: 1 });
   // The extremes of an i16, each behind a u16 marker: -32768 is 65535, 32767 is 65534.
