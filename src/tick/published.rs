@@ -4,11 +4,11 @@
 
 use super::viewer::ClientView;
 use super::views::Views;
-use crate::protocol::{encode_server, ServerMsg, Tick, MAX_BASELINE_AGE};
+use crate::protocol::{Tick, MAX_BASELINE_AGE};
 use crate::snapshot::{DeltaEncoder, NetEntity, Snapshot};
 use bytes::Bytes;
 use std::cell::RefCell;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock, Weak};
 
 /// How many frames one snapshot caches: the full one, and deltas against each
 /// of the `MAX_BASELINE_AGE` ticks before it (no baseline is older).
@@ -33,10 +33,21 @@ pub struct Published<E> {
 
 /// One per-client frame, shared by the clients whose baseline is the same
 /// `ClientView` and whose selection is the same.
+///
+/// It holds the views weakly: the viewers that made them hold them for as
+/// long as they can be baselines, and a viewer that retires a view nobody
+/// else holds takes its buffer back for the next one. (Held strongly here,
+/// every view would live as long as the tick's `Published`, in the rewind
+/// history, and be freed by the tick thread.) A `Weak` keeps the address
+/// from being reused, so comparing addresses stays sound.
 #[derive(Debug)]
 pub(crate) struct SharedFrame<E> {
-    pub baseline: Option<Arc<ClientView<E>>>,
-    pub view: Arc<ClientView<E>>,
+    pub baseline: Option<Weak<ClientView<E>>>,
+    pub view: Weak<ClientView<E>>,
+    /// The view's entity count and a hash of its ids, compared before the
+    /// ids themselves (which live behind the view's pointer).
+    pub count: u32,
+    pub ids_hash: u64,
     /// Which visible entities the budget left stale (see `viewer`).
     pub stale: Vec<u64>,
     pub frame: Bytes,
@@ -51,8 +62,8 @@ impl<E: NetEntity> Published<E> {
         Published {
             snapshot,
             frames: std::array::from_fn(|_| OnceLock::new()),
+            view_frames: Mutex::new(Vec::with_capacity(views.as_ref().map_or(0, Views::len))),
             views,
-            view_frames: Mutex::new(Vec::new()),
         }
     }
 
@@ -97,14 +108,47 @@ pub(crate) fn with_encoder<R>(f: impl FnOnce(&mut DeltaEncoder) -> R) -> R {
     ENCODER.with_borrow_mut(f)
 }
 
-/// The `ServerMsg::Snapshot` frame around a delta payload.
+/// The `ServerMsg::Snapshot` frame around a delta payload, written in one
+/// copy: the same bytes as `encode_server(&ServerMsg::Snapshot { .. })`
+/// (bincode writes a variant as its index, then its fields, and a byte
+/// slice as a `Vec<u8>`), without first copying the payload into a message.
 pub(crate) fn snapshot_frame(tick: Tick, baseline: Option<Tick>, payload: &[u8]) -> Bytes {
-    let msg = ServerMsg::Snapshot {
-        tick,
-        baseline,
-        payload: payload.to_vec(),
-    };
+    const SNAPSHOT_VARIANT: u32 = 1;
     let mut out = Vec::with_capacity(payload.len() + 16);
-    encode_server(&msg, &mut out);
+    bincode::encode_into_std_write(
+        (SNAPSHOT_VARIANT, tick, baseline, payload),
+        &mut out,
+        bincode::config::standard(),
+    )
+    .expect("encoding into a Vec cannot fail");
     Bytes::from(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{encode_server, ServerMsg};
+
+    #[test]
+    fn a_snapshot_frame_is_the_encoded_snapshot_message() {
+        for (tick, baseline, len) in [
+            (1, None, 0),
+            (250, Some(249), 3),
+            (70_000, Some(69_990), 300),
+            (u32::MAX, Some(u32::MAX - 1), 70_000),
+        ] {
+            let payload: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+            let mut expected = Vec::new();
+            encode_server(
+                &ServerMsg::Snapshot {
+                    tick: Tick(tick),
+                    baseline: baseline.map(Tick),
+                    payload: payload.clone(),
+                },
+                &mut expected,
+            );
+            let frame = snapshot_frame(Tick(tick), baseline.map(Tick), &payload);
+            assert_eq!(&frame[..], &expected[..], "tick {tick}, {len} bytes");
+        }
+    }
 }

@@ -26,7 +26,7 @@ use crate::game::interest::ALWAYS;
 use crate::protocol::{EntityId, Tick, MAX_BASELINE_AGE};
 use crate::snapshot::{BitWriter, NetEntity, Snapshot};
 use bytes::Bytes;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 /// Views a viewer keeps as possible baselines (the protocol's age limit).
 const RING: usize = MAX_BASELINE_AGE as usize;
@@ -158,6 +158,9 @@ pub struct ViewerCounts {
 #[derive(Debug)]
 pub struct Viewer<E> {
     ring: [Option<Arc<ClientView<E>>>; RING],
+    /// The tick of each `ring` entry, beside it: reading it through the
+    /// pointer costs a cache miss per entry per frame.
+    ring_ticks: [u32; RING],
     budget: Option<Budget>,
     tokens: f64,
     last_tick: Option<Tick>,
@@ -179,6 +182,7 @@ impl<E: NetEntity> Viewer<E> {
     pub fn new(budget: Option<Budget>) -> Self {
         Viewer {
             ring: std::array::from_fn(|_| None),
+            ring_ticks: [0; RING],
             budget,
             tokens: budget.map_or(0.0, |b| b.per_tick),
             last_tick: None,
@@ -211,11 +215,8 @@ impl<E: NetEntity> Viewer<E> {
     /// `now`; releases every view that never can again.
     fn baseline(&mut self, acked: u32, now: Tick) -> Option<Arc<ClientView<E>>> {
         let oldest_usable = acked.max(now.0.saturating_sub(MAX_BASELINE_AGE));
-        for slot in &mut self.ring {
-            if slot
-                .as_ref()
-                .is_some_and(|v| v.snapshot.tick.0 < oldest_usable)
-            {
+        for (slot, &tick) in self.ring.iter_mut().zip(&self.ring_ticks) {
+            if slot.is_some() && tick < oldest_usable {
                 let view = slot.take().expect("checked above");
                 // Nobody else holds it: keep its buffer for a later view.
                 if let Ok(view) = Arc::try_unwrap(view) {
@@ -228,9 +229,11 @@ impl<E: NetEntity> Viewer<E> {
         if acked == 0 || acked < oldest_usable || acked >= now.0 {
             return None;
         }
-        self.ring[acked as usize % RING]
-            .clone()
-            .filter(|v| v.snapshot.tick.0 == acked)
+        let slot = acked as usize % RING;
+        if self.ring_ticks[slot] != acked {
+            return None;
+        }
+        self.ring[slot].clone()
     }
 
     /// This tick's frame for the client that acknowledged `acked`: its view
@@ -273,8 +276,9 @@ impl<E: NetEntity> Viewer<E> {
         }
         self.carry_priorities(now);
         let stale = self.stale_bits();
+        let ids = self.present_ids();
 
-        let shared_view = match self.find_shared(published, base.as_ref(), &stale) {
+        let shared_view = match self.find_shared(published, base.as_ref(), &stale, ids) {
             Shared::Frame(view, frame) => {
                 self.remember(now, view);
                 self.counts.shared += 1;
@@ -320,8 +324,10 @@ impl<E: NetEntity> Viewer<E> {
         if let Ok(mut frames) = published.view_frames.lock() {
             if frames.len() < SHARED_FRAMES {
                 frames.push(SharedFrame {
-                    baseline: base.clone(),
-                    view: view.clone(),
+                    baseline: base.as_ref().map(Arc::downgrade),
+                    view: Arc::downgrade(&view),
+                    count: ids.count,
+                    ids_hash: ids.hash,
                     stale,
                     frame: frame.clone(),
                 });
@@ -337,7 +343,9 @@ impl<E: NetEntity> Viewer<E> {
     }
 
     fn remember(&mut self, now: Tick, view: Arc<ClientView<E>>) {
-        self.ring[now.0 as usize % RING] = Some(view);
+        let slot = now.0 as usize % RING;
+        self.ring[slot] = Some(view);
+        self.ring_ticks[slot] = now.0;
     }
 
     /// Sorts every visible entity into fresh, written or candidate, with
@@ -526,16 +534,14 @@ impl<E: NetEntity> Viewer<E> {
         published: &Published<E>,
         base: Option<&Arc<ClientView<E>>>,
         stale: &[u64],
+        ids: PresentIds,
     ) -> Shared<E> {
         let Ok(frames) = published.view_frames.lock() else {
             return Shared::Nothing;
         };
-        if frames.is_empty() {
-            return Shared::Nothing;
-        }
-        let same_base = |b: &Option<Arc<ClientView<E>>>| match (b, base) {
+        let same_base = |b: &Option<Weak<ClientView<E>>>| match (b, base) {
             (None, None) => true,
-            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (Some(a), Some(b)) => std::ptr::eq(a.as_ptr(), Arc::as_ptr(b)),
             _ => false,
         };
         let present = || {
@@ -544,28 +550,48 @@ impl<E: NetEntity> Viewer<E> {
                 .filter(|i| i.fresh() || i.predicted.is_some())
                 .map(|i| i.id)
         };
-        let count = present().count();
-        let same_ids = |f: &SharedFrame<E>| {
-            f.view.snapshot.entities.len() == count
-                && f.view
-                    .snapshot
-                    .entities
-                    .iter()
-                    .map(|e| e.id())
-                    .eq(present())
-        };
         let all_fresh = |bits: &[u64]| bits.iter().all(|&b| b == 0);
         let mut view = None;
         for f in frames.iter() {
-            if f.stale == stale && same_base(&f.baseline) && same_ids(f) {
-                return Shared::Frame(f.view.clone(), f.frame.clone());
+            if f.count != ids.count || f.ids_hash != ids.hash {
+                continue;
             }
-            if view.is_none() && all_fresh(stale) && all_fresh(&f.stale) && same_ids(f) {
-                view = Some(f.view.clone());
+            let frame_fits = f.stale == stale && same_base(&f.baseline);
+            let view_fits = view.is_none() && all_fresh(stale) && all_fresh(&f.stale);
+            if !frame_fits && !view_fits {
+                continue;
             }
+            // The hash matched: the ids are almost surely the same, but a
+            // shared view must be exactly this client's.
+            let Some(v) = f.view.upgrade() else { continue };
+            if !v.snapshot.entities.iter().map(|e| e.id()).eq(present()) {
+                continue;
+            }
+            if frame_fits {
+                return Shared::Frame(v, f.frame.clone());
+            }
+            view = Some(v);
         }
         view.map_or(Shared::Nothing, Shared::View)
     }
+
+    /// The count and a hash of the ids the client holds after this frame.
+    fn present_ids(&self) -> PresentIds {
+        let mut ids = PresentIds { count: 0, hash: 0 };
+        for item in self.items.iter().filter(|i| i.fresh() || i.predicted.is_some()) {
+            ids.count += 1;
+            ids.hash = (ids.hash.rotate_left(5) ^ u64::from(item.id.0))
+                .wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+        ids
+    }
+}
+
+/// What `find_shared` compares first.
+#[derive(Debug, Clone, Copy)]
+struct PresentIds {
+    count: u32,
+    hash: u64,
 }
 
 /// What a client can reuse of another's work this tick.

@@ -23,8 +23,9 @@ pub struct Views {
     /// Sorted by player; each names its range of `seen`.
     players: Vec<(PlayerId, u32, u32)>,
     seen: Vec<Seen>,
-    /// Scratch for sorting one view.
-    keys: Vec<u64>,
+    /// Scratch for one view: a bit per snapshot entity, and its weight.
+    marks: Vec<u64>,
+    weights: Vec<f32>,
 }
 
 impl Views {
@@ -82,6 +83,11 @@ impl Views {
         self.players.is_empty()
     }
 
+    /// How many players have a view.
+    pub fn len(&self) -> usize {
+        self.players.len()
+    }
+
     /// Adds `player`'s view: sorts it by id, keeps each id once (with its
     /// largest weight), drops ids the snapshot does not hold. `finish`
     /// once every player is in.
@@ -103,23 +109,44 @@ impl Views {
         view: &mut View,
     ) {
         let from = self.seen.len();
-        // One integer per entry, ordered by index and then by weight,
-        // largest first (weights are positive, so their bits order as they
-        // do): sorting integers is several times faster than comparing pairs.
-        let keys = &mut self.keys;
-        keys.clear();
-        keys.extend(view.entries.iter().filter_map(|&(id, weight)| {
-            let index = index.get(snapshot, id)?;
-            Some(u64::from(index) << 32 | u64::from(u32::MAX - weight.to_bits()))
-        }));
-        keys.sort_unstable();
-        let mut last = u32::MAX;
-        for &key in keys.iter() {
-            let i = (key >> 32) as u32;
-            if i != last {
-                last = i;
-                let weight = f32::from_bits(u32::MAX - key as u32);
-                self.seen.push(Seen { index: i, weight });
+        // A bit per snapshot entity, and the largest weight of each marked
+        // one: reading the marked bits in order gives the view sorted by
+        // index (so by id), each entity once, with no sort (sorting each
+        // view was most of building them). Only the words touched are read
+        // and cleared again.
+        let words = snapshot.entities.len().div_ceil(64);
+        let marks = &mut self.marks;
+        if marks.len() < words {
+            marks.resize(words, 0);
+            self.weights.resize(words * 64, 0.0);
+        }
+        let weights = &mut self.weights;
+        let (mut lo, mut hi) = (usize::MAX, 0);
+        for &(id, weight) in &view.entries {
+            let Some(i) = index.get(snapshot, id) else {
+                continue;
+            };
+            let (word, bit) = (i as usize / 64, 1u64 << (i % 64));
+            if marks[word] & bit == 0 {
+                marks[word] |= bit;
+                weights[i as usize] = weight;
+                lo = lo.min(word);
+                hi = hi.max(word);
+            } else if weight > weights[i as usize] {
+                weights[i as usize] = weight;
+            }
+        }
+        if lo <= hi {
+            for (w, word) in marks[lo..=hi].iter_mut().enumerate() {
+                let mut bits = std::mem::take(word);
+                while bits != 0 {
+                    let i = ((lo + w) * 64) as u32 + bits.trailing_zeros();
+                    bits &= bits - 1;
+                    self.seen.push(Seen {
+                        index: i,
+                        weight: weights[i as usize],
+                    });
+                }
             }
         }
         let kept = self.seen.len();
@@ -128,7 +155,8 @@ impl Views {
 
     /// Orders the players for lookup.
     pub(crate) fn finish(&mut self) {
-        self.keys = Vec::new();
+        self.marks = Vec::new();
+        self.weights = Vec::new();
         self.players.sort_unstable_by_key(|p| p.0);
     }
 
