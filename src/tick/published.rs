@@ -8,6 +8,7 @@ use crate::protocol::{Tick, MAX_BASELINE_AGE};
 use crate::snapshot::{DeltaEncoder, NetEntity, Snapshot};
 use bytes::Bytes;
 use std::cell::RefCell;
+use std::sync::atomic::AtomicU8;
 use std::sync::{Mutex, OnceLock, Weak};
 
 /// How many frames one snapshot caches: the full one, and deltas against each
@@ -29,7 +30,19 @@ pub struct Published<E> {
     /// Per-client frames (views, budgets) encoded this tick, for a client
     /// with the same baseline and the same view to reuse (see `viewer`).
     pub(crate) view_frames: Mutex<Vec<SharedFrame<E>>>,
+    /// Per baseline age, per entity of `snapshot` (by index): whether the
+    /// entity as the snapshot `age` ticks before held it predicts to what
+    /// it is now (`FRESH`), or not (`CHANGED`), or nobody asked yet. The
+    /// answer is the same for every client that holds that snapshot's
+    /// entity, so the first viewer to work it out writes it for the rest;
+    /// two that race write the same value.
+    fresh: [OnceLock<Box<[AtomicU8]>>; FRAME_CACHE],
 }
+
+/// States of a `Published::fresh_since` entry.
+pub(crate) const UNKNOWN: u8 = 0;
+pub(crate) const FRESH: u8 = 1;
+pub(crate) const CHANGED: u8 = 2;
 
 /// One per-client frame, shared by the clients whose baseline is the same
 /// `ClientView` and whose selection is the same.
@@ -64,7 +77,20 @@ impl<E: NetEntity> Published<E> {
             frames: std::array::from_fn(|_| OnceLock::new()),
             view_frames: Mutex::new(Vec::with_capacity(views.as_ref().map_or(0, Views::len))),
             views,
+            fresh: std::array::from_fn(|_| OnceLock::new()),
         }
+    }
+
+    /// The shared freshness of each entity against the snapshot `age`
+    /// ticks before this one (see the field); `None` beyond the baseline
+    /// age limit.
+    pub(crate) fn fresh_since(&self, age: u32) -> Option<&[AtomicU8]> {
+        let cell = self.fresh.get(age as usize).filter(|_| age > 0)?;
+        Some(cell.get_or_init(|| {
+            (0..self.snapshot.entities.len())
+                .map(|_| AtomicU8::new(UNKNOWN))
+                .collect()
+        }))
     }
 
     /// The complete `ServerMsg::Snapshot` frame for a client holding `baseline`

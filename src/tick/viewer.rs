@@ -19,13 +19,14 @@
 //! not yet acknowledged (the next frame decodes against an older baseline,
 //! and leaving it out would take the client back in time).
 
-use super::published::{snapshot_frame, with_encoder, SharedFrame};
+use super::published::{snapshot_frame, with_encoder, SharedFrame, CHANGED, FRESH, UNKNOWN};
 use super::views::Seen;
 use super::Published;
 use crate::game::interest::ALWAYS;
 use crate::protocol::{EntityId, Tick, MAX_BASELINE_AGE};
 use crate::snapshot::{BitWriter, NetEntity, Snapshot};
 use bytes::Bytes;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Weak};
 
 /// Views a viewer keeps as possible baselines (the protocol's age limit).
@@ -62,6 +63,13 @@ const SHARED_FRAMES: usize = 256;
 #[derive(Debug)]
 pub struct ClientView<E> {
     pub snapshot: Snapshot<E>,
+    /// The ids of `snapshot.entities`, packed: what the next frame merges
+    /// its visible ids with, without loading the entities themselves.
+    ids: Vec<EntityId>,
+    /// Every entity is as its tick's snapshot holds it (none left stale by
+    /// a budget): its changes since then are the same for every client
+    /// that holds it, and shared (see `Published::fresh_since`).
+    exact: bool,
 }
 
 /// A per-client bandwidth budget: a token bucket filled every tick.
@@ -174,7 +182,7 @@ pub struct Viewer<E> {
     everything: Vec<Seen>,
     scratch: BitWriter,
     /// Entity buffers of views no client holds any more, for reuse.
-    spare: Vec<Vec<E>>,
+    spare: Vec<(Vec<E>, Vec<EntityId>)>,
     counts: ViewerCounts,
 }
 
@@ -221,7 +229,7 @@ impl<E: NetEntity> Viewer<E> {
                 // Nobody else holds it: keep its buffer for a later view.
                 if let Ok(view) = Arc::try_unwrap(view) {
                     if self.spare.len() < 2 {
-                        self.spare.push(view.snapshot.entities);
+                        self.spare.push((view.snapshot.entities, view.ids));
                     }
                 }
             }
@@ -294,13 +302,18 @@ impl<E: NetEntity> Viewer<E> {
         };
         let cur = &published.snapshot.entities;
         let view = shared_view.unwrap_or_else(|| {
-            let mut entities = self.spare.pop().unwrap_or_default();
+            let (mut entities, mut ids) = self.spare.pop().unwrap_or_default();
             entities.clear();
+            ids.clear();
+            let mut exact = true;
             for item in &self.items {
                 if item.fresh() {
                     entities.push(cur[item.index as usize].clone());
+                    ids.push(item.id);
                 } else if let Some(predicted) = &item.predicted {
                     entities.push(predicted.clone());
+                    ids.push(item.id);
+                    exact = false;
                 }
             }
             Arc::new(ClientView {
@@ -308,6 +321,8 @@ impl<E: NetEntity> Viewer<E> {
                     tick: now,
                     entities,
                 },
+                ids,
+                exact,
             })
         });
         // Each entity was compared with its prediction once, in `classify`:
@@ -352,14 +367,22 @@ impl<E: NetEntity> Viewer<E> {
     /// its priority carried over, and lists the baseline's entities no
     /// longer visible (this frame removes them).
     fn classify(&mut self, published: &Published<E>, seen: &[Seen], base: Option<&ClientView<E>>) {
-        let (base_entities, ticks, base_tick): (&[E], u32, u32) = match base {
+        let (base_entities, base_ids, ticks, base_tick): (&[E], &[EntityId], u32, u32) = match base
+        {
             Some(b) => (
                 &b.snapshot.entities,
+                &b.ids,
                 published.snapshot.tick.since(b.snapshot.tick),
                 b.snapshot.tick.0,
             ),
-            None => (&[], 0, 0),
+            None => (&[], &[], 0, 0),
         };
+        // Which entities changed since the baseline's tick, as far as other
+        // clients of this tick have found out: only for a baseline that
+        // holds every entity as its tick's snapshot did.
+        let shared = base
+            .filter(|b| b.exact)
+            .and_then(|_| published.fresh_since(ticks));
         let cur = &published.snapshot.entities;
         let budgeted = self.budget.is_some();
         self.items.clear();
@@ -374,8 +397,8 @@ impl<E: NetEntity> Viewer<E> {
             }
             let entity = &cur[s.index as usize];
             let id = entity.id();
-            while bi < base_entities.len() && base_entities[bi].id() < id {
-                self.removed.push(base_entities[bi].id());
+            while bi < base_ids.len() && base_ids[bi] < id {
+                self.removed.push(base_ids[bi]);
                 bi += 1;
             }
             while pi < self.prio.len() && self.prio[pi].id < id {
@@ -395,14 +418,26 @@ impl<E: NetEntity> Viewer<E> {
                     Class::Candidate { selected: false }
                 }
             };
-            let (class, predicted, cost_bits) = match base_entities.get(bi).filter(|b| b.id() == id)
-            {
+            let held = base_ids.get(bi).is_some_and(|&b| b == id);
+            let (class, predicted, cost_bits) = match held.then(|| &base_entities[bi]) {
                 Some(b) => {
                     bi += 1;
-                    let predicted = b.predict(ticks);
-                    if entity.same_on_wire(&predicted) {
-                        (Class::Fresh, None, 0)
-                    } else {
+                    let i = s.index as usize;
+                    let known = shared.map_or(UNKNOWN, |t| t[i].load(Relaxed));
+                    // Known fresh: the baseline's entity is not even loaded.
+                    let predicted = (known != FRESH).then(|| b.predict(ticks));
+                    let fresh = match &predicted {
+                        None => true,
+                        Some(p) if known == UNKNOWN => {
+                            let fresh = entity.same_on_wire(p);
+                            if let Some(t) = shared {
+                                t[i].store(if fresh { FRESH } else { CHANGED }, Relaxed);
+                            }
+                            fresh
+                        }
+                        Some(_) => false,
+                    };
+                    if let Some(predicted) = predicted.filter(|_| !fresh) {
                         let cost = if budgeted {
                             self.scratch.clear();
                             entity.write_changes(&predicted, &mut self.scratch);
@@ -411,6 +446,8 @@ impl<E: NetEntity> Viewer<E> {
                             0
                         };
                         (class_of(must), Some(predicted), cost)
+                    } else {
+                        (Class::Fresh, None, 0)
                     }
                 }
                 None => {
@@ -435,11 +472,8 @@ impl<E: NetEntity> Viewer<E> {
                 sent_at,
             });
         }
-        self.removed.extend(
-            base_entities[bi.min(base_entities.len())..]
-                .iter()
-                .map(|b| b.id()),
-        );
+        self.removed
+            .extend_from_slice(&base_ids[bi.min(base_ids.len())..]);
     }
 
     /// Marks the candidates that fit the budget, highest priority first.
@@ -564,7 +598,7 @@ impl<E: NetEntity> Viewer<E> {
             // The hash matched: the ids are almost surely the same, but a
             // shared view must be exactly this client's.
             let Some(v) = f.view.upgrade() else { continue };
-            if !v.snapshot.entities.iter().map(|e| e.id()).eq(present()) {
+            if !v.ids.iter().copied().eq(present()) {
                 continue;
             }
             if frame_fits {
@@ -578,7 +612,11 @@ impl<E: NetEntity> Viewer<E> {
     /// The count and a hash of the ids the client holds after this frame.
     fn present_ids(&self) -> PresentIds {
         let mut ids = PresentIds { count: 0, hash: 0 };
-        for item in self.items.iter().filter(|i| i.fresh() || i.predicted.is_some()) {
+        for item in self
+            .items
+            .iter()
+            .filter(|i| i.fresh() || i.predicted.is_some())
+        {
             ids.count += 1;
             ids.hash = (ids.hash.rotate_left(5) ^ u64::from(item.id.0))
                 .wrapping_mul(0x517c_c1b7_2722_0a95);
@@ -854,5 +892,94 @@ mod tests {
             shared += usize::from(fb.shared);
         }
         assert_eq!(b.take_counts().shared, shared as u64);
+    }
+
+    /// Several clients of one match framed from the same `Published` every
+    /// tick, each with its own changing view, ack lag and (two of them) a
+    /// budget; two always see the same view. Whatever one viewer works out
+    /// for the others (a frame, a view, which entities changed since a
+    /// baseline tick), every client decodes exactly its own view.
+    #[test]
+    fn clients_of_one_match_each_decode_exactly_their_own_view() {
+        const LAGS: [u32; 6] = [0, 0, 1, 2, 3, 1];
+        const BUDGETS: [Option<u32>; 6] = [None, None, None, Some(3000), None, Some(1500)];
+        let mut shared = 0;
+        for seed in 0..6 {
+            let mut rng = fastrand::Rng::with_seed(seed);
+            let mut next_id = 60;
+            let mut world: Vec<ArenaEntity> =
+                (1..=next_id).map(|id| entity(id, &mut rng)).collect();
+            let mut viewers: Vec<Viewer<ArenaEntity>> = BUDGETS
+                .iter()
+                .map(|b| Viewer::new(b.map(|b| Budget::new(b, 30))))
+                .collect();
+            let mut clients: Vec<BTreeMap<u32, Snapshot<ArenaEntity>>> =
+                vec![BTreeMap::new(); LAGS.len()];
+            let mut acked = [0u32; LAGS.len()];
+            for t in 1..=90u32 {
+                step(&mut world, &mut next_id, &mut rng);
+                let snapshot = Snapshot::new(Tick(t), world.clone());
+                let mut views = Views::default();
+                let mut first = None;
+                for p in 0..LAGS.len() {
+                    let mut view = crate::game::View::new();
+                    if p == 1 {
+                        view = first.take().expect("client 0's view");
+                    } else {
+                        for e in &snapshot.entities {
+                            if rng.u8(..) < 200 {
+                                view.see(e.id, 1.0 + (e.id.0 % 5) as f32);
+                            }
+                        }
+                    }
+                    views.push(
+                        &snapshot,
+                        crate::protocol::PlayerId(p as u64 + 1),
+                        &mut view,
+                    );
+                    if p == 0 {
+                        first = Some(view);
+                    }
+                }
+                views.finish();
+                let published = Published::with_views(snapshot, Some(views));
+                for (p, viewer) in viewers.iter_mut().enumerate() {
+                    let player = crate::protocol::PlayerId(p as u64 + 1);
+                    let seen = published.views.as_ref().unwrap().of(player);
+                    let out = viewer.frame(&published, seen, acked[p], None);
+                    shared += usize::from(out.shared);
+                    let ServerMsg::Snapshot {
+                        tick,
+                        baseline,
+                        payload,
+                    } = decode_server(&out.frame, 1 << 20).expect("a snapshot frame")
+                    else {
+                        panic!("not a snapshot");
+                    };
+                    let base = baseline.map(|b| &clients[p][&b.0]);
+                    let decoded = decode_delta(base, tick, &payload).expect("decodes");
+                    let view = viewer.ring[t as usize % RING].as_ref().unwrap();
+                    assert_eq!(decoded, view.snapshot, "seed {seed}, tick {t}, client {p}");
+                    if BUDGETS[p].is_none() {
+                        let visible: Vec<&ArenaEntity> = seen
+                            .unwrap()
+                            .iter()
+                            .map(|s| &published.snapshot.entities[s.index as usize])
+                            .collect();
+                        assert_eq!(
+                            decoded.entities.iter().collect::<Vec<_>>(),
+                            visible,
+                            "seed {seed}, tick {t}, client {p}: all of its view, up to date"
+                        );
+                    }
+                    clients[p].insert(t, decoded);
+                    clients[p].retain(|&k, _| k + MAX_BASELINE_AGE + 2 >= t);
+                    if t > LAGS[p] {
+                        acked[p] = t - LAGS[p];
+                    }
+                }
+            }
+        }
+        assert!(shared > 0, "clients 0 and 1 share frames");
     }
 }
