@@ -111,20 +111,26 @@ enum Class {
     Candidate { selected: bool },
 }
 
+/// Kept small: a frame writes one per visible entity, and reads them in
+/// several passes.
 #[derive(Debug)]
-struct Item<E> {
+struct Item {
     id: EntityId,
     index: u32,
     weight: f32,
     class: Class,
-    /// The baseline's prediction of a changed entity the client holds.
-    predicted: Option<E>,
+    /// Where `Viewer::predictions` holds the baseline's prediction of a
+    /// changed entity the client holds (`NONE`: unchanged, or new).
+    predicted: u32,
     cost_bits: u32,
     acc: f32,
     sent_at: u32,
 }
 
-impl<E> Item<E> {
+/// `Item::predicted` when there is no prediction.
+const NONE: u32 = u32::MAX;
+
+impl Item {
     /// Up to date on the client after this frame.
     fn fresh(&self) -> bool {
         !matches!(self.class, Class::Candidate { selected: false })
@@ -136,6 +142,11 @@ impl<E> Item<E> {
             self.class,
             Class::Write | Class::Candidate { selected: true }
         )
+    }
+
+    /// Held by the client after this frame (fresh, or left at its prediction).
+    fn present(&self) -> bool {
+        self.fresh() || self.predicted != NONE
     }
 }
 
@@ -174,7 +185,9 @@ pub struct Viewer<E> {
     last_tick: Option<Tick>,
     prio: Vec<Prio>,
     next_prio: Vec<Prio>,
-    items: Vec<Item<E>>,
+    items: Vec<Item>,
+    /// The baseline's predictions of this frame's changed entities.
+    predictions: Vec<E>,
     order: Vec<u32>,
     near: Vec<(f32, bool)>,
     /// Baseline entities no longer visible: this frame removes them.
@@ -197,6 +210,7 @@ impl<E: NetEntity> Viewer<E> {
             prio: Vec::new(),
             next_prio: Vec::new(),
             items: Vec::new(),
+            predictions: Vec::new(),
             order: Vec::new(),
             near: Vec::new(),
             removed: Vec::new(),
@@ -310,8 +324,8 @@ impl<E: NetEntity> Viewer<E> {
                 if item.fresh() {
                     entities.push(cur[item.index as usize].clone());
                     ids.push(item.id);
-                } else if let Some(predicted) = &item.predicted {
-                    entities.push(predicted.clone());
+                } else if item.predicted != NONE {
+                    entities.push(self.predictions[item.predicted as usize].clone());
                     ids.push(item.id);
                     exact = false;
                 }
@@ -327,11 +341,10 @@ impl<E: NetEntity> Viewer<E> {
         });
         // Each entity was compared with its prediction once, in `classify`:
         // the payload is written from that, not compared again.
-        let written = self
-            .items
-            .iter()
-            .filter(|i| i.written())
-            .map(|i| (&cur[i.index as usize], i.predicted.as_ref()));
+        let written = self.items.iter().filter(|i| i.written()).map(|i| {
+            let predicted = (i.predicted != NONE).then(|| &self.predictions[i.predicted as usize]);
+            (&cur[i.index as usize], predicted)
+        });
         let frame = with_encoder(|encoder| {
             let payload = encoder.encode_parts(self.removed.iter().copied(), written);
             snapshot_frame(now, base.as_ref().map(|b| b.snapshot.tick), payload)
@@ -386,6 +399,7 @@ impl<E: NetEntity> Viewer<E> {
         let cur = &published.snapshot.entities;
         let budgeted = self.budget.is_some();
         self.items.clear();
+        self.predictions.clear();
         self.removed.clear();
         let (mut bi, mut pi) = (0usize, 0usize);
         for (n, s) in seen.iter().enumerate() {
@@ -401,6 +415,7 @@ impl<E: NetEntity> Viewer<E> {
                 self.removed.push(base_ids[bi]);
                 bi += 1;
             }
+            // Without a budget `prio` stays empty.
             while pi < self.prio.len() && self.prio[pi].id < id {
                 pi += 1;
             }
@@ -445,9 +460,10 @@ impl<E: NetEntity> Viewer<E> {
                         } else {
                             0
                         };
-                        (class_of(must), Some(predicted), cost)
+                        self.predictions.push(predicted);
+                        (class_of(must), (self.predictions.len() - 1) as u32, cost)
                     } else {
-                        (Class::Fresh, None, 0)
+                        (Class::Fresh, NONE, 0)
                     }
                 }
                 None => {
@@ -458,7 +474,7 @@ impl<E: NetEntity> Viewer<E> {
                     } else {
                         0
                     };
-                    (class_of(must), None, cost)
+                    (class_of(must), NONE, cost)
                 }
             };
             self.items.push(Item {
@@ -514,6 +530,15 @@ impl<E: NetEntity> Viewer<E> {
     /// leaving the view forgets it), and counts what the budget deferred and
     /// how fresh the nearest entities are.
     fn carry_priorities(&mut self, now: Tick) {
+        if self.budget.is_none() {
+            // Every visible entity is up to date after the frame, and no
+            // priority is ever read.
+            let near = self.items.iter().filter(|i| i.weight != ALWAYS).count();
+            let near = near.min(NEAR) as u64;
+            self.counts.near_total += near;
+            self.counts.near_fresh += near;
+            return;
+        }
         self.next_prio.clear();
         self.near.clear();
         for item in &self.items {
@@ -578,12 +603,7 @@ impl<E: NetEntity> Viewer<E> {
             (Some(a), Some(b)) => std::ptr::eq(a.as_ptr(), Arc::as_ptr(b)),
             _ => false,
         };
-        let present = || {
-            self.items
-                .iter()
-                .filter(|i| i.fresh() || i.predicted.is_some())
-                .map(|i| i.id)
-        };
+        let present = || self.items.iter().filter(|i| i.present()).map(|i| i.id);
         let all_fresh = |bits: &[u64]| bits.iter().all(|&b| b == 0);
         let mut view = None;
         for f in frames.iter() {
@@ -612,11 +632,7 @@ impl<E: NetEntity> Viewer<E> {
     /// The count and a hash of the ids the client holds after this frame.
     fn present_ids(&self) -> PresentIds {
         let mut ids = PresentIds { count: 0, hash: 0 };
-        for item in self
-            .items
-            .iter()
-            .filter(|i| i.fresh() || i.predicted.is_some())
-        {
+        for item in self.items.iter().filter(|i| i.present()) {
             ids.count += 1;
             ids.hash = (ids.hash.rotate_left(5) ^ u64::from(item.id.0))
                 .wrapping_mul(0x517c_c1b7_2722_0a95);
