@@ -12,8 +12,8 @@ use tickwire::Arena;
 use tickwire::Config;
 
 // Snapshots, frames and views are allocated on one thread and freed on
-// another; glibc's malloc spent about 5 % of the server's CPU on it under
-// arena-v2 (docs/BENCHMARKS.md).
+// another: under arena-v2 glibc's malloc cost about 6 % more server CPU
+// (docs/BENCHMARKS.md, "arena-v2").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
