@@ -719,6 +719,27 @@ mod tests {
         views
     }
 
+    /// Decodes a viewer's frame as its client does, against the states it
+    /// holds by tick.
+    fn decode_as_client(
+        frame: &[u8],
+        held: &BTreeMap<u32, Snapshot<ArenaEntity>>,
+    ) -> Snapshot<ArenaEntity> {
+        let ServerMsg::Snapshot {
+            tick,
+            baseline,
+            payload,
+        } = decode_server(frame, 1 << 20).expect("a snapshot frame")
+        else {
+            panic!("not a snapshot");
+        };
+        let base = baseline.map(|b| {
+            held.get(&b.0)
+                .expect("the baseline is one the client holds")
+        });
+        decode_delta(base, tick, &payload).expect("decodes")
+    }
+
     struct Run {
         /// Every frame's size, by tick.
         sizes: Vec<usize>,
@@ -751,21 +772,8 @@ mod tests {
                 .of(crate::protocol::PlayerId(1));
             let out = viewer.frame(&published, seen, acked, None);
             sizes.push(out.frame.len());
-            let ServerMsg::Snapshot {
-                tick,
-                baseline,
-                payload,
-            } = decode_server(&out.frame, 1 << 20).expect("a snapshot frame")
-            else {
-                panic!("not a snapshot");
-            };
-            assert_eq!(tick, Tick(t));
-            let base = baseline.map(|b| {
-                client
-                    .get(&b.0)
-                    .expect("the baseline is one the client holds")
-            });
-            let decoded = decode_delta(base, tick, &payload).expect("decodes");
+            let decoded = decode_as_client(&out.frame, &client);
+            assert_eq!(decoded.tick, Tick(t));
             let view = viewer.ring[t as usize % RING].as_ref().unwrap();
             assert_eq!(
                 decoded, view.snapshot,
@@ -964,16 +972,7 @@ mod tests {
                     let seen = published.views.as_ref().unwrap().of(player);
                     let out = viewer.frame(&published, seen, acked[p], None);
                     shared += usize::from(out.shared);
-                    let ServerMsg::Snapshot {
-                        tick,
-                        baseline,
-                        payload,
-                    } = decode_server(&out.frame, 1 << 20).expect("a snapshot frame")
-                    else {
-                        panic!("not a snapshot");
-                    };
-                    let base = baseline.map(|b| &clients[p][&b.0]);
-                    let decoded = decode_delta(base, tick, &payload).expect("decodes");
+                    let decoded = decode_as_client(&out.frame, &clients[p]);
                     let view = viewer.ring[t as usize % RING].as_ref().unwrap();
                     assert_eq!(decoded, view.snapshot, "seed {seed}, tick {t}, client {p}");
                     if BUDGETS[p].is_none() {
