@@ -115,10 +115,66 @@ pub struct ArenaInput {
     pub buttons: u8,
 }
 
+/// A walking NPC of arena or arena-v2.
 #[derive(Debug)]
-struct Npc {
-    entity: ArenaEntity,
+struct Npc<E> {
+    entity: E,
     walker: Walker,
+}
+
+/// An entity an NPC's walker moves: arena's and arena-v2's.
+trait Walks {
+    fn body(&mut self) -> Body<'_>;
+}
+
+impl Walks for ArenaEntity {
+    fn body(&mut self) -> Body<'_> {
+        Body {
+            pos: &mut self.pos,
+            vel: &mut self.vel,
+            angle: &mut self.angle,
+        }
+    }
+}
+
+/// NPC speed in position quanta per tick, and ticks between two turns, at
+/// `tick_rate`.
+fn npc_pace(tick_rate: u16) -> (f32, u32) {
+    let rate = tick_rate.max(1);
+    (
+        NPC_SPEED * POS_SCALE / f32::from(rate),
+        NPC_TURN_SECONDS * u32::from(rate),
+    )
+}
+
+/// `count` NPCs of `seed`, numbered from 1, each placed at random within
+/// `0..=edge` and made by `make(id, pos, vel, angle)`.
+fn spawn_npcs<E>(
+    seed: u64,
+    count: u32,
+    (speed, turn_period): (f32, u32),
+    edge: i32,
+    rng: &mut fastrand::Rng,
+    make: impl Fn(EntityId, IVec2, IVec2, u16) -> E,
+) -> Vec<Npc<E>> {
+    (0..count)
+        .map(|index| {
+            let (walker, angle, vel) = Walker::new(seed, index, turn_period, speed);
+            let pos = IVec2::new(rng.i32(0..=edge), rng.i32(0..=edge));
+            Npc {
+                entity: make(EntityId(index + 1), pos, vel, angle),
+                walker,
+            }
+        })
+        .collect()
+}
+
+/// One tick of every NPC's walk, bouncing off the walls at 0 and `edge`.
+fn step_npcs<E: Walks>(npcs: &mut [Npc<E>], tick: Tick, period: u32, speed: i32, edge: i32) {
+    for npc in npcs {
+        npc.walker
+            .step(tick, period, speed, edge, npc.entity.body());
+    }
 }
 
 #[derive(Debug)]
@@ -136,7 +192,7 @@ struct Player {
 /// The arena-v1 game.
 #[derive(Debug)]
 pub struct Arena {
-    npcs: Vec<Npc>,
+    npcs: Vec<Npc<ArenaEntity>>,
     players: Vec<Player>,
     spawn_rng: fastrand::Rng,
     next_entity: u32,
@@ -386,28 +442,24 @@ impl Game for Arena {
     type Event = ArenaEvent;
 
     fn new(settings: &MatchSettings) -> Self {
-        let rate = f32::from(settings.tick_rate.max(1));
-        let npc_speed = NPC_SPEED * POS_SCALE / rate;
-        let turn_period = NPC_TURN_SECONDS * u32::from(settings.tick_rate.max(1));
+        let (npc_speed, turn_period) = npc_pace(settings.tick_rate);
         let mut spawn_rng = fastrand::Rng::with_seed(settings.seed);
-        let npcs = (0..NPC_COUNT)
-            .map(|index| {
-                let (walker, angle, vel) =
-                    Walker::new(settings.seed, index, turn_period, npc_speed);
-                Npc {
-                    entity: ArenaEntity {
-                        id: EntityId(index + 1),
-                        kind: KIND_NPC,
-                        pos: Self::random_position(&mut spawn_rng),
-                        vel,
-                        angle,
-                        hp: START_HP,
-                        last_input_seq: 0,
-                    },
-                    walker,
-                }
-            })
-            .collect();
+        let npcs = spawn_npcs(
+            settings.seed,
+            NPC_COUNT,
+            (npc_speed, turn_period),
+            WORLD_QUANTA,
+            &mut spawn_rng,
+            |id, pos, vel, angle| ArenaEntity {
+                id,
+                kind: KIND_NPC,
+                pos,
+                vel,
+                angle,
+                hp: START_HP,
+                last_input_seq: 0,
+            },
+        );
         Arena {
             npcs,
             players: Vec::with_capacity(usize::from(settings.capacity)),
@@ -492,16 +544,8 @@ impl Game for Arena {
     }
 
     fn step(&mut self, tick: Tick) {
-        for npc in &mut self.npcs {
-            let e = &mut npc.entity;
-            let body = Body {
-                pos: &mut e.pos,
-                vel: &mut e.vel,
-                angle: &mut e.angle,
-            };
-            let (period, speed) = (self.turn_period, self.npc_step);
-            npc.walker.step(tick, period, speed, WORLD_QUANTA, body);
-        }
+        let (period, speed) = (self.turn_period, self.npc_step);
+        step_npcs(&mut self.npcs, tick, period, speed, WORLD_QUANTA);
         for p in &mut self.players {
             move_player(&mut p.entity, p.wish);
         }

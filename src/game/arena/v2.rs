@@ -8,8 +8,8 @@
 //! bandwidth budget the nearest are sent first.
 
 use super::{
-    move_player_in, player_step, take_input_of, wish_of, ArenaInput, ArenaKind, Body, Walker,
-    KIND_NPC, KIND_PLAYER, NPC_SPEED, NPC_TURN_SECONDS, POS_SCALE, START_HP,
+    move_player_in, npc_pace, player_step, spawn_npcs, step_npcs, take_input_of, wish_of,
+    ArenaInput, ArenaKind, Body, Npc, Walks, KIND_NPC, KIND_PLAYER, POS_SCALE, START_HP,
 };
 use crate::game::grid::SpatialGrid;
 use crate::game::{Game, MatchSettings, View};
@@ -63,10 +63,14 @@ impl ArenaV2Entity {
     }
 }
 
-#[derive(Debug)]
-struct Npc {
-    entity: ArenaV2Entity,
-    walker: Walker,
+impl Walks for ArenaV2Entity {
+    fn body(&mut self) -> Body<'_> {
+        Body {
+            pos: &mut self.pos,
+            vel: &mut self.vel,
+            angle: &mut self.angle,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -79,7 +83,7 @@ struct Player {
 /// The arena-v2 game.
 #[derive(Debug)]
 pub struct ArenaV2 {
-    npcs: Vec<Npc>,
+    npcs: Vec<Npc<ArenaV2Entity>>,
     players: Vec<Player>,
     spawn_rng: fastrand::Rng,
     next_entity: u32,
@@ -125,28 +129,24 @@ impl Game for ArenaV2 {
     type Event = NoMessages;
 
     fn new(settings: &MatchSettings) -> Self {
-        let rate = f32::from(settings.tick_rate.max(1));
-        let npc_speed = NPC_SPEED * POS_SCALE / rate;
-        let turn_period = NPC_TURN_SECONDS * u32::from(settings.tick_rate.max(1));
+        let (npc_speed, turn_period) = npc_pace(settings.tick_rate);
         let mut spawn_rng = fastrand::Rng::with_seed(settings.seed);
-        let npcs = (0..NPC_COUNT)
-            .map(|index| {
-                let (walker, angle, vel) =
-                    Walker::new(settings.seed, index, turn_period, npc_speed);
-                Npc {
-                    entity: ArenaV2Entity {
-                        id: EntityId(index + 1),
-                        kind: KIND_NPC,
-                        pos: random_position(&mut spawn_rng),
-                        vel,
-                        angle,
-                        hp: START_HP,
-                        last_input_seq: 0,
-                    },
-                    walker,
-                }
-            })
-            .collect();
+        let npcs = spawn_npcs(
+            settings.seed,
+            NPC_COUNT,
+            (npc_speed, turn_period),
+            WORLD_QUANTA,
+            &mut spawn_rng,
+            |id, pos, vel, angle| ArenaV2Entity {
+                id,
+                kind: KIND_NPC,
+                pos,
+                vel,
+                angle,
+                hp: START_HP,
+                last_input_seq: 0,
+            },
+        );
         let mut game = ArenaV2 {
             npcs,
             players: Vec::with_capacity(usize::from(settings.capacity)),
@@ -200,16 +200,8 @@ impl Game for ArenaV2 {
     }
 
     fn step(&mut self, tick: Tick) {
-        for npc in &mut self.npcs {
-            let e = &mut npc.entity;
-            let body = Body {
-                pos: &mut e.pos,
-                vel: &mut e.vel,
-                angle: &mut e.angle,
-            };
-            let (period, speed) = (self.turn_period, self.npc_step);
-            npc.walker.step(tick, period, speed, WORLD_QUANTA, body);
-        }
+        let (period, speed) = (self.turn_period, self.npc_step);
+        step_npcs(&mut self.npcs, tick, period, speed, WORLD_QUANTA);
         for p in &mut self.players {
             move_player_in(&mut p.entity.pos, &mut p.entity.vel, p.wish, WORLD_QUANTA);
         }
