@@ -703,9 +703,17 @@ mod tests {
         }
     }
 
-    /// A random view of `snapshot`: each entity seen with some chance, with
-    /// a weight of its own (as nearness changes slowly); the own entity always.
-    fn random_view(snapshot: &Snapshot<ArenaEntity>, rng: &mut fastrand::Rng, share: u8) -> Views {
+    /// The only player of `with_random_view`.
+    const ONE: crate::protocol::PlayerId = crate::protocol::PlayerId(1);
+
+    /// `snapshot` published with a random view for player `ONE`: each entity
+    /// seen with some chance, with a weight of its own (as nearness changes
+    /// slowly); the own entity always.
+    fn with_random_view(
+        snapshot: Snapshot<ArenaEntity>,
+        rng: &mut fastrand::Rng,
+        share: u8,
+    ) -> Published<ArenaEntity> {
         let mut view = crate::game::View::new();
         for e in &snapshot.entities {
             if rng.u8(..) < share {
@@ -714,9 +722,9 @@ mod tests {
         }
         view.see(OWN, ALWAYS);
         let mut views = Views::default();
-        views.push(snapshot, crate::protocol::PlayerId(1), &mut view);
+        views.push(&snapshot, ONE, &mut view);
         views.finish();
-        views
+        Published::with_views(snapshot, Some(views))
     }
 
     /// Decodes a viewer's frame as its client does, against the states it
@@ -763,13 +771,8 @@ mod tests {
         for t in 1..=ticks {
             step(&mut world, &mut next_id, &mut rng);
             let snapshot = Snapshot::new(Tick(t), world.clone());
-            let views = random_view(&snapshot, &mut rng, share);
-            let published = Published::with_views(snapshot, Some(views));
-            let seen = published
-                .views
-                .as_ref()
-                .unwrap()
-                .of(crate::protocol::PlayerId(1));
+            let published = with_random_view(snapshot, &mut rng, share);
+            let seen = published.views.as_ref().unwrap().of(ONE);
             let out = viewer.frame(&published, seen, acked, None);
             sizes.push(out.frame.len());
             let decoded = decode_as_client(&out.frame, &client);
@@ -886,13 +889,8 @@ mod tests {
         for t in 1..=20u32 {
             step(&mut world, &mut next_id, &mut rng);
             let snapshot = Snapshot::new(Tick(t), world.clone());
-            let views = random_view(&snapshot, &mut rng, 128);
-            let published = Published::with_views(snapshot, Some(views));
-            let seen = published
-                .views
-                .as_ref()
-                .unwrap()
-                .of(crate::protocol::PlayerId(1));
+            let published = with_random_view(snapshot, &mut rng, 128);
+            let seen = published.views.as_ref().unwrap().of(ONE);
             let acked = t - 1;
             let fa = a.frame(&published, seen, acked, None);
             let fb = b.frame(&published, seen, acked, None);
