@@ -204,6 +204,8 @@ pub struct MatchLoop<G: Game> {
     held_per_player: usize,
     /// Ticks between input-timing reports (about half a second).
     report_every: u32,
+    /// The tick whose snapshot carries the next input-timing reports.
+    next_report: u32,
     /// The newest snapshots, oldest first, for lag compensation: at most
     /// `rewind_ticks + 1`, shared with the connections (no copy).
     history: VecDeque<Arc<Published<G::Entity>>>,
@@ -299,6 +301,7 @@ impl<G: Game> MatchLoop<G> {
             max_lead_ticks: (parts.max_input_lead.as_nanos() / dt.as_nanos()).max(1) as u32,
             held_per_player: parts.held_per_player.max(1),
             report_every: u32::from(rate / 2).max(1),
+            next_report: u32::from(rate / 2).max(1),
             history: VecDeque::new(),
             view: View::new(),
             last_published: None,
@@ -501,6 +504,21 @@ impl<G: Game> MatchLoop<G> {
         }
     }
 
+    /// Skipped slots moved the tick grid later: every timed input sent for
+    /// the old grid now comes that much early. The report windows so far
+    /// (before the move) go out with this tick's snapshot, and the next ones
+    /// after a few ticks rather than half a second, so that clients see
+    /// the move and follow it at once (`InputClock`).
+    fn grid_moved(&mut self) {
+        for p in &mut self.players {
+            if let Some(timing) = p.timing.take() {
+                p.slot.set_timing(timing);
+            }
+        }
+        let soon = (self.report_every / 8).max(2);
+        self.next_report = self.tick.0.saturating_add(soon).min(self.next_report);
+    }
+
     /// Hands one input or message of the player at `index` to the game, at
     /// tick `next` (whose processing began at `now`).
     fn apply_one(
@@ -649,7 +667,10 @@ impl<G: Game> MatchLoop<G> {
             }
             self.history.push_back(published.clone());
         }
-        let report = self.tick.0 % self.report_every == 0;
+        let report = self.tick.0 >= self.next_report;
+        if report {
+            self.next_report = self.tick.0.saturating_add(self.report_every);
+        }
         for p in &mut self.players {
             // Before the snapshot, whose push wakes the writer that sends it.
             if report {
@@ -723,6 +744,7 @@ impl<G: Game> TickTask for MatchLoop<G> {
             behind = ((now - due).as_nanos() / self.dt.as_nanos()) as u64;
             self.stats.overruns.fetch_add(behind, Ordering::Relaxed);
             self.next_slot += behind;
+            self.grid_moved();
         }
         self.next_slot += 1;
         if self.frozen {
@@ -994,6 +1016,63 @@ mod tests {
         // Four ticks at 240 Hz: about -16.7 ms, in tenths of a millisecond.
         assert!((-170..=-160).contains(&report.lead_min), "{report:?}");
         assert_eq!(report.lead_min, report.lead_max, "one input");
+    }
+
+    #[test]
+    fn skipped_slots_send_the_report_window_so_far_and_the_next_within_a_few_ticks() {
+        let mut task = arena_loop();
+        let slot = with_player(&mut task);
+        let mut seq = 0;
+        let mut timed_step = |task: &mut MatchLoop<Arena>| {
+            seq += 1;
+            let next = task.tick.0 + 1;
+            task.inputs.push(input_of_7(seq, Some(next))).unwrap();
+            task.step_and_publish();
+        };
+        for _ in 0..5 {
+            timed_step(&mut task);
+        }
+        assert_eq!(
+            slot.take_timing(),
+            None,
+            "half a second is 120 ticks at 240 Hz"
+        );
+        // 2.5 slots late: two skipped, and the window so far goes out with
+        // this tick's snapshot.
+        let late = task.deadline() + task.dt * 5 / 2;
+        assert!(task.run(late));
+        assert_eq!(task.stats.overruns.load(Ordering::Relaxed), 2);
+        let before = slot.take_timing().expect("the window before the skip");
+        assert_eq!(before.late, 0, "{before:?}");
+        // The next report comes after a few ticks, not after 120.
+        let mut waited = 0;
+        let after = loop {
+            timed_step(&mut task);
+            waited += 1;
+            if let Some(report) = slot.take_timing() {
+                break report;
+            }
+            assert!(
+                waited < task.report_every / 4,
+                "no report within {waited} ticks"
+            );
+        };
+        assert!(
+            waited >= 2,
+            "a window of a couple of inputs at least: {waited}"
+        );
+        assert_eq!(after.late, 0, "{after:?}");
+        // And then every `report_every` ticks again.
+        let mut gap = 0;
+        loop {
+            timed_step(&mut task);
+            gap += 1;
+            if slot.take_timing().is_some() {
+                break;
+            }
+            assert!(gap <= task.report_every);
+        }
+        assert_eq!(gap, task.report_every);
     }
 
     #[test]

@@ -16,14 +16,17 @@
  * The input clock is the Rust client's `InputClock` (src/client/timing.rs),
  * with the same constants and rules, in milliseconds. It keeps its own fit
  * of the arrivals (`origin + T * dt` for tick `T`) rather than sharing
- * TickClock's: rendering follows later arrivals faster and starts over after
- * a stall, where sending errs towards early, which is safe (an early input
- * waits for its tick; a late one costs one). An input for tick `T` is sent
- * `sendAhead` before that arrival: one round trip plus the server's time to
- * simulate and send, plus a margin. The server's `InputTiming` reports say
- * how early inputs really arrived, and correct `sendAhead` until the worst
- * input of a report window arrives `margin` before its tick, `margin`
- * following the spread of arrivals (jitter).
+ * TickClock's: rendering follows later arrivals and starts over after a
+ * stall, where the input clock fixes `origin` from the earliest arrival
+ * until the first `InputTiming` report and holds it from then on: the
+ * reports alone move the sends, since they measure exactly how early inputs
+ * reach their tick. An input for tick `T` is sent `sendAhead` before
+ * `origin + T * dt`. A report's error (its least lead against `margin`,
+ * half the usual spread of leads above a floor) is corrected by half, at
+ * once when the whole window came over half a tick early (the server
+ * skipped tick slots) or inputs were late without a stall, and not at all
+ * for lateness in one window whose spread was three times the usual (a
+ * stall: following it would send every input early for seconds).
  * @module
  */
 
@@ -108,14 +111,17 @@ const MIN_MARGIN_MS = 0.75;
  * twice a second): a few reports settle it without chasing noise.
  */
 const GAIN = 0.5;
+/** A window whose spread of leads is this many times the usual one had a stall in it. */
+const STALL_SPREAD = 3;
 /**
- * How fast the arrival fit follows arrivals later than it predicts (a
- * slower path, a drifting clock); earlier ones move it at once.
+ * The first reports: their lateness is followed at once even in a stalled
+ * window (the first guess may be short by anything), their earliness by half
+ * however early (the first guess errs early on purpose).
  */
-const ORIGIN_RISE = 0.02;
+const SETTLING_REPORTS = 2;
 /** How fast the smoothed spread follows each report's. */
 const SPREAD_WEIGHT = 0.25;
-/** The most `sendAhead` can be: inputs are never sent more than a second ahead. */
+/** The most `sendAhead` can be, either way. */
 const MAX_SEND_AHEAD_MS = 1000;
 /** The largest tick (a u32). */
 const MAX_TICK = 2 ** 32 - 1;
@@ -128,12 +134,15 @@ const MAX_TICK = 2 ** 32 - 1;
 
 export class InputClock {
   #dtMs;
-  /** Local time at which tick 0's snapshot would arrive, at the earliest; null before a snapshot. @type {number | null} */
+  /** Local time at which tick 0's snapshot would arrive, at the earliest (held once reports steer); null before a snapshot. @type {number | null} */
   #origin = null;
+  /** Before `origin + T * dt` that the input for `T` is sent; negative once the server's grid moved later than the fit. */
   #sendAheadMs;
   #marginMs = 2 * MIN_MARGIN_MS;
   /** Smoothed spread (max - min lead) of report windows, in ms. */
   #spreadMs = 0;
+  /** The previous report's window had a stall in it. */
+  #stalledBefore = false;
   /** @type {number | null} */
   #lastSent = null;
   #reports = 0;
@@ -155,14 +164,14 @@ export class InputClock {
   }
 
   /**
-   * A snapshot of `tick` arrived at `atMs`.
+   * A snapshot of `tick` arrived at `atMs`: until the first report, the earliest arrival fixes `origin`.
    * @param {number} tick
    * @param {number} atMs
    */
   onSnapshot(tick, atMs) {
+    if (this.#reports > 0) return;
     const estimate = atMs - tick * this.#dtMs;
     if (this.#origin === null || estimate < this.#origin) this.#origin = estimate;
-    else this.#origin += (estimate - this.#origin) * ORIGIN_RISE;
   }
 
   /**
@@ -175,14 +184,27 @@ export class InputClock {
   onReport(leadMinMs, leadMaxMs, late) {
     this.#reports++;
     const spread = Math.max(0, leadMaxMs - leadMinMs);
-    this.#spreadMs = this.#reports === 1 ? spread : this.#spreadMs + (spread - this.#spreadMs) * SPREAD_WEIGHT;
+    // A stall: leads spread far wider than usual, not the jitter the margin covers.
+    const stalled = this.#reports > 1 && spread > Math.max(STALL_SPREAD * this.#spreadMs, 4 * MIN_MARGIN_MS);
+    // Two stalled windows in a row: the path's jitter is that wide.
+    const lasting = stalled && this.#stalledBefore;
+    this.#stalledBefore = stalled;
+    if (this.#reports === 1) this.#spreadMs = Math.min(spread, this.#dtMs / 2);
+    else if (!stalled || lasting) this.#spreadMs += (Math.min(spread, this.#dtMs) - this.#spreadMs) * SPREAD_WEIGHT;
     // Half the usual spread on top of the least margin: the worst input of
     // the next window rarely falls further than that.
     this.#marginMs = Math.min(MIN_MARGIN_MS + this.#spreadMs / 2, this.#dtMs / 2);
     const error = leadMinMs - this.#marginMs;
-    // Late inputs cost the player a tick: correct at once.
-    this.#sendAheadMs -= late > 0 || error < 0 ? error : error * GAIN;
-    this.#sendAheadMs = Math.min(Math.max(this.#sendAheadMs, 0), MAX_SEND_AHEAD_MS);
+    const wasLate = late > 0 || leadMinMs < 0;
+    const settling = this.#reports <= SETTLING_REPORTS;
+    let step;
+    // The whole window came over half a tick early: the grid moved (not
+    // while settling: the first guess is early on purpose).
+    if (error > this.#dtMs / 2 && !settling) step = error;
+    else if (wasLate && (!stalled || lasting || settling)) step = error;
+    else if (wasLate) step = 0; // one stalled window: the next one says whether it lasts
+    else step = error * GAIN;
+    this.#sendAheadMs = Math.min(Math.max(this.#sendAheadMs - step, -MAX_SEND_AHEAD_MS), MAX_SEND_AHEAD_MS);
   }
 
   /**
@@ -193,7 +215,7 @@ export class InputClock {
    */
   due(nowMs) {
     if (this.#origin === null) return null;
-    // Ticks whose arrival minus `sendAhead` is still to come.
+    // Ticks whose send time (`origin + T * dt - sendAhead`) is still to come.
     const elapsed = Math.max(0, nowMs + this.#sendAheadMs - this.#origin);
     let tick = Math.floor(elapsed / this.#dtMs) + 1;
     if (this.#lastSent !== null) tick = Math.max(tick, this.#lastSent + 1);
@@ -210,7 +232,7 @@ export class InputClock {
     this.#lastSent = tick;
   }
 
-  /** How long before a tick's snapshot arrives its input is sent, in ms. */
+  /** How long before `origin + T * dt` the input for `T` is sent, in ms (negative once the server skipped slots). */
   get sendAheadMs() {
     return this.#sendAheadMs;
   }
