@@ -596,15 +596,21 @@ fn origin_allowed(allowed: &[String], headers: &HeaderMap) -> Result<(), &'stati
     }
 }
 
+/// Bytes of queued messages after which tungstenite writes without waiting
+/// for the flush: a tick's events, snapshot and report are far less.
+const WRITE_BATCH: usize = 64 * 1024;
+
 /// tungstenite's buffers sized for tiny client messages: its default 128 KiB
 /// read buffer would cost ~128 KiB of memory per connection (and is zeroed on
 /// every read), and its default message limits would let a client make the
 /// server buffer 64 MiB. A read buffer the size of the largest message reads
-/// any legal frame in one go.
+/// any legal frame in one go. The write buffer holds a tick's messages
+/// until the writer flushes them in one write (its capacity is the largest
+/// tick's, whatever this target).
 fn websocket_config(max_message: usize) -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(max_message.clamp(256, 4096))
-        .write_buffer_size(0)
+        .write_buffer_size(WRITE_BATCH)
         .max_write_buffer_size(256 * 1024)
         .max_message_size(Some(max_message))
         .max_frame_size(Some(max_message))

@@ -143,7 +143,34 @@ async fn send_within<S>(sink: &mut Sink<S>, msg: Message, limit: Duration) -> Re
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut send = std::pin::pin!(sink.send(msg));
+    within(sink.send(msg), limit).await
+}
+
+/// Queues one message for the next flush (tungstenite's write buffer), so
+/// that a tick's events, snapshot and timing report leave in one write: one
+/// system call and one TCP segment, not one per message.
+async fn feed_within<S>(sink: &mut Sink<S>, msg: Message, limit: Duration) -> Result<(), SendFailed>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    within(sink.feed(msg), limit).await
+}
+
+/// Writes out what `feed_within` queued.
+async fn flush_within<S>(sink: &mut Sink<S>, limit: Duration) -> Result<(), SendFailed>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    within(sink.flush(), limit).await
+}
+
+/// Runs a send, giving a socket that does not drain at most `limit`. The
+/// common case completes on its first poll, and arms no timer.
+async fn within<F>(send: F, limit: Duration) -> Result<(), SendFailed>
+where
+    F: Future<Output = Result<(), tokio_tungstenite::tungstenite::Error>>,
+{
+    let mut send = std::pin::pin!(send);
     let first = std::future::poll_fn(|cx| Poll::Ready(send.as_mut().poll(cx))).await;
     let result = match first {
         Poll::Ready(result) => result,
@@ -172,7 +199,8 @@ enum NoticeEnd {
     Failed(SendFailed),
 }
 
-/// Sends the events and refusals the match queued for this connection.
+/// Queues the events and refusals the match queued for this connection
+/// (written out with the snapshot that follows them, or by the close).
 async fn send_notices<E, S>(
     sink: &mut Sink<S>,
     slot: &OutboundSlot<E>,
@@ -217,7 +245,7 @@ where
         };
         metrics::counter!("tickwire_events_sent_total").increment(1);
         let frame = super::encode(&msg);
-        send_within(sink, Message::Binary(frame), limit)
+        feed_within(sink, Message::Binary(frame), limit)
             .await
             .map_err(NoticeEnd::Failed)?;
     }
@@ -421,6 +449,10 @@ where
                         };
                         break (Some((code, reason.into())), Some(End::left(reason)));
                     }
+                    // Woken for notices alone: they leave now.
+                    if let Err(failure) = flush_within(&mut sink, limit).await {
+                        break (None, Some(failed(failure)));
+                    }
                     continue;
                 };
                 let acked = shared.acked.load(Ordering::Relaxed);
@@ -447,10 +479,11 @@ where
                 };
                 counts.bytes_out += frame.len() as u64;
                 counts.payload_sizes.push(frame.len() as f64);
-                if let Err(failure) = send_within(&mut sink, Message::Binary(frame), limit).await {
+                if let Err(failure) = feed_within(&mut sink, Message::Binary(frame), limit).await {
                     break (None, Some(failed(failure)));
                 }
-                // After the snapshot: it is what the client is waiting for.
+                // After the snapshot (it is what the client is waiting for),
+                // in the same write.
                 if let Some(report) = slot.take_timing() {
                     let timing = super::encode(&ServerMsg::InputTiming {
                         lead_min: report.lead_min,
@@ -462,10 +495,13 @@ where
                         v.charge(timing.len());
                     }
                     if let Err(failure) =
-                        send_within(&mut sink, Message::Binary(timing), limit).await
+                        feed_within(&mut sink, Message::Binary(timing), limit).await
                     {
                         break (None, Some(failed(failure)));
                     }
+                }
+                if let Err(failure) = flush_within(&mut sink, limit).await {
+                    break (None, Some(failed(failure)));
                 }
             }
             Event::Cancelled => break shutting_down(),
