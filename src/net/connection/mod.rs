@@ -6,6 +6,7 @@
 mod join;
 mod reader;
 mod roster;
+mod send;
 mod writer;
 
 pub(crate) use roster::Roster;

@@ -3,25 +3,24 @@
 //! reader asks for, heartbeat pings, and the close frame; and keeps the
 //! connection honest (silence, acks, floods), with a deadline on every send.
 
+use super::send::{
+    feed_within, flush_within, send_failure, send_notices, send_within, NoticeEnd, SendFailed, Sink,
+};
 use super::{close_label, close_message, count_close, Control, End, Shared};
 use crate::game::Game;
 use crate::net::App;
 use crate::protocol::{EntityId, PlayerId};
-use crate::protocol::{ErrorCode, ServerMsg, Tick, MAX_BASELINE_AGE};
+use crate::protocol::{ServerMsg, Tick, MAX_BASELINE_AGE};
 use crate::snapshot::NetEntity;
-use crate::tick::{Budget, Notice, OutboundSlot, Published, SlotClosed, Viewer};
+use crate::tick::{Budget, OutboundSlot, Published, SlotClosed, Viewer};
 use bytes::Bytes;
-use futures_util::stream::SplitSink;
 use futures_util::SinkExt;
-use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::WebSocketStream;
 
 /// Snapshots a writer remembers as possible baselines: the protocol's
 /// baseline age limit, so every delta it encodes can come from the frame cache.
@@ -125,141 +124,6 @@ enum Event {
     Control(Option<Control>),
     Housekeeping,
     Cancelled,
-}
-
-/// Why a send did not complete.
-enum SendFailed {
-    /// The peer is gone.
-    Closed,
-    /// The socket did not drain within the send timeout.
-    Stuck,
-}
-
-type Sink<S> = SplitSink<WebSocketStream<S>, Message>;
-
-/// Sends one message, giving a socket that does not drain at most `limit`.
-/// The common case completes on its first poll, and arms no timer.
-async fn send_within<S>(sink: &mut Sink<S>, msg: Message, limit: Duration) -> Result<(), SendFailed>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    within(sink.send(msg), limit).await
-}
-
-/// Queues one message for the next flush (tungstenite's write buffer), so
-/// that a tick's events, snapshot and timing report leave in one write: one
-/// system call and one TCP segment, not one per message.
-async fn feed_within<S>(sink: &mut Sink<S>, msg: Message, limit: Duration) -> Result<(), SendFailed>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    within(sink.feed(msg), limit).await
-}
-
-/// Writes out what `feed_within` queued.
-async fn flush_within<S>(sink: &mut Sink<S>, limit: Duration) -> Result<(), SendFailed>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    within(sink.flush(), limit).await
-}
-
-/// Runs a send, giving a socket that does not drain at most `limit`. The
-/// common case completes on its first poll, and arms no timer.
-async fn within<F>(send: F, limit: Duration) -> Result<(), SendFailed>
-where
-    F: Future<Output = Result<(), tokio_tungstenite::tungstenite::Error>>,
-{
-    let mut send = std::pin::pin!(send);
-    let first = std::future::poll_fn(|cx| Poll::Ready(send.as_mut().poll(cx))).await;
-    let result = match first {
-        Poll::Ready(result) => result,
-        Poll::Pending => match tokio::time::timeout(limit, send).await {
-            Ok(result) => result,
-            Err(_) => return Err(SendFailed::Stuck),
-        },
-    };
-    result.map_err(|_| SendFailed::Closed)
-}
-
-/// How a failed send ends the connection (the peer may come back).
-fn send_failure(failed: SendFailed) -> End {
-    match failed {
-        SendFailed::Closed => End::gone("send failed"),
-        SendFailed::Stuck => {
-            count_close("send_timeout");
-            End::gone("the client's socket did not drain within the send timeout")
-        }
-    }
-}
-
-/// Why sending notices ended the connection.
-enum NoticeEnd {
-    Close(CloseCode, String, End),
-    Failed(SendFailed),
-}
-
-/// Queues the events and refusals the match queued for this connection
-/// (written out with the snapshot that follows them, or by the close).
-async fn send_notices<E, S>(
-    sink: &mut Sink<S>,
-    slot: &OutboundSlot<E>,
-    shared: &Shared,
-    config: &crate::config::Config,
-    limit: Duration,
-) -> Result<(), NoticeEnd>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    while let Some(notice) = slot.next_notice() {
-        let msg = match notice {
-            Notice::Event { seq, body } => ServerMsg::Event {
-                seq,
-                body: body.to_vec(),
-            },
-            Notice::Missed { first, last } => ServerMsg::EventsMissed { first, last },
-            Notice::Ended { seq, result } => ServerMsg::Ended {
-                seq,
-                result: result.to_vec(),
-            },
-            Notice::Denied { message } => {
-                metrics::counter!("tickwire_messages_denied_total", "by" => "game").increment(1);
-                if shared.deny() > config.max_message_denials {
-                    let reason = "too many refused messages";
-                    return Err(NoticeEnd::Close(
-                        CloseCode::Policy,
-                        reason.into(),
-                        End::left(reason),
-                    ));
-                }
-                ServerMsg::Error {
-                    code: ErrorCode::Denied,
-                    message,
-                }
-            }
-            Notice::Kicked { reason } => {
-                let reason = format!("kicked: {reason}");
-                let end = End::left(reason.clone());
-                return Err(NoticeEnd::Close(CloseCode::Policy, reason, end));
-            }
-        };
-        metrics::counter!("tickwire_events_sent_total").increment(1);
-        let frame = super::encode(&msg);
-        feed_within(sink, Message::Binary(frame), limit)
-            .await
-            .map_err(NoticeEnd::Failed)?;
-    }
-    if slot.is_lagging() {
-        // Some events did not fit the queue; they are in the match's log,
-        // and a resume (which replays it) delivers them in order.
-        let reason = "too many events queued for this connection; resume";
-        return Err(NoticeEnd::Close(
-            CloseCode::Again,
-            reason.into(),
-            End::gone(reason),
-        ));
-    }
-    Ok(())
 }
 
 /// Drives one connection's sends until it ends; returns how it ended
