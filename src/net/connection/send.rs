@@ -25,44 +25,12 @@ pub(super) enum SendFailed {
 
 pub(super) type Sink<S> = SplitSink<WebSocketStream<S>, Message>;
 
-/// Sends one message, giving a socket that does not drain at most `limit`.
-/// The common case completes on its first poll, and arms no timer.
-pub(super) async fn send_within<S>(
-    sink: &mut Sink<S>,
-    msg: Message,
-    limit: Duration,
-) -> Result<(), SendFailed>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    within(sink.send(msg), limit).await
-}
-
-/// Queues one message for the next flush (tungstenite's write buffer), so
-/// that a tick's events, snapshot and timing report leave in one write: one
-/// system call and one TCP segment, not one per message.
-pub(super) async fn feed_within<S>(
-    sink: &mut Sink<S>,
-    msg: Message,
-    limit: Duration,
-) -> Result<(), SendFailed>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    within(sink.feed(msg), limit).await
-}
-
-/// Writes out what `feed_within` queued.
-pub(super) async fn flush_within<S>(sink: &mut Sink<S>, limit: Duration) -> Result<(), SendFailed>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    within(sink.flush(), limit).await
-}
-
-/// Runs a send, giving a socket that does not drain at most `limit`. The
-/// common case completes on its first poll, and arms no timer.
-async fn within<F>(send: F, limit: Duration) -> Result<(), SendFailed>
+/// Runs a send (`sink.send(msg)`), a feed (`sink.feed(msg)`: queued in
+/// tungstenite's write buffer for the next flush, so that a tick's events,
+/// snapshot and timing report leave in one write, one system call and one
+/// TCP segment) or a flush, giving a socket that does not drain at most
+/// `limit`. The common case completes on its first poll, and arms no timer.
+pub(super) async fn within<F>(send: F, limit: Duration) -> Result<(), SendFailed>
 where
     F: Future<Output = Result<(), tokio_tungstenite::tungstenite::Error>>,
 {
@@ -141,7 +109,7 @@ where
         };
         metrics::counter!("tickwire_events_sent_total").increment(1);
         let frame = super::encode(&msg);
-        feed_within(sink, Message::Binary(frame), limit)
+        within(sink.feed(Message::Binary(frame)), limit)
             .await
             .map_err(NoticeEnd::Failed)?;
     }

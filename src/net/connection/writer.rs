@@ -3,9 +3,7 @@
 //! reader asks for, heartbeat pings, and the close frame; and keeps the
 //! connection honest (silence, acks, floods), with a deadline on every send.
 
-use super::send::{
-    feed_within, flush_within, send_failure, send_notices, send_within, NoticeEnd, SendFailed, Sink,
-};
+use super::send::{send_failure, send_notices, within, NoticeEnd, SendFailed, Sink};
 use super::{close_label, close_message, count_close, Control, End, Shared};
 use crate::game::Game;
 use crate::net::App;
@@ -268,7 +266,7 @@ where
                 if now.duration_since(last_ping) >= config.heartbeat_interval {
                     last_ping = now;
                     if let Err(failure) =
-                        send_within(&mut sink, Message::Ping(Bytes::new()), limit).await
+                        within(sink.send(Message::Ping(Bytes::new())), limit).await
                     {
                         break (None, Some(failed(failure)));
                     }
@@ -276,9 +274,7 @@ where
             }
             Event::Control(control_msg) => match control_msg {
                 Some(Control::Frame(bytes)) => {
-                    if let Err(failure) =
-                        send_within(&mut sink, Message::Binary(bytes), limit).await
-                    {
+                    if let Err(failure) = within(sink.send(Message::Binary(bytes)), limit).await {
                         break (None, Some(failed(failure)));
                     }
                 }
@@ -314,7 +310,7 @@ where
                         break (Some((code, reason.into())), Some(End::left(reason)));
                     }
                     // Woken for notices alone: they leave now.
-                    if let Err(failure) = flush_within(&mut sink, limit).await {
+                    if let Err(failure) = within(sink.flush(), limit).await {
                         break (None, Some(failed(failure)));
                     }
                     continue;
@@ -343,7 +339,7 @@ where
                 };
                 counts.bytes_out += frame.len() as u64;
                 counts.payload_sizes.push(frame.len() as f64);
-                if let Err(failure) = feed_within(&mut sink, Message::Binary(frame), limit).await {
+                if let Err(failure) = within(sink.feed(Message::Binary(frame)), limit).await {
                     break (None, Some(failed(failure)));
                 }
                 // After the snapshot (it is what the client is waiting for),
@@ -358,13 +354,11 @@ where
                     if let Some(v) = viewer.as_mut() {
                         v.charge(timing.len());
                     }
-                    if let Err(failure) =
-                        feed_within(&mut sink, Message::Binary(timing), limit).await
-                    {
+                    if let Err(failure) = within(sink.feed(Message::Binary(timing)), limit).await {
                         break (None, Some(failed(failure)));
                     }
                 }
-                if let Err(failure) = flush_within(&mut sink, limit).await {
+                if let Err(failure) = within(sink.flush(), limit).await {
                     break (None, Some(failed(failure)));
                 }
             }
@@ -379,7 +373,7 @@ where
     match close {
         Some((code, reason)) => {
             count_close(close_label(code));
-            let _ = send_within(&mut sink, close_message(code, &reason), limit).await;
+            let _ = within(sink.send(close_message(code, &reason)), limit).await;
         }
         // A socket that did not drain gets no more time.
         None if stuck => {}
