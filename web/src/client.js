@@ -591,10 +591,14 @@ export class Client extends EventTarget {
   }
 
   /**
-   * Makes a handshaken socket the client's connection.
+   * Makes a handshaken socket the client's connection. `adopted` runs once
+   * the connection is the client's and before the frames that came with the
+   * Welcome are handled: a `resumed` listener hears of the resume before the
+   * first snapshot after it, as that event promises.
    * @param {Opened} opened
+   * @param {() => void} [adopted]
    */
-  #adopt({ ws, welcome, schema, stopKeeping }) {
+  #adopt({ ws, welcome, schema, stopKeeping }, adopted = () => {}) {
     this.#ws = ws;
     this.#welcome = welcome;
     if (!this.#schema) {
@@ -617,6 +621,7 @@ export class Client extends EventTarget {
       this.#ping();
       this.#pingTimer = setInterval(() => this.#ping(), interval);
     }
+    adopted();
     // Frames that arrived between Welcome and now, in order, then a close.
     for (const ev of stopKeeping()) {
       if (ev.type === 'message') this.#onMessage(/** @type {MessageEvent} */ (ev));
@@ -809,8 +814,7 @@ export class Client extends EventTarget {
           opened.ws.close(NORMAL_CLOSURE);
           return;
         }
-        this.#adopt(opened);
-        this.dispatchEvent(new ResumedEvent(opened.welcome, attempt));
+        this.#adopt(opened, () => this.dispatchEvent(new ResumedEvent(opened.welcome, attempt)));
         return;
       } catch (e) {
         last = asError(e);

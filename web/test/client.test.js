@@ -267,6 +267,26 @@ test('a lost connection resumes, and the new connection starts without baselines
   assert.ok((await client.closed) instanceof MissingBaselineError);
 });
 
+test('a resume whose first snapshot comes in the same read as the Welcome tells resumed first', async () => {
+  const { client, socket } = await joined({ reconnect: { initialBackoffMs: 10 } });
+  const events = record(client, ['resumed', 'snapshot']);
+  socket.serverClose(1006, '');
+  await new Promise((r) => setTimeout(r, 5));
+  const again = FakeSocket.made[1];
+  // Both frames are dispatched before the client has adopted the socket:
+  // undici does this with the frames of one read.
+  again.serverSend(welcomeFrame(false));
+  again.serverSend(snapshotFrame(12, null, vectors.cases[0].payload));
+  await new Promise((r) => setTimeout(r, 5));
+  assert.deepStrictEqual(
+    events.map(([type]) => type),
+    ['resumed', 'snapshot'],
+    'the first snapshot after a resume is heard after the resume',
+  );
+  assert.equal(events[1][1].baseline, null);
+  client.close();
+});
+
 test('close codes say whether the seat waits for a resume', () => {
   assert.equal(new ClosedError(1006, '').resumable, true);
   assert.equal(new ClosedError(1001, 'heartbeat timeout').resumable, true);

@@ -153,7 +153,15 @@ test('two players in one match see each other move, and a dropped one resumes it
     const seqBefore = b.session.nextSeq;
     const disconnected = next(b, 'disconnect');
     // Back, B turns round: A seeing it proves the new connection's inputs count.
-    const resumed = next(b, 'resumed', () => (runB.reverse(), true));
+    // The first snapshot is awaited from the moment B resumes: it may come in
+    // the same read as the Welcome, and be handled before this test's next turn.
+    /** @type {Promise<any> | null} */
+    let firstAfter = null;
+    const resumed = next(b, 'resumed', () => {
+      runB.reverse();
+      firstAfter = next(b, 'snapshot');
+      return true;
+    });
     relay.cut();
     const lost = await within(5000, 'B to notice the lost connection', disconnected);
     assert.ok(lost.error instanceof ClosedError && lost.error.resumable, String(lost.error));
@@ -161,7 +169,8 @@ test('two players in one match see each other move, and a dropped one resumes it
     const back = await within(8000, 'B to resume', resumed);
     assert.equal(back.welcome.entityId, entity);
     assert.equal(b.entityId, entity);
-    const full = await within(3000, 'a snapshot after the resume', next(b, 'snapshot'));
+    assert.ok(firstAfter, 'the resumed listener ran');
+    const full = await within(3000, 'a snapshot after the resume', firstAfter);
     assert.equal(full.baseline, null, 'the first snapshot of a new connection is full');
     assert.ok(full.snapshot.entities.some((e) => e.id === entity), 'the resumed entity is in the world');
     await within(3000, 'B inputs to be applied after the resume', seesMove(a, entity, 1, 500, runB));
