@@ -63,6 +63,12 @@ struct Args {
     /// input timed by the client library to arrive just before its tick.
     #[arg(long)]
     no_input_timing: bool,
+    /// Print every input-timing report of every Nth bot to stderr, one line
+    /// each (`timing bot=.. lead_min_ms=.. lead_max_ms=.. late=..
+    /// send_ahead_ms=.. margin_ms=..`, the clock's state after it): how
+    /// early inputs reach their ticks, and how the clock answers.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    timing_log: Option<u64>,
     /// PEM CA certificate(s) to trust for wss:// and https:// (a private or
     /// test CA); without it the Web PKI roots are trusted. With
     /// --spawn-server and `-- --tls-cert ...`, the bots connect over wss.
@@ -302,6 +308,7 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
     };
     let mut shared = Shared::new(url, args.behavior, tls, !args.no_input_timing);
     shared.matchmake = args.matchmake.clone();
+    shared.timing_log = args.timing_log;
     let shared = Arc::new(shared);
 
     let bar = if args.json {

@@ -120,6 +120,8 @@ pub struct Shared {
     /// `--matchmake`: each bot asks this node's `POST /v1/matchmake` where
     /// to play, instead of dialing `url`.
     pub matchmake: Option<String>,
+    /// `--timing-log N`: every Nth bot prints its timing reports.
+    pub timing_log: Option<u64>,
 }
 
 impl Shared {
@@ -156,6 +158,7 @@ impl Shared {
             input_timing,
             error_samples: Mutex::new(Vec::new()),
             matchmake: None,
+            timing_log: None,
         }
     }
 }
@@ -721,7 +724,17 @@ async fn play<G: BotGame>(
                         shared.sample_error(format!("message refused: {message}"));
                         continue;
                     }
-                    ClientEvent::InputTiming { late, bytes, .. } => {
+                    ClientEvent::InputTiming { late, bytes, lead_min, lead_max } => {
+                        if shared.timing_log.is_some_and(|n| bot % n == 0) {
+                            let clock = client.input_clock();
+                            eprintln!(
+                                "timing bot={bot} lead_min_ms={:.2} lead_max_ms={:.2} late={late} send_ahead_ms={:.2} margin_ms={:.2}",
+                                lead_min * 1e3,
+                                lead_max * 1e3,
+                                clock.send_ahead() * 1e3,
+                                clock.margin().as_secs_f64() * 1e3,
+                            );
+                        }
                         window.add(shared, bytes);
                         let c = &shared.counters;
                         c.late_inputs.fetch_add(u64::from(late), Ordering::Relaxed);

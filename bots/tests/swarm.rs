@@ -255,3 +255,53 @@ fn a_swarm_plays_over_wss_trusting_the_given_ca_and_fails_without_it() {
     );
     runtime.block_on(server.shutdown());
 }
+
+#[test]
+fn timing_log_prints_every_report_of_every_nth_bot() {
+    let (runtime, server) = serve::<Arena>();
+    let out = bots()
+        .args(["--admin-token", ADMIN_TOKEN, "--url", &server.ws_url()])
+        .args(["--clients", "4", "--warmup", "1s", "--duration", "2s"])
+        .args(["--json", "--timing-log", "2"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("timing "))
+        .collect();
+    // Reports come twice a second to each of bots 0 and 2 for about 3 s.
+    assert!(lines.len() >= 4, "{stderr}");
+    for line in &lines {
+        let fields: std::collections::HashMap<&str, &str> = line
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|kv| kv.split_once('='))
+            .collect();
+        let bot: u64 = fields["bot"].parse().unwrap();
+        assert_eq!(bot % 2, 0, "only every 2nd bot: {line}");
+        for key in ["lead_min_ms", "lead_max_ms", "send_ahead_ms", "margin_ms"] {
+            let v: f64 = fields[key]
+                .parse()
+                .unwrap_or_else(|_| panic!("{key} in {line}"));
+            assert!(v.is_finite() && v.abs() < 1000.0, "{line}");
+        }
+        assert!(
+            fields["lead_min_ms"].parse::<f64>().unwrap()
+                <= fields["lead_max_ms"].parse::<f64>().unwrap()
+        );
+    }
+    // The report itself is unchanged: one JSON object on stdout.
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(r["connected"], 4);
+    // Zero is refused by the parser, with a clear message.
+    let zero = bots().args(["--timing-log", "0"]).output().unwrap();
+    assert!(!zero.status.success());
+    assert!(String::from_utf8_lossy(&zero.stderr).contains("--timing-log"));
+    runtime.block_on(server.shutdown());
+}
