@@ -12,6 +12,17 @@ fn bots() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tickwire-bots"))
 }
 
+/// Runs the bots to the end; a failed run fails the test, with its stderr.
+fn run_ok(command: &mut Command) -> std::process::Output {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// The admin token of the test servers, so the bots can restart the stats window.
 const ADMIN_TOKEN: &str = "a-swarm-test-admin-token";
 
@@ -42,27 +53,22 @@ fn serve_with<G: tickwire::game::Game>(
 #[test]
 fn a_small_swarm_plays_arena_and_reports_the_documented_json() {
     let (runtime, server) = serve::<Arena>();
-    let out = bots()
-        .args([
-            "--admin-token",
-            ADMIN_TOKEN,
-            "--url",
-            &server.ws_url(),
-            "--clients",
-            "16",
-            "--warmup",
-            "1s",
-            "--duration",
-            "2s",
-            "--json",
-        ])
-        .args(["--server-pid", &std::process::id().to_string()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        bots()
+            .args([
+                "--admin-token",
+                ADMIN_TOKEN,
+                "--url",
+                &server.ws_url(),
+                "--clients",
+                "16",
+                "--warmup",
+                "1s",
+                "--duration",
+                "2s",
+                "--json",
+            ])
+            .args(["--server-pid", &std::process::id().to_string()]),
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -100,29 +106,21 @@ fn a_small_swarm_plays_arena_and_reports_the_documented_json() {
 #[test]
 fn a_small_swarm_plays_space3d_and_measures_its_inputs() {
     let (runtime, server) = serve::<Space3d>();
-    let out = bots()
-        .args([
-            "--admin-token",
-            ADMIN_TOKEN,
-            "--url",
-            &server.ws_url(),
-            "--behavior",
-            "space3d",
-            "--clients",
-            "4",
-            "--warmup",
-            "1s",
-            "--duration",
-            "2s",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_ok(bots().args([
+        "--admin-token",
+        ADMIN_TOKEN,
+        "--url",
+        &server.ws_url(),
+        "--behavior",
+        "space3d",
+        "--clients",
+        "4",
+        "--warmup",
+        "1s",
+        "--duration",
+        "2s",
+        "--json",
+    ]));
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     assert_eq!(r["behavior"], "space3d");
     assert_eq!(r["connected"], 4);
@@ -183,16 +181,11 @@ fn the_swarm_exits_non_zero_when_bots_cannot_connect() {
 #[test]
 fn a_chatting_swarm_gets_every_chat_event_and_times_it() {
     let (runtime, server) = serve::<Arena>();
-    let out = bots()
-        .args(["--url", &server.ws_url(), "--clients", "20"])
-        .args(["--behavior", "chat", "--warmup", "1s", "--duration", "3s"])
-        .arg("--json")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        bots()
+            .args(["--url", &server.ws_url(), "--clients", "20"])
+            .args(["--behavior", "chat", "--warmup", "1s", "--duration", "3s"])
+            .arg("--json"),
     );
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     assert_eq!(r["behavior"], "chat");
@@ -259,16 +252,11 @@ fn a_swarm_plays_over_wss_trusting_the_given_ca_and_fails_without_it() {
 #[test]
 fn timing_log_prints_every_report_of_every_nth_bot() {
     let (runtime, server) = serve::<Arena>();
-    let out = bots()
-        .args(["--admin-token", ADMIN_TOKEN, "--url", &server.ws_url()])
-        .args(["--clients", "4", "--warmup", "1s", "--duration", "2s"])
-        .args(["--json", "--timing-log", "2"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        bots()
+            .args(["--admin-token", ADMIN_TOKEN, "--url", &server.ws_url()])
+            .args(["--clients", "4", "--warmup", "1s", "--duration", "2s"])
+            .args(["--json", "--timing-log", "2"]),
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     let lines: Vec<&str> = stderr
